@@ -1,0 +1,22 @@
+"""minigen: a small, readable deep-learning library on NumPy and CuPy.
+
+Read in this order: ``backend`` (arrays and devices) → ``autograd`` (Tensor, Function, backward) →
+``ops/`` (each op's forward and backward) → ``gradcheck`` (how we know the backwards are right).
+"""
+
+from . import ops  # installs the tensor methods and operators  # noqa: F401
+from .autograd import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import cuda_is_available, initial_seed, manual_seed
+from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like,
+                       rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops import (abs, amax, amin, argmax, argmin, cat, clamp, eq, exp, flatten, ge, gt, le, log, logsumexp,
+                  lt, matmul, max, maximum, mean, min, minimum, ne, permute, reshape, sigmoid, sqrt, squeeze,
+                  stack, std, sum, tanh, transpose, unsqueeze, var, where)
+from .ops.dtypes import bool_ as bool, float16, float32, float64, int32, int64, uint8  # noqa: A001
+from . import nn  # noqa: E402,F401
+
+__version__ = "0.1.0"
+float = float32  # noqa: A001 - PyTorch's aliases
+double = float64
+long = int64

@@ -1,0 +1,158 @@
+"""Backend: which array library holds a tensor's numbers, and where random numbers come from.
+
+A tensor's data is a NumPy array on the CPU or a CuPy array on a CUDA GPU. Both libraries share one API, so
+every op asks for the module of its inputs (``xp``) and calls ``xp.exp``, ``xp.matmul`` and so on; the same
+line of code then runs on either device. This file is the only place that knows both libraries exist.
+
+Devices are plain strings, as in PyTorch: ``'cpu'``, ``'cuda'`` (meaning ``'cuda:0'``) or ``'cuda:N'``.
+
+Random numbers: one seeded ``Generator`` per device, so ``manual_seed(s)`` makes a run repeatable on the CPU and
+on each GPU, and random tensors are drawn where they live (no host-to-device copies).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # CuPy is optional: ``pip install 'minigen[gpu]'``.
+    import cupy
+except ImportError:  # pragma: no cover - depends on the machine
+    cupy = None
+
+DEFAULT_SEED = 0
+_CUDA_HELP = (
+    "device '{device}' needs CuPy and an NVIDIA GPU; install CuPy for your CUDA version, e.g. "
+    "pip install 'minigen[gpu]' (CUDA 12) or pip install cupy-cuda11x, then check with "
+    "python -c 'import cupy; print(cupy.cuda.runtime.getDeviceCount())'"
+)
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy is installed and sees at least one GPU."""
+    if cupy is None:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CuPy installed but no driver or no GPU
+        return False
+
+
+def canonical_device(device=None) -> str:
+    """'cpu', 'cuda', 'cuda:1', or None (→ 'cpu') → 'cpu' or 'cuda:N'. Checks that a GPU is there."""
+    if device is None:
+        return "cpu"
+    device = str(device).strip().lower()
+    if device == "cpu":
+        return device
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or not (index == "" or index.isdigit()):
+        raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    if not cuda_is_available():
+        raise RuntimeError(_CUDA_HELP.format(device=device))
+    return f"cuda:{int(index or 0)}"
+
+
+def array_module(device: str):
+    """The array library (``numpy`` or ``cupy``) that holds data on ``device`` (a canonical device string)."""
+    if device == "cpu":
+        return np
+    if cupy is None:
+        raise RuntimeError(_CUDA_HELP.format(device=device))
+    return cupy
+
+
+def is_array(x) -> bool:
+    """True for a NumPy or CuPy array."""
+    return isinstance(x, np.ndarray) or (cupy is not None and isinstance(x, cupy.ndarray))
+
+
+def device_of(array) -> str:
+    """The device an array lives on: 'cpu' for NumPy, 'cuda:N' for CuPy."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return f"cuda:{array.device.id}"
+    return "cpu"
+
+
+def xp_of(array):
+    """The array module of an array: ``numpy`` for NumPy arrays, ``cupy`` for CuPy arrays."""
+    return np if isinstance(array, np.ndarray) else cupy
+
+
+def on_device(array, device: str):
+    """Copy ``array`` to ``device`` (a no-op when it is already there)."""
+    if device_of(array) == device:
+        return array
+    if device == "cpu":
+        return cupy.asnumpy(array)
+    with cupy.cuda.Device(int(device.split(":")[1])):
+        return cupy.asarray(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    """A NumPy array with the same values (copies from the GPU when needed)."""
+    return array if isinstance(array, np.ndarray) else cupy.asnumpy(array)
+
+
+# --- Turning Python data into arrays --------------------------------------------------------------------
+def array_from(data, dtype=None, device=None):
+    """An array for ``data`` with PyTorch's dtype rules: Python floats → float32, ints → int64, and arrays
+    keep their dtype unless ``dtype`` is given."""
+    device = canonical_device(device) if device is not None else None
+    if hasattr(data, "grad_fn"):  # a Tensor gives its array
+        data = data.data
+    if device is None:
+        device = device_of(data)
+    xp = array_module(device)
+    if is_array(data):
+        data = on_device(data, device)
+    if dtype is not None or is_array(data) or isinstance(data, np.generic):
+        return xp.asarray(data, dtype=dtype)
+    array = np.asarray(data)
+    if array.dtype.kind == "f":
+        array = array.astype(np.float32)  # Python floats become the default dtype
+    elif array.dtype.kind in "iu":
+        array = array.astype(np.int64)
+    elif array.dtype.kind not in "b":
+        raise TypeError(f"cannot make a tensor from data of dtype {array.dtype}")
+    return xp.asarray(array)
+
+
+# --- Random numbers: one generator per device -------------------------------------------------------------
+_seed = DEFAULT_SEED
+_generators: dict[str, object] = {}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generators of every device (as ``torch.manual_seed``)."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()  # each device's generator is re-created from the new seed on first use
+
+
+def initial_seed() -> int:
+    return _seed
+
+
+def generator(device: str):
+    """The seeded random generator of ``device``; it draws arrays on that device."""
+    if device not in _generators:
+        if device == "cpu":
+            _generators[device] = np.random.default_rng(_seed)
+        else:
+            with cupy.cuda.Device(int(device.split(":")[1])):
+                _generators[device] = cupy.random.default_rng(_seed)
+    return _generators[device]
+
+
+def get_rng_state() -> dict:
+    """Everything needed to continue the random streams exactly (used by checkpoints)."""
+    state = {"seed": _seed}
+    if "cpu" in _generators:
+        state["cpu"] = _generators["cpu"].bit_generator.state
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    manual_seed(state["seed"])
+    if "cpu" in state:
+        generator("cpu").bit_generator.state = state["cpu"]

@@ -1,0 +1,8 @@
+"""``minigen.nn.functional`` (import as ``F``): the differentiable operations under PyTorch's names."""
+
+from ..ops import *  # noqa: F401,F403 - every op is part of F, as in torch.nn.functional
+from ..ops.activation import leaky_relu, log_softmax, relu, softmax, softplus  # noqa: F401
+from ..ops.elementwise import sigmoid, tanh  # noqa: F401
+from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
+                        mse_loss, nll_loss)
+from ..ops.shape import pad  # noqa: F401

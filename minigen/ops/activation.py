@@ -1,0 +1,92 @@
+"""Activations (sigmoid and tanh live in elementwise.py).
+
+    relu(x) = max(x, 0)                 ∂x = g · [x > 0]          (0 at the kink x = 0, as PyTorch)
+    leaky_relu(x) = x if x > 0 else αx  ∂x = g · (1 if x > 0 else α)   (α at x = 0, as PyTorch)
+    softplus(x) = log(1 + e^{βx}) / β   ∂x = g · σ(βx); linear above ``threshold`` (PyTorch's rule)
+    log_softmax(x) = x − logsumexp(x)   composed, so ∂x = g − softmax(x) · Σ g comes for free
+    softmax(x) = exp(log_softmax(x))    never exponentiates a large number
+
+The masks in relu's and leaky_relu's backward are constants: the second derivative is 0 away from the kink,
+and these ops stay differentiable twice (WGAN-GP's critic uses leaky_relu).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ..autograd import Function, Tensor
+from ..backend import xp_of
+from .elementwise import exp, where
+from .reduce import logsumexp
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.mask = x > 0
+        return xp_of(x).where(self.mask, x, 0).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        return g * Tensor(self.mask.astype(g.dtype))
+
+
+class LeakyReLU(Function):
+    def __init__(self, negative_slope):
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        xp = xp_of(x)
+        self.slope = xp.where(x > 0, 1, self.negative_slope).astype(x.dtype)  # ∂y/∂x, a constant
+        return x * self.slope
+
+    def backward(self, g):
+        return g * Tensor(self.slope)
+
+
+class Softplus(Function):
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = xp_of(x)
+        z = x * x.dtype.type(self.beta)
+        # log(1 + eᶻ) = max(z, 0) + log(1 + e^{−|z|}): the exponent is never positive
+        y = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(self.beta)
+        self.linear = z > self.threshold if self.threshold is not None else None
+        return xp.where(self.linear, x, y) if self.linear is not None else y
+
+    def backward(self, g):
+        from .elementwise import sigmoid
+        x, = self.inputs
+        slope = sigmoid(x * self.beta)
+        if self.linear is not None:
+            slope = where(Tensor(self.linear), 1.0, slope)
+        return g * slope
+
+
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    return ReLU()(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return LeakyReLU(negative_slope)(x)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus(beta, threshold)(x)
+
+
+def _softmax_dim(x: Tensor, dim, name: str) -> int:
+    if dim is None:  # PyTorch's legacy choice, with its warning
+        warnings.warn(f"{name}: implicit dim is deprecated; pass dim=", stacklevel=3)
+        return 0 if x.ndim in (0, 1, 3) else 1
+    return dim
+
+
+def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
+    from .dtypes import cast
+    x = cast(x, dtype) if dtype is not None else x
+    return x - logsumexp(x, _softmax_dim(x, dim, "log_softmax"), keepdim=True)
+
+
+def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
+    return exp(log_softmax(x, _softmax_dim(x, dim, "softmax"), dtype))

@@ -1,0 +1,341 @@
+"""Elementwise ops. Each output element depends on one element of each input, so the Jacobian is diagonal and
+the backward is an elementwise product: ∂L/∂x = ∂L/∂y · f'(x).
+
+Binary ops broadcast: if x has shape (3, 1) and y = x + b has shape (3, 4), each x element was used 4 times,
+so its gradient is the sum of the 4 (``sum_to`` in shape.py).
+
+    y = a + b    ∂a = g            ∂b = g
+    y = a · b    ∂a = g · b        ∂b = g · a
+    y = a / b    ∂a = g / b        ∂b = −g · a / b²
+    y = aᵇ       ∂a = g · b·aᵇ⁻¹   ∂b = g · aᵇ · log a        (taken as 0 where a = 0 and b ≥ 0, as PyTorch)
+    y = eˣ       ∂x = g · y        y = log x   ∂x = g / x      y = √x   ∂x = g / (2y)
+    y = |x|      ∂x = g · sign(x)  (0 at x = 0)
+    y = tanh x   ∂x = g · (1 − y²) y = σ(x)    ∂x = g · y(1 − y)
+
+Rules at kinks and ties (the same as PyTorch's): ``maximum``/``minimum`` split the gradient in half between
+equal inputs; ``clamp`` passes the gradient where x lies on a bound; ``abs`` gives 0 at 0.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from ..autograd import Function, Tensor
+from ..backend import xp_of
+from .dtypes import as_tensor_like, cast, operands
+from .shape import broadcast_to, sum_to
+
+
+def _broadcast_shape(name, a, b):
+    try:
+        return xp_of(a.data).broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+def _binary(cls, name, a, b):
+    a, b = operands(a, b)
+    if a.shape != b.shape:
+        _broadcast_shape(name, a, b)
+    return cls()(a, b)
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return sum_to(g, a.shape), sum_to(g, b.shape)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return sum_to(g, a.shape), sum_to(-g, b.shape)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        da, db = self.needs_input_grad
+        return (sum_to(g * b, a.shape) if da else None), (sum_to(g * a, b.shape) if db else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g):
+        a, b = self.inputs
+        da, db = self.needs_input_grad
+        return (sum_to(g / b, a.shape) if da else None), (sum_to(-g * a / (b * b), b.shape) if db else None)
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, g):
+        a, b = self.inputs
+        da, db = self.needs_input_grad
+        ga = sum_to(g * b * a ** (b - 1), a.shape) if da else None
+        gb = None
+        if db:
+            zero_base = Tensor((a.data == 0) & (b.data >= 0))  # a⁰·log 0: PyTorch takes 0 there
+            gb = sum_to(where(zero_base, 0.0, g * self.output() * log(a)), b.shape)
+        return ga, gb
+
+
+class PowScalar(Function):
+    """x ** c for a constant exponent c (the common case: x², √x, 1/x)."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x ** x.dtype.type(self.c) if x.dtype.kind == "f" else x ** self.c
+
+    def backward(self, g):
+        x, = self.inputs
+        if self.c == 0:
+            return g * 0.0
+        return g * self.c * x ** (self.c - 1)
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    def forward(self, x):
+        return xp_of(x).exp(x)
+
+    def backward(self, g):
+        return g * self.output()
+
+
+class Log(Function):
+    def forward(self, x):
+        return xp_of(x).log(x)
+
+    def backward(self, g):
+        return g / self.inputs[0]
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return xp_of(x).sqrt(x)
+
+    def backward(self, g):
+        return g / (2.0 * self.output())
+
+
+class Abs(Function):
+    def forward(self, x):
+        return xp_of(x).abs(x)
+
+    def backward(self, g):
+        x, = self.inputs
+        return g * Tensor(xp_of(x.data).sign(x.data))  # sign(0) = 0: the subgradient PyTorch picks
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return xp_of(x).tanh(x)
+
+    def backward(self, g):
+        y = self.output()
+        return g * (1.0 - y * y)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        # σ(x) = 1/(1+e⁻ˣ) for x ≥ 0 and eˣ/(1+eˣ) for x < 0: exp never sees a large positive argument.
+        xp = xp_of(x)
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, g):
+        y = self.output()
+        return g * y * (1.0 - y)
+
+
+class Where(Function):
+    def __init__(self, condition):
+        self.condition = condition  # a boolean array: not differentiated
+
+    def forward(self, a, b):
+        return xp_of(a).where(self.condition, a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        zero = g * 0.0
+        ga = where(Tensor(self.condition), g, zero) if self.needs_input_grad[0] else None
+        gb = where(Tensor(self.condition), zero, g) if self.needs_input_grad[1] else None
+        return (sum_to(ga, a.shape) if ga is not None else None), (sum_to(gb, b.shape) if gb is not None else None)
+
+
+def where(condition, input, other) -> Tensor:
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
+    if like is None:
+        like = Tensor(xp_of(cond).asarray(input))
+    a, b = operands(input if isinstance(input, Tensor) else as_tensor_like(input, like),
+                    other if isinstance(other, Tensor) else as_tensor_like(other, like))
+    shape = xp_of(a.data).broadcast_shapes(cond.shape, a.shape, b.shape)
+    cond = xp_of(a.data).broadcast_to(cond.astype(bool), shape)
+    return Where(cond)(broadcast_to(a, shape), broadcast_to(b, shape))
+
+
+def add(a, b):
+    return _binary(Add, "add", a, b)
+
+
+def sub(a, b):
+    return _binary(Sub, "sub", a, b)
+
+
+def mul(a, b):
+    return _binary(Mul, "mul", a, b)
+
+
+def div(a, b):
+    a, b = operands(a, b)
+    if a.dtype.kind != "f":  # true division of integers gives floats, as in PyTorch
+        a, b = cast(a, "float32"), cast(b, "float32")
+    return _binary(Div, "div", a, b)
+
+
+def pow(a, b):
+    if isinstance(a, Tensor) and isinstance(b, numbers.Real) and not isinstance(b, bool):
+        if a.dtype.kind != "f" and isinstance(b, float):
+            a = cast(a, "float32")
+        return PowScalar(b)(a)
+    return _binary(Pow, "pow", a, b)
+
+
+def neg(x):
+    return Neg()(x)
+
+
+def _float(x: Tensor) -> Tensor:
+    """Integer tensors become float32 before exp, log, sqrt... (PyTorch's rule)."""
+    return x if x.dtype.kind == "f" else cast(x, "float32")
+
+
+def exp(x):
+    return Exp()(_float(x))
+
+
+def log(x):
+    return Log()(_float(x))
+
+
+def sqrt(x):
+    return Sqrt()(_float(x))
+
+
+def abs(x):
+    return Abs()(x)
+
+
+def tanh(x):
+    return Tanh()(_float(x))
+
+
+def sigmoid(x):
+    return Sigmoid()(_float(x))
+
+
+def _masks(a: Tensor, b: Tensor):
+    """Constant weights of a and b in max(a, b): 1 for the larger, ½ each on a tie."""
+    a_wins, tie = a.data > b.data, a.data == b.data
+    weight_a = a_wins.astype(a.dtype) + 0.5 * tie.astype(a.dtype)
+    return Tensor(weight_a), Tensor(1 - weight_a)
+
+
+class _MaxMin(Function):
+    pick_larger = True
+
+    def forward(self, a, b):
+        xp = xp_of(a)
+        return xp.maximum(a, b) if self.pick_larger else xp.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        wa, wb = _masks(a, b) if self.pick_larger else _masks(b, a)
+        return sum_to(g * wa, a.shape), sum_to(g * wb, b.shape)
+
+
+class Maximum(_MaxMin):
+    pick_larger = True
+
+
+class Minimum(_MaxMin):
+    pick_larger = False
+
+
+def maximum(a, b):
+    return _binary(Maximum, "maximum", a, b)
+
+
+def minimum(a, b):
+    return _binary(Minimum, "minimum", a, b)
+
+
+class Clamp(Function):
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        return xp_of(x).clip(x, self.lo, self.hi).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        inside = (x >= self.lo if self.lo is not None else True) & (x <= self.hi if self.hi is not None else True)
+        return g * Tensor(xp_of(x).asarray(inside, dtype=x.dtype))
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):  # tensor bounds: pick with where()
+        y = x
+        if min is not None:
+            y = where(y < min, min, y)
+        if max is not None:
+            y = where(y > max, max, y)
+        return y
+    return Clamp(min, max)(x)
+
+
+# --- Comparisons: boolean results, no gradient -------------------------------------------------------------
+def _compare(op):
+    def compare(a, b):
+        a, b = operands(a, b)
+        if a.shape != b.shape:
+            _broadcast_shape(op.__name__, a, b)
+        return Tensor(op(a.data, b.data))
+    return compare
+
+
+def _eq(a, b): return a == b
+def _ne(a, b): return a != b
+def _lt(a, b): return a < b
+def _le(a, b): return a <= b
+def _gt(a, b): return a > b
+def _ge(a, b): return a >= b
+
+
+eq, ne, lt, le, gt, ge = (_compare(op) for op in (_eq, _ne, _lt, _le, _gt, _ge))

@@ -1,0 +1,49 @@
+"""Matrix multiplication, y = a @ b, with PyTorch's (and NumPy's) rules for shapes.
+
+For matrices a (n, k) and b (k, m), yᵢⱼ = Σₖ aᵢₖ bₖⱼ, and the chain rule gives
+
+    ∂L/∂a = ∂L/∂y @ bᵀ    (n, m) @ (m, k) → (n, k)
+    ∂L/∂b = aᵀ @ ∂L/∂y    (k, n) @ (n, m) → (k, m)
+
+Leading (batch) dims broadcast like any elementwise op, so each gradient is summed back to its input's shape.
+A 1-D a is treated as a row (1, k) and a 1-D b as a column (k, 1); the added dim is removed from the result.
+"""
+
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+from ..backend import xp_of
+from .dtypes import operands
+from .shape import reshape, sum_to, transpose
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        return xp_of(a).matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        da, db = self.needs_input_grad
+        ga = sum_to(matmul(g, transpose(b, -1, -2)), a.shape) if da else None
+        gb = sum_to(matmul(transpose(a, -1, -2), g), b.shape) if db else None
+        return ga, gb
+
+
+def matmul(a, b) -> Tensor:
+    a, b = operands(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dim, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape}: inner sizes {a.shape[-1]} and "
+                           f"{b.shape[-2 if b.ndim > 1 else 0]} differ")
+    if a.ndim == 1 or b.ndim == 1:  # make vectors matrices, multiply, then drop the added dims
+        a2 = reshape(a, (1,) + a.shape) if a.ndim == 1 else a
+        b2 = reshape(b, b.shape + (1,)) if b.ndim == 1 else b
+        y = matmul(a2, b2)
+        shape = y.shape[:-2] + (y.shape[-2:-1] if a.ndim > 1 else ()) + (y.shape[-1:] if b.ndim > 1 else ())
+        return reshape(y, shape)
+    try:
+        xp_of(a.data).broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"matmul: batch dims of shapes {a.shape} and {b.shape} cannot be broadcast") from None
+    return MatMul()(a, b)

@@ -1,0 +1,276 @@
+"""Shape ops: they move numbers around without changing them, so each backward moves the gradient back.
+
+- reshape (x: (a, b) → (a·b,)):         ∂L/∂x = reshape(∂L/∂y, x.shape)
+- permute by p:                         ∂L/∂x = permute(∂L/∂y, argsort(p))   (the inverse permutation)
+- broadcast_to (x: (1, n) → (m, n)):    ∂L/∂x = sum of ∂L/∂y over the copied axes   (= sum_to)
+- sum_to (the reverse):                 ∂L/∂x = broadcast_to(∂L/∂y, x.shape)
+- x[key]:                               ∂L/∂x = zeros, with ∂L/∂y *added* at key (an index used twice
+                                        receives two contributions: scatter-add). Its backward is x[key] again.
+- cat along d:                          ∂L/∂xᵢ = the slice of ∂L/∂y that xᵢ filled
+- pad:                                  ∂L/∂x = the centre of ∂L/∂y (pad's adjoint is a crop)
+
+Everything else here (view, flatten, squeeze, unsqueeze, expand, transpose, stack) is built from these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from ..backend import xp_of
+
+
+def _shape_arg(shape) -> tuple:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise RuntimeError(f"reshape: shape {self.shape} is invalid for an input of shape {x.shape} "
+                               f"({x.size} elements)") from None
+
+    def backward(self, gy):
+        return reshape(gy, self.x_shape)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = _shape_arg(shape)
+    return x if shape == x.shape else Reshape(shape)(x)
+
+
+view = reshape
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        return reshape(x, tuple(n for n in x.shape if n != 1))
+    dims = {d % max(x.ndim, 1) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    dim = dim % (x.ndim + 1)
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+class Permute(Function):
+    def __init__(self, dims):
+        self.dims = dims
+
+    def forward(self, x):
+        return x.transpose(self.dims)
+
+    def backward(self, gy):
+        return permute(gy, tuple(np.argsort(self.dims)))
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    dims = tuple(d % x.ndim for d in _shape_arg(dims))
+    if sorted(dims) != list(range(x.ndim)):
+        raise RuntimeError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+    return x if dims == tuple(range(x.ndim)) else Permute(dims)(x)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    dims = list(range(x.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(x, dims)
+
+
+def movedim(x: Tensor, source: int, destination: int) -> Tensor:
+    dims = [d for d in range(x.ndim) if d != source % x.ndim]
+    dims.insert(destination % x.ndim, source % x.ndim)
+    return permute(x, dims)
+
+
+def T(x: Tensor) -> Tensor:
+    """All dims reversed (for a matrix: the transpose)."""
+    return permute(x, tuple(reversed(range(x.ndim))))
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return xp_of(x).broadcast_to(x, self.shape)
+        except ValueError:
+            raise RuntimeError(f"expand: shape {x.shape} cannot be expanded to {self.shape}") from None
+
+    def backward(self, gy):
+        return sum_to(gy, self.x_shape)
+
+
+class SumTo(Function):
+    """Sum over the axes that broadcasting added or stretched, giving an array of ``shape``."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        lead = x.ndim - len(self.shape)  # leading axes added by broadcasting
+        stretched = tuple(lead + i for i, n in enumerate(self.shape) if n == 1 and x.shape[lead + i] != 1)
+        y = x.sum(axis=tuple(range(lead)) + stretched, keepdims=True)
+        return y.reshape(self.shape)
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.x_shape)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    shape = tuple(shape)
+    return x if x.shape == shape else BroadcastTo(shape)(x)
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    shape = tuple(shape)
+    return x if x.shape == shape else SumTo(shape)(x)
+
+
+def expand(x: Tensor, *sizes) -> Tensor:
+    """Broadcast to ``sizes``; -1 keeps that dim (PyTorch's ``expand``)."""
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+# --- Indexing ----------------------------------------------------------------------------------------------
+def _is_basic(key) -> bool:
+    """True when ``key`` has only ints, slices, None and Ellipsis: each element is picked at most once."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(isinstance(k, (int, np.integer, slice, type(None), type(Ellipsis))) for k in parts)
+
+
+def _array_key(key, xp):
+    """Tensors and lists in an index become arrays of the right module."""
+    def convert(k):
+        if isinstance(k, Tensor):
+            return k.data
+        if isinstance(k, list):
+            return xp.asarray(k)
+        return k
+    return tuple(convert(k) for k in key) if isinstance(key, tuple) else convert(key)
+
+
+class GetItem(Function):
+    def __init__(self, key):
+        self.key = key
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x[self.key]
+
+    def backward(self, gy):
+        return IndexAdd(self.key, self.x_shape)(gy)
+
+
+class IndexAdd(Function):
+    """zeros(shape) with ``g`` added at ``key``: the adjoint of x[key]."""
+
+    def __init__(self, key, shape):
+        self.key, self.shape = key, shape
+
+    def forward(self, g):
+        xp = xp_of(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.key):
+            out[self.key] = g  # each position at most once: plain assignment
+        elif xp is np:
+            np.add.at(out, self.key, g)  # repeated indices must add up
+        else:
+            import cupyx
+            cupyx.scatter_add(out, self.key, g)
+        return out
+
+    def backward(self, gout):
+        return getitem(gout, self.key)
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    return GetItem(_array_key(key, x.xp))(x)
+
+
+# --- Joining and padding ----------------------------------------------------------------------------------
+class Cat(Function):
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.dim] for x in xs]
+        return xp_of(xs[0]).concatenate(xs, axis=self.dim)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        for size in self.sizes:
+            index = (slice(None),) * self.dim + (slice(start, start + size),)
+            grads.append(getitem(gy, index))
+            start += size
+        return tuple(grads)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of tensors")
+    dim = dim % tensors[0].ndim
+    for t in tensors[1:]:
+        if t.ndim != tensors[0].ndim or t.shape[:dim] + t.shape[dim + 1:] != \
+                tensors[0].shape[:dim] + tensors[0].shape[dim + 1:]:
+            raise RuntimeError(f"cat: shapes {tensors[0].shape} and {t.shape} differ outside dim {dim}")
+    from .dtypes import cast, result_dtype
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = result_dtype(dtype, t.dtype)
+    return Cat(dim)(*(cast(t, dtype) for t in tensors))
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if any(t.shape != tensors[0].shape for t in tensors):
+        raise RuntimeError(f"stack: expected tensors of one shape, got {[t.shape for t in tensors]}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim=dim % (tensors[0].ndim + 1))
+
+
+class Pad(Function):
+    def __init__(self, widths, value):
+        self.widths, self.value = widths, value  # widths: ((before, after), ...) for every axis
+
+    def forward(self, x):
+        return xp_of(x).pad(x, self.widths, mode="constant", constant_values=self.value)
+
+    def backward(self, gy):
+        return getitem(gy, tuple(slice(b, gy.shape[i] - a) for i, (b, a) in enumerate(self.widths)))
+
+
+def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """PyTorch's ``F.pad``: ``pad`` lists (before, after) pairs starting from the *last* dim."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not implemented; use 'constant'")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise RuntimeError(f"pad: expected an even number of at most {2 * x.ndim} sizes, got {tuple(pad)}")
+    if any(p < 0 for p in pad):
+        raise NotImplementedError("pad: negative padding is not implemented")
+    pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
+    widths = tuple([(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1])
+    return Pad(widths, value)(x)
