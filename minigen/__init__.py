@@ -14,7 +14,8 @@ from .ops import (abs, amax, amin, argmax, argmin, cat, clamp, eq, exp, flatten,
                   lt, matmul, max, maximum, mean, min, minimum, ne, permute, reshape, sigmoid, sqrt, squeeze,
                   stack, std, sum, tanh, transpose, unsqueeze, var, where)
 from .ops.dtypes import bool_ as bool, float16, float32, float64, int32, int64, uint8  # noqa: A001
-from . import nn  # noqa: E402,F401
+from . import nn, optim  # noqa: E402,F401
+from .serialization import load, save  # noqa: E402,F401
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001 - PyTorch's aliases

@@ -5,4 +5,5 @@ from ..ops.activation import leaky_relu, log_softmax, relu, softmax, softplus  #
 from ..ops.elementwise import sigmoid, tanh  # noqa: F401
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
                         mse_loss, nll_loss)
+from ..ops.norm import batch_norm, dropout, embedding, linear  # noqa: F401
 from ..ops.shape import pad  # noqa: F401

@@ -10,6 +10,7 @@ from .dtypes import cast
 from .elementwise import (abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg,
                           pow, sigmoid, sqrt, sub, tanh, where)
 from .linalg import matmul
+from .norm import batch_norm, dropout, embedding, linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss,
                    nll_loss)
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var

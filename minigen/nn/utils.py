@@ -1,0 +1,31 @@
+"""``nn.utils``: gradient clipping.
+
+clip_grad_norm_ treats all gradients as one long vector g and rescales it to norm at most max_norm:
+g ← g · min(1, max_norm / (‖g‖ + 1e-6)), as PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..autograd import Tensor, no_grad
+
+
+@no_grad()
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return Tensor(params[0].xp.asarray(0.0, dtype="float32")) if params else Tensor(0.0)
+    xp = grads[0].xp
+    if norm_type == math.inf:
+        total = max(float(xp.abs(g.data).max()) for g in grads)
+    else:
+        total = float(sum(float((xp.abs(g.data.astype("float64")) ** norm_type).sum()) for g in grads)) ** (1 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g.data *= g.dtype.type(coef)
+    return Tensor(xp.asarray(total, dtype=grads[0].dtype))

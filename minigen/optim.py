@@ -1,0 +1,154 @@
+"""Optimizers: SGD and Adam, with PyTorch's update rules, ``param_groups`` and ``state_dict``.
+
+For a parameter θ with gradient g at step t (λ = weight_decay, added to the gradient as L2 regularisation):
+
+SGD with momentum μ, dampening τ, Nesterov:   d = g + λθ
+    b ← d (first step), else b ← μ·b + (1 − τ)·d
+    θ ← θ − lr · (d + μ·b if nesterov else b)
+
+Adam (Kingma & Ba) with β₁, β₂, ε:            d = g + λθ
+    m ← β₁·m + (1 − β₁)·d          (running mean of gradients)
+    v ← β₂·v + (1 − β₂)·d²         (running mean of squared gradients)
+    θ ← θ − lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + ε)    (bias-corrected: m and v start at 0)
+
+Updates happen in place on the parameters' arrays, outside the graph. ``state_dict()`` holds everything needed
+to resume exactly (step counts and moment arrays, by parameter index).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .autograd import Tensor, no_grad
+
+
+class Optimizer:
+    def __init__(self, params, defaults: dict):
+        self.defaults = defaults
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = []
+        for group in groups:
+            group = {**defaults, **group, "params": list(group["params"])}
+            for p in group["params"]:
+                if not isinstance(p, Tensor) or not p.is_leaf:
+                    raise ValueError(f"{type(self).__name__}: can only optimize leaf tensors, got {type(p).__name__}")
+            self.param_groups.append(group)
+        self.state: dict[int, dict] = {}  # id(param) -> that parameter's state
+
+    def _params(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self._params():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = Tensor(p.grad.xp.zeros_like(p.grad.data))
+
+    def state_dict(self) -> dict:
+        """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch."""
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {index[pid]: {k: (Tensor(v.copy()) if hasattr(v, "shape") else v) for k, v in s.items()}
+                 for pid, s in self.state.items() if pid in index}
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+                  for g in self.param_groups]
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the saved groups do not match this "
+                             "optimizer's parameter groups (different model?)")
+        params = self._params()
+        for group, saved in zip(self.param_groups, groups):
+            group.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k != "params"})
+        self.state = {}
+        for key, s in state_dict["state"].items():
+            p = params[int(key)]
+            restored = {}
+            for k, v in s.items():
+                if isinstance(v, Tensor) or hasattr(v, "shape"):
+                    v = v.data if isinstance(v, Tensor) else v
+                    if tuple(v.shape) != p.shape:
+                        raise ValueError(f"{type(self).__name__}.load_state_dict: state '{k}' of parameter {key} "
+                                         f"has shape {tuple(v.shape)}, the parameter {p.shape}")
+                    v = p.xp.asarray(v, dtype=p.dtype).copy()
+                restored[k] = v
+            self.state[id(p)] = restored
+
+    def step(self):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError(f"SGD: invalid lr {lr}, momentum {momentum} or weight_decay {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize))
+
+    @no_grad()
+    def step(self):
+        for group in self.param_groups:
+            mu, wd = group["momentum"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = -p.grad.data if group["maximize"] else p.grad.data
+                if wd:
+                    d = d + wd * p.data
+                if mu:
+                    state = self.state.setdefault(id(p), {})
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = d.copy()
+                    else:
+                        buf = state["momentum_buffer"]
+                        buf *= mu
+                        buf += (1 - group["dampening"]) * d
+                    buf = state["momentum_buffer"]
+                    d = d + mu * buf if group["nesterov"] else buf
+                p.data -= group["lr"] * d
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 amsgrad: bool = False, maximize: bool = False):
+        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"Adam: invalid lr {lr}, eps {eps} or betas {betas}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    @no_grad()
+    def step(self):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = -p.grad.data if group["maximize"] else p.grad.data
+                if group["weight_decay"]:
+                    g = g + group["weight_decay"] * p.data
+                state = self.state.setdefault(id(p), {})
+                if not state:
+                    state.update(step=0, exp_avg=p.xp.zeros_like(p.data), exp_avg_sq=p.xp.zeros_like(p.data))
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = p.xp.zeros_like(p.data)
+                state["step"] += 1
+                m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+                m *= beta1
+                m += (1 - beta1) * g                                # m ← β₁m + (1 − β₁)g
+                v *= beta2
+                v += (1 - beta2) * (g * g)                          # v ← β₂v + (1 − β₂)g²
+                if group["amsgrad"]:
+                    p.xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                    v = state["max_exp_avg_sq"]
+                bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
+                denom = p.xp.sqrt(v) / math.sqrt(bias2) + group["eps"]
+                p.data -= (group["lr"] / bias1) * m / denom
