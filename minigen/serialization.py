@@ -94,15 +94,18 @@ def load(path, map_location=None):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"load: no file at {path}")
+    unreadable = f"load: {path} is not a readable minigen checkpoint (truncated, corrupt or another format)"
+    if not zipfile.is_zipfile(path):
+        raise ValueError(unreadable)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            if "__minigen__" not in npz.files:
-                raise ValueError(f"load: {path} is an .npz file but not a minigen checkpoint (no __minigen__ entry)")
-            header = json.loads(npz["__minigen__"].tobytes().decode("utf-8"))
-            if header.get("format") != FORMAT:
-                raise ValueError(f"load: {path} has format {header.get('format')!r}, expected {FORMAT!r}")
-            arrays = {name: npz[name] for name in npz.files if name != "__minigen__"}
-    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"load: {path} is not a readable minigen checkpoint (truncated, corrupt or another "
-                         f"format): {e}") from None
+            files = set(npz.files)
+            header = json.loads(npz["__minigen__"].tobytes().decode("utf-8")) if "__minigen__" in files else None
+            arrays = {name: npz[name] for name in files if name != "__minigen__"}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{unreadable}: {e}") from None
+    if header is None:
+        raise ValueError(f"load: {path} is an .npz file but not a minigen checkpoint (no __minigen__ entry)")
+    if header.get("format") != FORMAT:
+        raise ValueError(f"load: {path} has format {header.get('format')!r}, expected {FORMAT!r}")
     return _decode(header["tree"], arrays, map_location)

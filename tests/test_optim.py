@@ -1,0 +1,108 @@
+"""Optimizers against hand-computed steps, and exact resumption through state_dict."""
+
+import numpy as np
+import pytest
+
+import minigen
+from minigen import nn, optim
+
+pytestmark = pytest.mark.lesson06
+
+
+def param(values):
+    return nn.Parameter(minigen.tensor(values, dtype=minigen.float64))
+
+
+def set_grad(p, values):
+    p.grad = minigen.tensor(values, dtype=minigen.float64)
+
+
+def test_sgd_plain_and_weight_decay():
+    p = param([1.0, -2.0])
+    opt = optim.SGD([p], lr=0.1, weight_decay=0.5)
+    set_grad(p, [0.2, 0.4])
+    opt.step()
+    # d = g + λθ = [0.2 + 0.5, 0.4 − 1.0];  θ − 0.1·d
+    np.testing.assert_allclose(p.detach().numpy(),
+                               [1.0 - 0.1 * 0.7, -2.0 + 0.1 * 0.6])
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_two_steps(nesterov):
+    p = param([1.0])
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, nesterov=nesterov)
+    set_grad(p, [1.0])
+    opt.step()  # b = 1;  step = 1 + 0.9·1 (Nesterov) or 1
+    first = 1.0 - 0.1 * (1.9 if nesterov else 1.0)
+    np.testing.assert_allclose(p.detach().numpy(), [first])
+    set_grad(p, [2.0])
+    opt.step()  # b = 0.9·1 + 2 = 2.9;  step = 2 + 0.9·2.9 (Nesterov) or 2.9
+    np.testing.assert_allclose(p.detach().numpy(), [first - 0.1 * ((2 + 0.9 * 2.9) if nesterov else 2.9)])
+
+
+def test_adam_two_steps_by_hand():
+    p = param([0.5, -1.0])
+    opt = optim.Adam([p], lr=0.01, betas=(0.9, 0.999), eps=1e-8)
+    g1, g2 = np.array([0.1, -0.3]), np.array([0.2, 0.1])
+    theta, m, v = np.array([0.5, -1.0]), np.zeros(2), np.zeros(2)
+    for t, g in enumerate((g1, g2), start=1):
+        set_grad(p, g)
+        opt.step()
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        theta = theta - 0.01 / (1 - 0.9 ** t) * m / (np.sqrt(v) / np.sqrt(1 - 0.999 ** t) + 1e-8)
+        np.testing.assert_allclose(p.detach().numpy(), theta, rtol=1e-12)
+
+
+def test_optimizers_keep_float32():
+    p = nn.Parameter(minigen.randn(3))
+    for opt in (optim.SGD([p], lr=0.1, momentum=0.9), optim.Adam([p])):
+        p.grad = minigen.randn(3)
+        opt.step()
+        assert p.dtype == np.float32
+
+
+def test_zero_grad_sets_none():
+    p = nn.Parameter(minigen.randn(3))
+    p.grad = minigen.randn(3)
+    optim.Adam([p]).zero_grad()
+    assert p.grad is None
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=0.01),
+                                  lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True)])
+def test_resume_through_state_dict_is_exact(make, tmp_path):
+    def run(model, opt, steps, seed):
+        for i in range(steps):
+            minigen.manual_seed(seed + i)
+            x = minigen.randn(8, 3)
+            loss = (model(x) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    minigen.manual_seed(0)
+    straight = nn.Linear(3, 2)
+    opt = make(list(straight.parameters()))
+    run(straight, opt, 4, 100)
+
+    minigen.manual_seed(0)
+    first = nn.Linear(3, 2)
+    opt1 = make(list(first.parameters()))
+    run(first, opt1, 2, 100)
+    minigen.save({"model": first.state_dict(), "optim": opt1.state_dict()}, tmp_path / "ck.npz")
+    state = minigen.load(tmp_path / "ck.npz")
+    resumed = nn.Linear(3, 2)
+    resumed.load_state_dict(state["model"])
+    opt2 = make(list(resumed.parameters()))
+    opt2.load_state_dict(state["optim"])
+    run(resumed, opt2, 2, 102)
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+def test_load_state_dict_refuses_other_model():
+    a = optim.Adam(nn.Linear(3, 2).parameters())
+    b = optim.Adam(nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1)).parameters())
+    with pytest.raises(ValueError, match="do not match"):
+        a.load_state_dict(b.state_dict())
