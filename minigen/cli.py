@@ -1,4 +1,4 @@
-"""The command line: ``minigen demo | bench``."""
+"""The command line: ``minigen train | sample | eval | bench | demo``."""
 
 from __future__ import annotations
 
@@ -29,9 +29,119 @@ def _bench(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from .train import TrainingDiverged, train
+
+    options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples")}
+    if args.hidden:
+        options["hidden"] = [int(h) for h in args.hidden.split(",")]
+    try:
+        run_dir = train(args.model, args.dataset, args.epochs, args.batch_size, args.lr, args.device, args.seed,
+                        args.out, args.resume, args.data, args.limit, progress=not args.quiet, **options)
+    except TrainingDiverged as e:
+        print(f"minigen train: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(f"run written to {run_dir}")
+    return 0
+
+
+def _open_run(run_dir):
+    import json
+    from pathlib import Path
+
+    from .train import Run
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise SystemExit(f"minigen: {run_dir} is not a run directory (no config.json)")
+    run = Run(json.loads((run_dir / "config.json").read_text()), run_dir)
+    for name in ("checkpoint_best.npz", "checkpoint_last.npz"):
+        if (run_dir / name).exists():
+            run.restore(run_dir / name)
+            return run
+    raise SystemExit(f"minigen: {run_dir} has no checkpoint yet")
+
+
+def _sample(args) -> int:
+    import numpy as np
+
+    from . import viz
+
+    run = _open_run(args.run_dir)
+    run.recipe.train(False)
+    noise = run.recipe.noise(args.n, np.random.default_rng(args.seed))
+    images = run.recipe.sample(noise, labels=args.label)
+    out = args.out or str(run.dir / "samples.png")
+    viz.image_grid(images, title=f"{run.config['model']}: {args.n} samples", path=out)
+    print(f"{args.n} samples written to {out}")
+    return 0
+
+
+def _eval(args) -> int:
+    import json
+
+    import numpy as np
+
+    from . import data
+    from .train import load_dataset
+
+    run = _open_run(args.run_dir)
+    recipe, config = run.recipe, run.config
+    if args.iw_samples:
+        config["iw_samples"] = args.iw_samples
+    test_set = load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
+    loader = data.DataLoader(test_set, 500, device=recipe.device, transform=recipe.transform(False),
+                             seed=config["seed"] + 1)
+    recipe.train(False)
+    results = recipe.evaluate(loader)
+    test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
+    recipe.final_pictures(run.dir, test_x, test_set.targets[:2000])
+    (run.dir / "eval.json").write_text(json.dumps(results, indent=2))
+    for k, v in results.items():
+        print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minigen", description="minigen: a small deep-learning library")
     sub = parser.add_subparsers(dest="command", required=True)
+    from .recipes import RECIPES
+    from .train import DATASETS
+
+    train = sub.add_parser("train", help="train a model; writes a run directory with checkpoints and pictures")
+    train.add_argument("model", nargs="?", choices=sorted(RECIPES), help="what to train")
+    train.add_argument("--dataset", default="digits", choices=DATASETS)
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--device", default="cpu", help="cpu or cuda")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", help="run directory (default runs/MODEL-DATASET; never overwritten)")
+    train.add_argument("--resume", help="a run directory to continue exactly where it stopped")
+    train.add_argument("--data", help="folder holding mnist/, fashion-mnist/ (default: $MINIGEN_DATA, data/)")
+    train.add_argument("--limit", type=int, help="use only the first N images (quick checks)")
+    train.add_argument("--latent-dim", type=int)
+    train.add_argument("--hidden", help="hidden sizes, comma-separated (MLP models), e.g. 512,512")
+    train.add_argument("--arch", choices=("mlp", "conv"))
+    train.add_argument("--binarize", action="store_true", default=None, help="dynamic binarization (VAE)")
+    train.add_argument("--iw-samples", type=int, help="VAE: importance samples for the test NLL")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    sample = sub.add_parser("sample", help="draw samples from a trained run")
+    sample.add_argument("run_dir")
+    sample.add_argument("--n", type=int, default=64)
+    sample.add_argument("--out", help="PNG file (default RUN_DIR/samples.png)")
+    sample.add_argument("--label", type=int, help="class to draw (conditional models)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(func=_sample)
+
+    evaluate = sub.add_parser("eval", help="evaluate a trained run on its test set; write eval.json, pictures")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--iw-samples", type=int, help="VAE: importance samples for the test NLL")
+    evaluate.set_defaults(func=_eval)
 
     demo = sub.add_parser("demo", help="train a small network on two spirals with the engine; write a PNG")
     demo.add_argument("--steps", type=int, default=1500)
@@ -49,7 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train" and args.model is None and args.resume is None:
+        parser.error("train: name a model (" + ", ".join(sorted(__import__("minigen.recipes").recipes.RECIPES))
+                     + ") or --resume RUN_DIR")
     return args.func(args)
 
 

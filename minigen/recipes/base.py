@@ -1,0 +1,59 @@
+"""A recipe says how to train one kind of model: what it is built from, one training step, how to evaluate it,
+and which pictures show it. ``minigen.train`` runs any recipe with the same loop, run directory, progress bar,
+checkpoints and pictures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import data
+
+
+class Recipe:
+    name = ""
+    defaults: dict = {}          # epochs, batch_size, lr and model options; the command line overrides them
+    best = ("test_loss", "min")  # the evaluation metric that picks checkpoint_best, and its direction
+    pixel_range = (0.0, 1.0)     # what the model sees: [0, 1] (VAE, AE) or [-1, 1] (tanh generators)
+
+    def __init__(self, config: dict, device: str):
+        self.config, self.device = config, device
+
+    # --- what the loop needs ---------------------------------------------------------------------------
+    def transform(self, train: bool):
+        steps = [data.ToFloat()]
+        if self.pixel_range == (-1.0, 1.0):
+            steps.append(data.ScaleTo(-1.0, 1.0))
+        return data.Compose(steps)
+
+    def modules(self) -> dict:
+        raise NotImplementedError
+
+    def optimizers(self) -> dict:
+        raise NotImplementedError
+
+    def train_step(self, x, y) -> dict:
+        """One update; returns tensors or floats, 'loss' first (watched for NaN, shown in the progress bar)."""
+        raise NotImplementedError
+
+    def evaluate(self, loader) -> dict:
+        return {}
+
+    def sample(self, noise: np.ndarray, labels=None) -> np.ndarray:
+        """Images (N, 28, 28) in [0, 1] from fixed noise (the same every epoch, so progress is visible)."""
+        raise NotImplementedError
+
+    def noise(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal((n, self.config.get("latent_dim", 2))).astype(np.float32)
+
+    def final_pictures(self, run_dir, test_x, test_y) -> list:
+        """Pictures made once at the end (and by ``minigen eval``): a list of written paths."""
+        return []
+
+    def train(self, mode: bool = True):
+        for m in self.modules().values():
+            m.train(mode)
+
+    def to_unit(self, images: np.ndarray) -> np.ndarray:
+        lo, hi = self.pixel_range
+        return np.clip((images - lo) / (hi - lo), 0, 1)

@@ -1,0 +1,222 @@
+"""The training loop shared by every model: a run directory, a progress bar, metrics, checkpoints, pictures.
+
+A run directory holds
+    config.json               everything needed to rebuild the run (model, dataset, hyper-parameters, seed)
+    metrics.jsonl             one JSON line per logged step and per epoch
+    checkpoint_last.npz       written atomically at every epoch end (and on Ctrl-C)
+    checkpoint_best.npz       the best epoch by the recipe's evaluation metric
+    samples_epoch_NNN.png     images from the same fixed noise after every epoch: the evolution is visible
+    losses.png                loss curves, redrawn every epoch
+    ...                       the recipe's own pictures (reconstructions, interpolation, latent map)
+
+Exact resumption: the data order of an epoch depends only on (seed, epoch), and a checkpoint holds the models,
+the optimizers, the position (epoch and batch) and the random generators' state, so
+"2 epochs" and "1 epoch, stop, --resume, 1 more" give the same parameters bit for bit (on the CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import backend, data, recipes, viz
+from .runs import new_run_dir
+from .serialization import load, save
+
+DATASETS = ("digits", "mnist", "fashion-mnist")
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def load_dataset(name: str, train: bool, root=None, limit: int | None = None):
+    if name == "digits":
+        ds = data.Digits(root, train=train)
+    elif name == "mnist":
+        ds = data.MNIST(root, train=train)
+    elif name == "fashion-mnist":
+        ds = data.FashionMNIST(root, train=train)
+    else:
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    if limit:
+        ds.data, ds.targets = ds.data[:limit], ds.targets[:limit]
+    return ds
+
+
+def _flat(x):
+    return {k: (float(v.item()) if hasattr(v, "item") else float(v)) for k, v in x.items()}
+
+
+class Run:
+    """One training run of a recipe, in its own directory."""
+
+    def __init__(self, config: dict, run_dir: Path):
+        self.config, self.dir = config, run_dir
+        backend.manual_seed(config["seed"])
+        self.recipe = recipes.get(config["model"])(config, backend.canonical_device(config["device"]))
+        self.epoch, self.batch, self.step = 0, 0, 0  # position: epochs done, batches done in this epoch
+        self.best = None
+
+    # --- checkpoints -----------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"modules": {k: m.state_dict() for k, m in self.recipe.modules().items()},
+                "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers().items()},
+                "position": {"epoch": self.epoch, "batch": self.batch, "step": self.step},
+                "best": self.best, "rng": backend.get_rng_state(), "model": self.config["model"]}
+
+    def save(self, name: str) -> Path:
+        path = self.dir / name
+        save(self.state(), path)
+        return path
+
+    def restore(self, path: Path) -> None:
+        state = load(path)
+        if state.get("model") != self.config["model"]:
+            raise ValueError(f"{path} holds a {state.get('model')!r} checkpoint, not {self.config['model']!r}")
+        for k, m in self.recipe.modules().items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.recipe.optimizers().items():
+            o.load_state_dict(state["optimizers"][k])
+        self.epoch, self.batch, self.step = (state["position"][k] for k in ("epoch", "batch", "step"))
+        self.best = state["best"]
+        backend.set_rng_state(state["rng"])
+
+    # --- logging and pictures --------------------------------------------------------------------------
+    def log(self, record: dict) -> None:
+        with open(self.dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def history(self) -> list[dict]:
+        path = self.dir / "metrics.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def draw_losses(self) -> None:
+        records = self.history()
+        curves = {}
+        for r in records:
+            if r["kind"] == "step":
+                for k, v in r.items():
+                    if k not in ("kind", "epoch", "step") and isinstance(v, (int, float)):
+                        curves.setdefault(k, ([], []))
+                        curves[k][0].append(r["step"])
+                        curves[k][1].append(v)
+        for r in records:
+            if r["kind"] == "epoch" and "test_loss" in r:
+                curves.setdefault("test_loss", ([], []))
+                curves["test_loss"][0].append(r["step"])
+                curves["test_loss"][1].append(r["test_loss"])
+        if curves:
+            viz.loss_curves(curves, title=f"{self.config['model']} on {self.config['dataset']}",
+                            path=self.dir / "losses.png")
+
+    def fixed_noise(self, n: int = 64):
+        return self.recipe.noise(n, np.random.default_rng([self.config["seed"], 2024]))
+
+    def draw_samples(self, epoch: int) -> Path:
+        self.recipe.train(False)
+        images = self.recipe.sample(self.fixed_noise())
+        self.recipe.train(True)
+        return viz.image_grid(images, nrow=8, title=f"epoch {epoch}", path=self.dir / f"samples_epoch_{epoch:03d}.png")
+
+
+def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=None, device: str = "cpu",
+          seed: int = 0, out=None, resume=None, data_root=None, limit=None, log_every: int = 20,
+          progress: bool = True, **options) -> Path:
+    """Train ``model`` (a recipe name) and return its run directory. See the module docstring."""
+    from tqdm.auto import tqdm
+
+    if resume is not None:
+        run_dir = Path(resume)
+        config = json.loads((run_dir / "config.json").read_text())
+        if epochs is not None:
+            config["epochs"] = epochs  # continue to a new total
+    else:
+        recipe_cls = recipes.get(model)
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+        config = {**recipe_cls.defaults, **{k: v for k, v in options.items() if v is not None}}
+        config.update(model=model, dataset=dataset, device=device, seed=seed, limit=limit,
+                      data_root=str(data_root) if data_root else None)
+        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
+            if value is not None:
+                config[key] = value
+        run_dir = new_run_dir(out or Path("runs") / f"{model}-{dataset}")
+        (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+
+    run = Run(config, run_dir)
+    if resume is not None:
+        run.restore(run_dir / "checkpoint_last.npz")
+    recipe = run.recipe
+    train_set = load_dataset(config["dataset"], True, config["data_root"], config["limit"])
+    test_set = load_dataset(config["dataset"], False, config["data_root"], config["limit"])
+    loader = data.DataLoader(train_set, config["batch_size"], shuffle=True, drop_last=False, seed=config["seed"],
+                             device=run.recipe.device, transform=recipe.transform(True))
+    test_loader = data.DataLoader(test_set, 500, seed=config["seed"] + 1, device=recipe.device,
+                                  transform=recipe.transform(False))
+    check_every = 1 if recipe.device == "cpu" else log_every  # reading a GPU value back costs a sync
+    last_good = run_dir / "checkpoint_last.npz"
+    try:
+        while run.epoch < config["epochs"]:
+            epoch = run.epoch
+            loader.set_epoch(epoch)
+            started = time.time()
+            bar = tqdm(total=len(loader), initial=run.batch, desc=f"{config['model']} epoch {epoch + 1}/"
+                       f"{config['epochs']}", disable=not progress, unit="batch", dynamic_ncols=True)
+            sums, count = {}, 0
+            for i, (x, y) in enumerate(loader):
+                if i < run.batch:
+                    continue  # resumed mid-epoch: these batches were already trained on
+                metrics = recipe.train_step(x, y)
+                run.batch += 1
+                run.step += 1
+                if run.step % check_every == 0 or run.batch == len(loader):
+                    values = _flat(metrics)
+                    if not all(math.isfinite(v) for v in values.values()):
+                        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+                        raise TrainingDiverged(
+                            f"{config['model']}: {bad} at step {run.step} (epoch {epoch + 1}, batch {run.batch}); "
+                            f"stopped. The last good checkpoint is "
+                            f"{last_good if last_good.exists() else 'none (no epoch finished yet)'}")
+                    for k, v in values.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    count += 1
+                    if run.step % log_every == 0:
+                        run.log({"kind": "step", "epoch": epoch + 1, "step": run.step, **values})
+                        bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+                bar.update(1)
+            bar.close()
+            recipe.train(False)
+            evaluation = recipe.evaluate(test_loader)
+            recipe.train(True)
+            run.epoch, run.batch = epoch + 1, 0
+            record = {"kind": "epoch", "epoch": run.epoch, "step": run.step, "seconds": time.time() - started,
+                      **{f"train_{k}" if not k.startswith("train") else k: v / max(count, 1) for k, v in sums.items()},
+                      **evaluation}
+            run.log(record)
+            print(f"epoch {run.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()
+                                                     if isinstance(v, float) and k != "seconds")
+                  + f" ({record['seconds']:.1f} s)", flush=True)
+            run.draw_samples(run.epoch)
+            run.draw_losses()
+            key, direction = recipe.best
+            if key in evaluation and (run.best is None or (evaluation[key] < run.best if direction == "min"
+                                                           else evaluation[key] > run.best)):
+                run.best = evaluation[key]
+                run.save("checkpoint_best.npz")
+            run.save("checkpoint_last.npz")
+    except KeyboardInterrupt:
+        path = run.save("checkpoint_last.npz")
+        print(f"\ninterrupted at epoch {run.epoch + 1}, batch {run.batch}; saved {path}. "
+              f"Continue with: minigen train {config['model']} --resume {run_dir}", flush=True)
+        raise
+    test_x, test_y = test_set.data[:2000], test_set.targets[:2000]
+    test_x = recipe.transform(False)(test_x, np.random.default_rng(0))
+    recipe.train(False)
+    recipe.final_pictures(run_dir, test_x, test_y)
+    recipe.train(True)
+    return run_dir

@@ -1,0 +1,147 @@
+"""Pictures: image grids, loss curves, reconstructions, latent maps, interpolations, animations.
+
+Every function takes NumPy arrays (or tensors) and either returns a matplotlib Figure (for a notebook) or, with
+``path=``, writes a PNG and returns the path. Images are (N, H, W) or (N, 1, H, W) with values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline") and \
+            not _in_notebook():
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+        return get_ipython() is not None
+    except ImportError:
+        return False
+
+
+def _images(images) -> np.ndarray:
+    """Tensor or array (N, [1,] H, W) → float array (N, H, W) clipped to [0, 1]."""
+    if hasattr(images, "grad_fn"):
+        images = images.detach().numpy()
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] in (1, 3):
+        images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+    if images.dtype == np.uint8:
+        images = images / 255.0
+    return np.clip(images.astype(np.float32), 0, 1)
+
+
+def make_grid(images, nrow: int | None = None, padding: int = 2) -> np.ndarray:
+    """Tile N images into one array, ``nrow`` per row (default: a square): → (rows·(H+p)+p, nrow·(W+p)+p)."""
+    images = _images(images)
+    n, h, w = images.shape[:3]
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = np.ones((rows * (h + padding) + padding, nrow * (w + padding) + padding) + images.shape[3:],
+                   dtype=np.float32) * 0.5
+    for i, image in enumerate(images):
+        r, c = divmod(i, nrow)
+        grid[padding + r * (h + padding): padding + r * (h + padding) + h,
+             padding + c * (w + padding): padding + c * (w + padding) + w] = image
+    return grid
+
+
+def _finish(fig, path):
+    if path is None:
+        return fig
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def image_grid(images, nrow=None, title=None, path=None, scale: float = 0.45):
+    """A grid of images as a figure (or a PNG at ``path``)."""
+    plt = _plt()
+    grid = make_grid(images, nrow)
+    fig, ax = plt.subplots(figsize=(max(2.0, grid.shape[1] * scale / 10), max(2.0, grid.shape[0] * scale / 10)))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)
+
+
+def loss_curves(history: dict, title="training", path=None, xlabel="step", log_y=False):
+    """Curves {name: (xs, ys)} on one axis."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, (xs, ys) in history.items():
+        ax.plot(xs, ys, label=name, lw=1.2, marker="o" if len(xs) < 30 else None, ms=3)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    if log_y:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(fig, path)
+
+
+def reconstructions(originals, reconstructed, n: int = 16, path=None):
+    """Originals (top row) above their reconstructions (bottom row)."""
+    a, b = _images(originals)[:n], _images(reconstructed)[:n]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(n * 0.6, 1.5))
+    ax.imshow(make_grid(np.concatenate([a, b]), nrow=len(a)), cmap="gray", vmin=0, vmax=1)
+    ax.axis("off")
+    ax.set_title("originals (top) and reconstructions (bottom)")
+    return _finish(fig, path)
+
+
+def interpolation(rows, path=None, title="latent interpolation"):
+    """Rows of images, each row a path between two latent codes: (R, S, H, W) → one grid."""
+    rows = np.asarray([_images(r) for r in rows])
+    return image_grid(rows.reshape((-1,) + rows.shape[2:]), nrow=rows.shape[1], title=title, path=path)
+
+
+def latent_map(images_on_grid, extent=2.5, path=None, title="decoder outputs over the 2-D latent space"):
+    """Decoded images on an S×S grid of latent points, z from −extent to extent: (S·S, H, W)."""
+    return image_grid(images_on_grid, nrow=int(round(math.sqrt(len(images_on_grid)))),
+                      title=f"{title} (z in [−{extent}, {extent}]²)", path=path)
+
+
+def latent_scatter(z, labels, path=None, title="test images in the latent space"):
+    """2-D latent codes coloured by class."""
+    plt = _plt()
+    z = np.asarray(z)
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)
+    fig.colorbar(points, ax=ax, ticks=range(10))
+    ax.set_title(title)
+    return _finish(fig, path)
+
+
+def scatter_2d(real, fake, path=None, title="real (blue) and generated (orange) points"):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(*np.asarray(real).T, s=3, alpha=0.4, label="real")
+    ax.scatter(*np.asarray(fake).T, s=3, alpha=0.4, label="generated")
+    ax.set_aspect("equal")
+    ax.legend()
+    ax.set_title(title)
+    return _finish(fig, path)
+
+
+def animate(frames, path, duration_ms: int = 400):
+    """Save a list of image grids (2-D arrays in [0, 1]) as an animated GIF (matplotlib's Pillow writer)."""
+    from PIL import Image
+    images = [Image.fromarray((np.clip(f, 0, 1) * 255).astype(np.uint8)).resize(
+        (f.shape[1] * 2, f.shape[0] * 2), Image.NEAREST) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+    return Path(path)
