@@ -35,8 +35,8 @@ class TrainingDiverged(RuntimeError):
 
 
 def load_dataset(name: str, train: bool, root=None, limit: int | None = None):
-    if name == "digits":
-        ds = data.Digits(root, train=train)
+    if name == "digits":  # generated: make only as many images as will be used
+        ds = data.Digits(root, train=train, n=limit)
     elif name == "mnist":
         ds = data.MNIST(root, train=train)
     elif name == "fashion-mnist":

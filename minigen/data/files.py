@@ -7,7 +7,8 @@ Where a dataset's files are looked for, in order: the ``root`` argument, ``$MINI
 
 Every file is checked against its published MD5 sum before use. Downloads try each mirror in turn, write to a
 temporary file, check the sum, and only then rename it into place (atomic): an interrupted or corrupt download
-never leaves a file that looks complete. A file that fails its check is removed and reported.
+never leaves a file that looks complete. A corrupt file in the download folder is removed, reported (a warning) and downloaded again; one elsewhere
+(a shared, read-only folder) stops with an error that names it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import os
 import tempfile
 import urllib.request
+import warnings
 from pathlib import Path
 
 PROJECT_DATA = Path(__file__).resolve().parents[2] / "data"
@@ -56,17 +58,13 @@ class ChecksumError(RuntimeError):
     pass
 
 
-def verified(path: Path, expected_md5: str, remove_bad: bool = False) -> bool:
-    """True if ``path`` exists with the right sum; a file with the wrong sum is reported (and removed if asked)."""
+def verified(path: Path, expected_md5: str) -> bool:
+    """True if ``path`` exists with the right sum, False if it is absent; ChecksumError if it is corrupt."""
     if not path.exists():
         return False
     actual = md5(path)
     if actual == expected_md5:
         return True
-    if remove_bad:
-        path.unlink()
-        raise ChecksumError(f"{path} was corrupt or incomplete (MD5 {actual}, expected {expected_md5}); it "
-                            "has been removed, run again to download it afresh")
     raise ChecksumError(f"{path} is corrupt or incomplete: MD5 {actual}, expected {expected_md5}; delete it "
                         "(or fix the folder it is in) and run again")
 
@@ -94,21 +92,26 @@ def fetch(folder: str, files: dict[str, str], mirrors: list[str], root=None, dow
     """Paths of ``files`` ({filename: md5}) in ``folder``: found in a search root, or downloaded."""
     found = {}
     roots = search_roots(root)
+    download_dir = writable_root(root) / folder if download_ok else None
     for filename, checksum in files.items():
         for r in roots:
-            if verified(r / folder / filename, checksum, remove_bad=False):
-                found[filename] = r / folder / filename
-                break
+            path = r / folder / filename
+            try:
+                if verified(path, checksum):
+                    found[filename] = path
+                    break
+            except ChecksumError as e:
+                if download_dir is None or path.parent != download_dir:
+                    raise  # not ours to delete: say so and stop
+                path.unlink()  # a corrupt earlier download: remove it, say so, fetch it again below
+                warnings.warn(f"{e}; removed it and downloading it again", stacklevel=3)
     missing = [f for f in files if f not in found]
     if not missing:
         return found
     errors = []
     if download_ok:
-        target_dir = writable_root(root) / folder
         for filename in missing:
-            target = target_dir / filename
-            if target.exists():
-                verified(target, files[filename], remove_bad=True)  # corrupt leftovers are removed, reported
+            target = download_dir / filename
             for mirror in mirrors:
                 try:
                     download(mirror + filename, target, files[filename])
