@@ -1,0 +1,398 @@
+"""Lesson 1: the autograd engine's promises.
+
+- forward and backward never mutate their inputs or the upstream gradient (every op, drawn by hypothesis);
+- ``.grad`` of different tensors never share memory with each other or with the caller's gradient;
+- a tensor used twice receives the sum of both contributions (diamond graphs);
+- leaf gradients accumulate across backward calls until zeroed; the graph is freed unless ``retain_graph``;
+- ``no_grad`` builds no graph; ``grad()`` follows ``torch.autograd.grad`` (create_graph, allow_unused,
+  non-leaf inputs); ``detach``, ``requires_grad_``, ``retain_grad``.
+"""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigen
+from minigen import Function, Tensor, grad, no_grad
+from minigen.backend import xp_of
+from minigen.nn import functional as F
+from strategies import CASES, as_numpy, outputs_of
+
+pytestmark = pytest.mark.lesson01
+
+
+def shares_memory(a, b) -> bool:
+    xp = xp_of(a)
+    return bool(xp.shares_memory(a, b)) if hasattr(xp, "shares_memory") else bool(xp.may_share_memory(a, b))
+
+
+def _t(values, device="cpu", requires_grad=True, dtype=minigen.float64):
+    return minigen.tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+# --- No mutation, no aliasing: every op ------------------------------------------------------------------------
+@pytest.mark.parametrize("op", sorted(CASES))
+@given(data=st.data(), create_graph=st.booleans())
+def test_forward_and_backward_never_mutate_inputs_or_the_upstream_gradient(op, data, create_graph, device):
+    case = data.draw(CASES[op], label="case")
+    inputs = case.inputs(device)
+    before = [x.data.copy() for x in inputs]
+    (y,) = outputs_of(case.fn(*inputs))
+    upstream = minigen.tensor(np.random.default_rng(1).standard_normal(y.shape), device=device)
+    upstream_before = upstream.data.copy()
+    y.backward(upstream, create_graph=create_graph)
+    for x, x0 in zip(inputs, before):
+        np.testing.assert_array_equal(as_numpy(x), as_numpy(Tensor(x0)))
+    np.testing.assert_array_equal(as_numpy(upstream), as_numpy(Tensor(upstream_before)))
+    grads = [x.grad for x in inputs if x.requires_grad]
+    assert all(g is not None and g.shape == x.shape for g, x in zip(grads, (x for x in inputs if x.requires_grad)))
+    arrays = [g.data for g in grads] + [upstream.data] + [x.data for x in inputs]
+    for i, g in enumerate(grads):
+        for j, other in enumerate(arrays):
+            if i != j:
+                assert not shares_memory(g.data, other), f".grad of input {i} shares memory with array {j}"
+
+
+def test_gradients_of_an_add_never_alias(device):
+    """y = a + b hands the same upstream tensor to both inputs: each .grad must still be its own copy."""
+    for create_graph in (False, True):
+        a, b = _t([1.0, 2.0], device), _t([3.0, 4.0], device)
+        g = minigen.tensor([1.0, 1.0], dtype=minigen.float64, device=device)
+        (a + b).backward(g, create_graph=create_graph)
+        assert a.grad is not b.grad and a.grad is not g
+        assert not shares_memory(a.grad.data, b.grad.data) and not shares_memory(a.grad.data, g.data)
+
+
+def test_backward_of_a_leaf_copies_the_gradient(device):
+    x = _t([1.0, 2.0], device)
+    g = minigen.tensor([5.0, 6.0], dtype=minigen.float64, device=device)
+    x.backward(g)
+    assert not shares_memory(x.grad.data, g.data)
+    np.testing.assert_array_equal(as_numpy(x.grad), [5.0, 6.0])
+
+
+def test_accumulating_builds_a_new_gradient_and_leaves_old_references_alone(device):
+    x = _t([1.0, 2.0], device)
+    (x * 3).sum().backward()
+    first = x.grad
+    (x * 4).sum().backward()
+    np.testing.assert_array_equal(as_numpy(first), [3.0, 3.0])
+    np.testing.assert_array_equal(as_numpy(x.grad), [7.0, 7.0])
+
+
+# --- Graph shapes: diamonds and reuse ----------------------------------------------------------------------
+def test_a_tensor_used_twice_accumulates_both_paths(device):
+    x = _t([1.0, -2.0, 3.0], device)
+    a, b = x * 2.0, x.exp()
+    y = (a * b).sum()  # d/dx (2x·eˣ) = 2eˣ + 2x·eˣ
+    y.backward()
+    xs = np.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(as_numpy(x.grad), 2 * np.exp(xs) * (1 + xs))
+
+
+def test_the_same_tensor_twice_in_one_op(device):
+    x = _t([3.0], device)
+    (x * x + x).sum().backward()
+    np.testing.assert_allclose(as_numpy(x.grad), [7.0])
+
+
+def test_a_deep_diamond_counts_every_path(device):
+    """h doubles at each of 20 levels, each level using the previous one twice: 2²⁰ paths."""
+    x = _t(1.0, device)
+    h = x
+    for _ in range(20):
+        h = h + h
+    h.backward()
+    assert x.grad.item() == 2.0 ** 20
+
+
+def test_a_shared_intermediate_gets_its_gradient_once(device):
+    """The function of a tensor used by two consumers runs once, after both (a topological order)."""
+    calls = []
+
+    class Counted(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, g):
+            calls.append(1)
+            return g * 2
+
+    x = _t([1.0, 2.0], device)
+    h = Counted()(x)
+    (h * h + h.exp()).sum().backward()
+    assert len(calls) == 1
+    hs = np.array([2.0, 4.0])
+    np.testing.assert_allclose(as_numpy(x.grad), 2 * (2 * hs + np.exp(hs)))
+
+
+def test_output_that_is_not_used_downstream_gets_zero_gradient(device):
+    x = _t([[3.0, 1.0], [0.0, 5.0]], device)
+    values, indices = x.max(1)
+    (values * 2).sum().backward()
+    np.testing.assert_array_equal(as_numpy(x.grad), [[2.0, 0.0], [0.0, 2.0]])
+
+
+# --- Accumulation and retain_graph ---------------------------------------------------------------------------
+def test_second_backward_with_retain_graph_accumulates_until_zeroed(device):
+    x = _t([1.0, 2.0], device)
+    y = (x ** 3).sum()
+    y.backward(retain_graph=True)
+    np.testing.assert_allclose(as_numpy(x.grad), [3.0, 12.0])
+    y.backward(retain_graph=True)
+    np.testing.assert_allclose(as_numpy(x.grad), [6.0, 24.0])
+    x.grad = None  # zero_grad
+    y.backward()
+    np.testing.assert_allclose(as_numpy(x.grad), [3.0, 12.0])
+
+
+def test_backward_through_a_freed_graph_raises_and_mentions_retain_graph(device):
+    x = _t([1.0, 2.0], device)
+    y = (x.exp() * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+    h = x.tanh()
+    (h * 2).sum().backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):  # h's own function was freed too
+        (h * 3).sum().backward()
+    (x * 2).sum().backward()  # a new graph from the same leaf is fine
+
+
+def test_grad_frees_the_graph_unless_retained(device):
+    x = _t([1.0, 2.0], device)
+    y = (x * x).sum()
+    grad(y, x, retain_graph=True)
+    grad(y, x)
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        grad(y, x)
+
+
+def test_backward_releases_the_intermediate_tensors(device):
+    x = _t([1.0, 2.0], device)
+    h = x * 2
+    y = h.sum()
+    ref = weakref.ref(h)
+    del h
+    assert ref() is not None  # the graph holds it for backward
+    y.backward()
+    gc.collect()
+    assert ref() is None  # freed with the graph
+
+
+def test_functions_hold_their_outputs_weakly(device):
+    """No reference cycle tensor → grad_fn → tensor: dropping the output frees it at once (no gc needed)."""
+    x = _t([1.0, 2.0], device)
+    gc.disable()
+    try:
+        y = x.exp()
+        ref = weakref.ref(y)
+        del y
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+# --- Graph recording -------------------------------------------------------------------------------------------
+def test_leaves_and_graph_attributes(device):
+    x = _t([1.0], device)
+    c = minigen.tensor([2.0], device=device)
+    y = x * c
+    assert x.is_leaf and x.grad_fn is None and x.requires_grad
+    assert not y.is_leaf and y.grad_fn is not None and y.requires_grad
+    z = c * 2
+    assert z.is_leaf and not z.requires_grad and z.grad_fn is None
+    assert not (x > 0).requires_grad and not x.argmax().requires_grad
+    assert "grad_fn" in repr(y) and "requires_grad=True" in repr(x)
+
+
+def test_no_grad_builds_no_graph(device):
+    x = _t([1.0, 2.0], device)
+    with no_grad():
+        y = (x * 2).exp().sum()
+        assert not minigen.is_grad_enabled()
+    assert minigen.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None and y.is_leaf
+    with pytest.raises(RuntimeError):
+        y.backward()
+
+
+def test_no_grad_as_a_decorator_and_enable_grad_inside(device):
+    x = _t([1.0, 2.0], device)
+
+    @no_grad()
+    def step():
+        inner = x * 2
+        with minigen.enable_grad():
+            recorded = x * 3
+        return inner, recorded
+
+    inner, recorded = step()
+    assert inner.grad_fn is None and recorded.grad_fn is not None
+    assert minigen.is_grad_enabled()
+
+    @minigen.enable_grad()
+    def recorded_anyway():
+        return x * 4
+    with no_grad():
+        assert recorded_anyway().requires_grad
+
+
+def test_set_grad_enabled_and_restoring_after_an_exception(device):
+    x = _t([1.0], device)
+    with minigen.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    with pytest.raises(ValueError):
+        with no_grad():
+            raise ValueError
+    assert minigen.is_grad_enabled() and (x * 2).requires_grad
+
+
+def test_backward_inside_no_grad_still_computes_gradients(device):
+    x = _t([1.0, 2.0], device)
+    y = (x * x).sum()
+    with no_grad():
+        y.backward()
+    np.testing.assert_allclose(as_numpy(x.grad), [2.0, 4.0])
+
+
+# --- grad() --------------------------------------------------------------------------------------------------
+def test_grad_returns_a_tuple_and_leaves_dot_grad_alone(device):
+    x, w = _t([1.0, 2.0], device), _t([3.0, 4.0], device)
+    gx, gw = grad((x * w).sum(), [x, w])
+    np.testing.assert_array_equal(as_numpy(gx), [3.0, 4.0])
+    np.testing.assert_array_equal(as_numpy(gw), [1.0, 2.0])
+    assert x.grad is None and w.grad is None
+    assert not gx.requires_grad  # no create_graph: plain numbers
+
+
+def test_grad_with_create_graph_gives_higher_derivatives(device):
+    x = _t([0.5, -1.5], device)
+    (g1,) = grad((x ** 4).sum(), x, create_graph=True)
+    (g2,) = grad(g1.sum(), x, create_graph=True)
+    (g3,) = grad(g2.sum(), x)
+    xs = np.array([0.5, -1.5])
+    np.testing.assert_allclose(as_numpy(g1.detach()), 4 * xs ** 3)
+    np.testing.assert_allclose(as_numpy(g2.detach()), 12 * xs ** 2)
+    np.testing.assert_allclose(as_numpy(g3), 24 * xs)
+
+
+def test_backward_with_create_graph_makes_a_differentiable_grad(device):
+    x = _t([2.0], device)
+    (x ** 3).sum().backward(create_graph=True)
+    assert x.grad.requires_grad
+    (g2,) = grad(x.grad.sum(), x)
+    np.testing.assert_allclose(as_numpy(g2), [12.0])
+
+
+def test_gradient_penalty_wgan_gp_style(device):
+    """grad(D(x̂), x̂, create_graph=True) and backward through the penalty to the critic's weights: checked
+    against finite differences, so every backward on the way must itself be differentiable."""
+    rng = np.random.default_rng(0)
+    w1 = _t(rng.standard_normal((3, 4)), device)
+    w2 = _t(rng.standard_normal((4,)), device)
+    xhat = _t(rng.standard_normal((2, 3)), device)
+
+    def penalty(w1, w2, xhat):
+        critic = (F.leaky_relu(xhat @ w1, 0.2).tanh() @ w2).sum()
+        (g,) = grad(critic, xhat, create_graph=True)
+        norm = ((g * g).sum(1) + 1e-12).sqrt()
+        return ((norm - 1.0) ** 2).mean()
+
+    assert minigen.gradcheck(penalty, (w1, w2, xhat))
+
+
+def test_grad_allow_unused(device):
+    x, unused = _t([1.0], device), _t([2.0], device)
+    y = (x * 3).sum()
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        grad(y, [x, unused], retain_graph=True)
+    gx, gu = grad(y, [x, unused], allow_unused=True)
+    assert gu is None and gx.item() == 3.0
+
+
+def test_grad_with_respect_to_a_non_leaf(device):
+    x = _t([1.0, 2.0], device)
+    h = x * 3
+    y = (h * h).sum()
+    gh, gx = grad(y, [h, x])
+    np.testing.assert_allclose(as_numpy(gh), [6.0, 12.0])  # 2h
+    np.testing.assert_allclose(as_numpy(gx), [18.0, 36.0])  # 2h · 3
+
+
+def test_grad_with_several_outputs_and_grad_outputs(device):
+    x = _t([1.0, 2.0], device)
+    y1, y2 = x * 2, x * x
+    v1 = minigen.tensor([1.0, 10.0], dtype=minigen.float64, device=device)
+    v2 = minigen.tensor([100.0, 1000.0], dtype=minigen.float64, device=device)
+    (g,) = grad([y1, y2], x, grad_outputs=[v1, v2])
+    np.testing.assert_allclose(as_numpy(g), [2 + 200.0, 20 + 4000.0])
+
+
+def test_backward_of_a_non_scalar_needs_a_gradient(device):
+    x = _t([1.0, 2.0], device)
+    y = x * 2
+    y.backward(minigen.tensor([1.0, -1.0], dtype=minigen.float64, device=device))
+    np.testing.assert_array_equal(as_numpy(x.grad), [2.0, -2.0])
+    z = _t([[3.0]], device) * 2  # one element in any shape: ones are implied
+    z.backward()
+
+
+# --- detach, requires_grad_, retain_grad ------------------------------------------------------------------------
+def test_detach_shares_data_and_stops_gradients(device):
+    x = _t([1.0, 2.0], device)
+    d = x.detach()
+    assert shares_memory(d.data, x.data) and not d.requires_grad and d.grad_fn is None
+    (x * d).sum().backward()  # d is a constant: the gradient is d, not 2x
+    np.testing.assert_array_equal(as_numpy(x.grad), [1.0, 2.0])
+
+
+def test_requires_grad_(device):
+    x = minigen.tensor([1.0, 2.0], device=device)
+    assert x.requires_grad_() is x and x.requires_grad
+    x.requires_grad_(False)
+    assert not x.requires_grad and not (x * 2).requires_grad
+
+
+def test_retain_grad_keeps_the_gradient_of_a_non_leaf(device):
+    x = _t([1.0, 2.0], device)
+    h, k = x * 2, x * 3
+    h.retain_grad()
+    (h * k).sum().backward()
+    np.testing.assert_array_equal(as_numpy(h.grad), as_numpy(k.detach()))
+    assert k.grad is None  # non-leaves keep nothing unless asked
+
+
+def test_custom_function_needs_input_grad(device):
+    seen = []
+
+    class Mul(Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, g):
+            seen.append(self.needs_input_grad)
+            a, b = self.inputs
+            return (g * b if self.needs_input_grad[0] else None), (g * a if self.needs_input_grad[1] else None)
+
+    a, b = _t([2.0], device), minigen.tensor([5.0], dtype=minigen.float64, device=device)
+    Mul()(a, b).sum().backward()
+    assert seen == [(True, False)] and a.grad.item() == 5.0
+
+
+def test_a_backward_returning_the_wrong_shape_is_reported(device):
+    class Bad(Function):
+        def forward(self, x):
+            return x.sum()
+
+        def backward(self, g):
+            return g  # should be broadcast back to x's shape
+
+    x = _t([1.0, 2.0], device)
+    message = r"bad.backward returned a gradient of shape \(\) for an input of shape \(2,\)"
+    with pytest.raises(RuntimeError, match=message):
+        Bad()(x).backward()

@@ -1,0 +1,147 @@
+"""Lesson 2: every op's forward values against a NumPy reference, and the numerically delicate corners.
+
+The gradient checks only say that backward agrees with forward; this file says that forward is right. The
+references are written independently in strategies.py (plain NumPy, often a different formula: log1p(exp)
+for softplus, a loop over examples for nll_loss).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigen
+from minigen.nn import functional as F
+from strategies import CASES, as_numpy, broadcastable, outputs_of
+
+pytestmark = pytest.mark.lesson02
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+@given(data=st.data())
+def test_forward_matches_numpy(op, data, device):
+    case = data.draw(CASES[op], label="case")
+    out = outputs_of(case.fn(*case.inputs(device, requires_grad=False)))
+    assert len(out) == 1
+    expected = np.asarray(case.ref(*case.arrays))
+    assert out[0].shape == expected.shape
+    assert out[0].dtype == np.float64
+    np.testing.assert_allclose(as_numpy(out[0]), expected, rtol=1e-10, atol=1e-12)
+
+
+_COMPARISONS = [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
+                ("gt", np.greater), ("ge", np.greater_equal)]
+
+
+@pytest.mark.parametrize("name, ref", _COMPARISONS)
+@given(data=st.data())
+def test_comparisons_match_numpy_and_carry_no_gradient(name, ref, data, device):
+    sa, sb = data.draw(broadcastable(2), label="shapes")
+    small_ints = st.integers(-2, 2).map(float)  # small integers: plenty of equal pairs
+    a = data.draw(hnp.arrays(np.float64, sa, elements=small_ints), label="a")
+    b = data.draw(hnp.arrays(np.float64, sb, elements=small_ints), label="b")
+    x = minigen.tensor(a, device=device, requires_grad=True)
+    for result, expected in [(getattr(minigen, name)(x, minigen.tensor(b, device=device)), ref(a, b)),
+                             (getattr(x, name)(1.0), ref(a, 1.0))]:
+        assert result.dtype == np.bool_ and not result.requires_grad and result.grad_fn is None
+        np.testing.assert_array_equal(as_numpy(result), expected)
+
+
+def test_comparison_operators(device):
+    x = minigen.tensor([1.0, 2.0, 3.0], device=device)
+    np.testing.assert_array_equal(as_numpy(x == 2.0), [False, True, False])
+    np.testing.assert_array_equal(as_numpy(x != 2.0), [True, False, True])
+    np.testing.assert_array_equal(as_numpy(x < 2.0), [True, False, False])
+    np.testing.assert_array_equal(as_numpy(x <= 2.0), [True, True, False])
+    np.testing.assert_array_equal(as_numpy(x > 2.0), [False, False, True])
+    np.testing.assert_array_equal(as_numpy(x >= 2.0), [False, True, True])
+    np.testing.assert_array_equal(as_numpy(2.0 < x), [False, False, True])  # reflected
+
+
+@given(data=st.data())
+def test_argmax_argmin_match_numpy(data, device):
+    a = data.draw(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
+                             elements=st.integers(-3, 3).map(float)), label="x")  # ties: the first index
+    x = minigen.tensor(a, device=device)
+    assert minigen.argmax(x).item() == np.argmax(a) and x.argmin().item() == np.argmin(a)
+    dim = data.draw(st.integers(-a.ndim, a.ndim - 1), label="dim")
+    keep = data.draw(st.booleans(), label="keepdim")
+    for got, want in [(x.argmax(dim, keep), np.argmax(a, dim, keepdims=keep)),
+                      (minigen.argmin(x, dim, keep), np.argmin(a, dim, keepdims=keep))]:
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(as_numpy(got), want)
+
+
+def test_reductions_of_a_0d_tensor(device):
+    x = minigen.tensor(2.5, dtype=minigen.float64, device=device)
+    for y in [x.sum(), x.mean(), x.amax(), x.max(), x.logsumexp(0), x.sum(0), x.mean(-1, keepdim=True)]:
+        assert y.shape == () and y.item() == 2.5
+
+
+# --- Numerical stability ------------------------------------------------------------------------------------
+LARGE = [-1000.0, -50.0, 0.0, 50.0, 1000.0]
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow on the way
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_tanh_softplus_are_stable_for_large_inputs(dtype, device):
+    x = minigen.tensor(LARGE, dtype=dtype, device=device)
+    np.testing.assert_allclose(as_numpy(minigen.sigmoid(x)), [0.0, np.exp(-50.0), 0.5, 1.0, 1.0], atol=1e-30)
+    np.testing.assert_allclose(as_numpy(minigen.tanh(x)), [-1.0, -1.0, 0.0, 1.0, 1.0])
+    np.testing.assert_allclose(as_numpy(F.softplus(x)), [0.0, np.exp(-50.0), np.log(2.0), 50.0, 1000.0],
+                               rtol=1e-6, atol=1e-30)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_family_is_stable_for_large_logits(dtype, device):
+    z = minigen.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]], dtype=dtype, device=device)
+    atol = 1e-3 if dtype == "float32" else 1e-12  # float32 resolves 1000 to 6e-5
+    np.testing.assert_allclose(as_numpy(F.log_softmax(z, dim=1)),
+                               [[0.0, -1000.0, -2000.0], [-np.log(3)] * 3], rtol=1e-6, atol=atol)
+    # softmax = exp(log_softmax): the absolute error of log_softmax (≈ |z|·eps) becomes a relative one
+    np.testing.assert_allclose(as_numpy(F.softmax(z, dim=1)), [[1.0, 0.0, 0.0], [1 / 3] * 3],
+                               rtol=1e-4 if dtype == "float32" else 1e-12)
+    np.testing.assert_allclose(as_numpy(z.logsumexp(1)), [1000.0, -1000.0 + np.log(3)], rtol=1e-6)
+    loss = F.cross_entropy(z, minigen.tensor([2, 0], device=device), reduction="none")
+    np.testing.assert_allclose(as_numpy(loss), [2000.0, np.log(3)], rtol=1e-6, atol=atol)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # log(0) = −inf is the answer here
+def test_logsumexp_of_all_minus_infinity_is_minus_infinity(device):
+    x = minigen.tensor([[-np.inf, -np.inf], [0.0, -np.inf]], dtype=minigen.float64, device=device)
+    np.testing.assert_array_equal(as_numpy(x.logsumexp(1)), [-np.inf, 0.0])
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_binary_cross_entropy_with_logits_is_stable(device):
+    z = minigen.tensor(LARGE, dtype=minigen.float64, device=device, requires_grad=True)
+    t = minigen.tensor([1.0, 0.0, 1.0, 1.0, 0.0], dtype=minigen.float64, device=device)
+    loss = F.binary_cross_entropy_with_logits(z, t, reduction="none")
+    # (z = −50, t = 0) is −50 + softplus(50): the 1.9e-22 is below float64's resolution at 50, as in PyTorch
+    np.testing.assert_allclose(as_numpy(loss), [1000.0, np.log1p(np.exp(-50.0)), np.log(2.0),
+                                                np.log1p(np.exp(-50.0)), 1000.0], rtol=1e-12, atol=1e-15)
+    loss.sum().backward()
+    np.testing.assert_allclose(as_numpy(z.grad), [-1.0, 0.0, -0.5, 0.0, 1.0], atol=1e-20)
+
+
+def test_binary_cross_entropy_clamps_each_log_at_minus_100(device):
+    p = minigen.tensor([0.0, 1.0], dtype=minigen.float64, device=device)
+    t = minigen.tensor([1.0, 0.0], dtype=minigen.float64, device=device)
+    np.testing.assert_array_equal(as_numpy(F.binary_cross_entropy(p, t, reduction="none")), [100.0, 100.0])
+
+
+def test_variance_uses_the_centred_form(device):
+    """E[x²] − E[x]² would lose every digit here (1e16 + small): the centred form keeps them."""
+    x = minigen.tensor([1e8 + 1.0, 1e8 + 2.0, 1e8 + 3.0], dtype=minigen.float64, device=device)
+    assert x.var().item() == pytest.approx(1.0, rel=1e-12)
+    assert x.var(unbiased=False).item() == pytest.approx(2 / 3, rel=1e-12)
+    assert x.std(correction=0).item() == pytest.approx(np.sqrt(2 / 3), rel=1e-12)
+
+
+def test_default_softmax_dim_warns_like_pytorch(device):
+    x = minigen.tensor([[1.0, 2.0], [3.0, 5.0]], device=device)
+    with pytest.warns(UserWarning, match="dim"):
+        y = F.softmax(x)
+    np.testing.assert_allclose(as_numpy(y), as_numpy(F.softmax(x, dim=1)))
