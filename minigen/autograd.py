@@ -253,8 +253,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
 
 
 def _own(g: Tensor, create_graph: bool) -> Tensor:
-    """A gradient that shares memory with nothing else (no aliasing between .grad of different tensors)."""
-    return g if create_graph else Tensor(g.data.copy())
+    """A gradient that shares memory with nothing else (no aliasing between .grad of different tensors);
+    with ``create_graph`` a differentiable copy, so the gradient keeps its graph."""
+    if not create_graph:
+        return Tensor(g.data.copy())
+    with _GradMode(True):
+        return g * 1.0
 
 
 def _seed_gradient(out: Tensor, g, create_graph: bool) -> Tensor:

@@ -32,7 +32,7 @@ def _bench(args) -> int:
 def _train(args) -> int:
     from .train import TrainingDiverged, train
 
-    options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples")}
+    options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay")}
     if args.hidden:
         options["hidden"] = [int(h) for h in args.hidden.split(",")]
     try:
@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
+    train.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after every epoch")
     train.add_argument("--device", default="cpu", help="cpu or cuda")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run directory (default runs/MODEL-DATASET; never overwritten)")

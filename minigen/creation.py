@@ -26,7 +26,7 @@ def _make(array, requires_grad) -> Tensor:
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor)."""
     array = backend.array_from(data, dtype, device)
-    if backend.is_array(getattr(data, "data", data)) or isinstance(data, Tensor):
+    if backend.is_array(data) or isinstance(data, Tensor):  # always a copy, as torch.tensor
         array = array.copy()
     return _make(array, requires_grad)
 

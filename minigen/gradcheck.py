@@ -76,7 +76,8 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-7, rtol: float 
         if inputs[i].dtype != np.float64:
             raise ValueError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 for finite "
                              "differences (float32 rounding would swamp them)")
-        inputs[i].data = inputs[i].xp.ascontiguousarray(inputs[i].data)  # so a flat view can perturb it
+        # contiguous, so a flat view can perturb it (ascontiguousarray alone would make a 0-d input 1-d)
+        inputs[i].data = inputs[i].xp.ascontiguousarray(inputs[i].data).reshape(inputs[i].shape)
     rng = np.random.default_rng(seed)
     outputs = _differentiable(_as_tuple(fn(*inputs)))
     vs = [outputs[0].xp.asarray(rng.standard_normal(y.shape)).astype(y.dtype) for y in outputs]

@@ -194,6 +194,7 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
             evaluation = recipe.evaluate(test_loader)
             recipe.train(True)
             run.epoch, run.batch = epoch + 1, 0
+            recipe.end_epoch(run.epoch)
             record = {"kind": "epoch", "epoch": run.epoch, "step": run.step, "seconds": time.time() - started,
                       **{f"train_{k}" if not k.startswith("train") else k: v / max(count, 1) for k, v in sums.items()},
                       **evaluation}

@@ -10,6 +10,8 @@ from .dtypes import cast
 from .elementwise import (abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg,
                           pow, sigmoid, sqrt, sub, tanh, where)
 from .linalg import matmul
+from .conv import conv2d, conv_transpose2d
+from .pool import avg_pool2d, interpolate, max_pool2d
 from .norm import batch_norm, dropout, embedding, linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss,
                    nll_loss)
@@ -62,10 +64,12 @@ _methods = {
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "matmul": matmul,
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
     "maximum": maximum, "minimum": minimum, "clamp": clamp, "clip": clamp,
+    "where": lambda self, condition, other: where(condition, self, other),  # x.where(c, y) = where(c, x, y)
     "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax, "amin": amin,
-    "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "softmax": softmax,
-    "log_softmax": log_softmax,
+    "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp,
+    "softmax": lambda self, dim, dtype=None: softmax(self, dim, dtype=dtype),  # no _stacklevel on the method
+    "log_softmax": lambda self, dim, dtype=None: log_softmax(self, dim, dtype=dtype),
     "reshape": reshape, "view": view, "transpose": transpose, "permute": permute, "flatten": flatten,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "movedim": movedim,
     "to": _to, "type": lambda self, dtype: cast(self, dtype),

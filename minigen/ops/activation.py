@@ -2,7 +2,8 @@
 
     relu(x) = max(x, 0)                 ∂x = g · [x > 0]          (0 at the kink x = 0, as PyTorch)
     leaky_relu(x) = x if x > 0 else αx  ∂x = g · (1 if x > 0 else α)   (α at x = 0, as PyTorch)
-    softplus(x) = log(1 + e^{βx}) / β   ∂x = g · σ(βx); linear above ``threshold`` (PyTorch's rule)
+    softplus(x) = log(1 + e^{βx}) / β   ∂x = g · σ(βx); linear where βx > ``threshold`` (PyTorch's rule, and
+                                        PyTorch's second derivative: 0 from βx = threshold up)
     log_softmax(x) = x − logsumexp(x)   composed, so ∂x = g − softmax(x) · Σ g comes for free
     softmax(x) = exp(log_softmax(x))    never exponentiates a large number
 
@@ -52,6 +53,7 @@ class Softplus(Function):
         # log(1 + eᶻ) = max(z, 0) + log(1 + e^{−|z|}): the exponent is never positive
         y = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(self.beta)
         self.linear = z > self.threshold if self.threshold is not None else None
+        self.at_threshold = z == self.threshold if self.threshold is not None else None
         return xp.where(self.linear, x, y) if self.linear is not None else y
 
     def backward(self, g):
@@ -59,34 +61,40 @@ class Softplus(Function):
         x, = self.inputs
         slope = sigmoid(x * self.beta)
         if self.linear is not None:
+            # PyTorch's masks: the slope is 1 where βx > threshold, and its own derivative (the second
+            # derivative of softplus) is kept only where βx < threshold: at βx = threshold it is held constant
+            slope = where(Tensor(self.at_threshold), slope.detach(), slope)
             slope = where(Tensor(self.linear), 1.0, slope)
         return g * slope
 
 
-def relu(x: Tensor, inplace: bool = False) -> Tensor:
-    return ReLU()(x)
+# Parameter names, order and defaults are torch.nn.functional's (``inplace`` is accepted and ignored).
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return ReLU()(input)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    return LeakyReLU(negative_slope)(x)
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return LeakyReLU(negative_slope)(input)
 
 
-def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return Softplus(beta, threshold)(x)
+def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
+    return Softplus(beta, threshold)(input)
 
 
-def _softmax_dim(x: Tensor, dim, name: str) -> int:
+def _softmax_dim(x: Tensor, dim, name: str, stacklevel: int) -> int:
     if dim is None:  # PyTorch's legacy choice, with its warning
-        warnings.warn(f"{name}: implicit dim is deprecated; pass dim=", stacklevel=3)
+        warnings.warn(f"{name}: implicit dim is deprecated; pass dim=", stacklevel=stacklevel)
         return 0 if x.ndim in (0, 1, 3) else 1
     return dim
 
 
-def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
+def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log softmax over ``dim``; ``_stacklevel`` (PyTorch's) places the implicit-dim warning."""
     from .dtypes import cast
-    x = cast(x, dtype) if dtype is not None else x
-    return x - logsumexp(x, _softmax_dim(x, dim, "log_softmax"), keepdim=True)
+    x = cast(input, dtype) if dtype is not None else input
+    return x - logsumexp(x, _softmax_dim(x, dim, "log_softmax", _stacklevel), keepdim=True)
 
 
-def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
-    return exp(log_softmax(x, _softmax_dim(x, dim, "softmax"), dtype))
+def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    dim = _softmax_dim(input, dim, "softmax", _stacklevel)
+    return exp(log_softmax(input, dim, dtype=dtype))

@@ -5,6 +5,8 @@ PyTorch's rules, which NumPy 2 (NEP 50) mostly shares:
   integer tensor gives the default float type (float32).
 - Two tensors of the same kind (both floating, both integer) give the wider type; an integer tensor meeting a
   floating one gives the floating one (NumPy would give float64 for int64 + float32; PyTorch gives float32).
+- A 0-d tensor meeting a tensor with dims counts like a scalar: it never widens a tensor of its own kind
+  (bool < integer < floating). ``float32[3] + float64[]`` is float32; ``int64[3] + float64[]`` is float64.
 
 Cast's backward casts the gradient back: if y = x.astype(d) then ∂L/∂x = (∂L/∂y).astype(x.dtype).
 """
@@ -76,4 +78,11 @@ def operands(a, b) -> tuple[Tensor, Tensor]:
     if not isinstance(b, Tensor):
         b = as_tensor_like(b, a)
     dtype = result_dtype(a.dtype, b.dtype)
+    if (a.ndim == 0) != (b.ndim == 0):  # a 0-d tensor meets one with dims: it counts only if of a higher kind
+        with_dims, zero_d = (b, a) if a.ndim == 0 else (a, b)
+        if _KIND_ORDER[zero_d.dtype.kind] <= _KIND_ORDER[with_dims.dtype.kind]:
+            dtype = with_dims.dtype
     return cast(a, dtype), cast(b, dtype)
+
+
+_KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating

@@ -7,7 +7,9 @@ so its gradient is the sum of the 4 (``sum_to`` in shape.py).
     y = a + b    ∂a = g            ∂b = g
     y = a · b    ∂a = g · b        ∂b = g · a
     y = a / b    ∂a = g / b        ∂b = −g · a / b²
-    y = aᵇ       ∂a = g · b·aᵇ⁻¹   ∂b = g · aᵇ · log a        (taken as 0 where a = 0 and b ≥ 0, as PyTorch)
+    y = aᵇ       ∂a = g · b·aᵇ⁻¹   ∂b = g · aᵇ · log a        (∂a taken as 0 where b = 0, ∂b where a = 0
+                                                             and b ≥ 0, as PyTorch; so at b = 0 the
+                                                             second derivative ∂²/∂a∂b is 0, as PyTorch's)
     y = eˣ       ∂x = g · y        y = log x   ∂x = g / x      y = √x   ∂x = g / (2y)
     y = |x|      ∂x = g · sign(x)  (0 at x = 0)
     y = tanh x   ∂x = g · (1 − y²) y = σ(x)    ∂x = g · y(1 − y)
@@ -21,8 +23,8 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import Function, Tensor
-from ..backend import xp_of
-from .dtypes import as_tensor_like, cast, operands
+from ..backend import array_from, device_of, xp_of
+from .dtypes import as_tensor_like, cast, operands, scalar_dtype
 from .shape import broadcast_to, sum_to
 
 
@@ -85,11 +87,15 @@ class Pow(Function):
     def backward(self, g):
         a, b = self.inputs
         da, db = self.needs_input_grad
-        ga = sum_to(g * b * a ** (b - 1), a.shape) if da else None
+        ga = None
+        if da:  # PyTorch's mask: 0 wherever b = 0 (so a = b = 0 gives 0, not 0·∞ = NaN)
+            zero_exponent = Tensor(b.data == 0)
+            ga = sum_to(where(zero_exponent, 0.0, g * b * a ** (b - 1)), a.shape)
         gb = None
         if db:
             zero_base = Tensor((a.data == 0) & (b.data >= 0))  # a⁰·log 0: PyTorch takes 0 there
-            gb = sum_to(where(zero_base, 0.0, g * self.output() * log(a)), b.shape)
+            # g multiplies the masked term, as in PyTorch: so a NaN arriving in g stays NaN there
+            gb = sum_to(g * where(zero_base, 0.0, self.output() * log(a)), b.shape)
         return ga, gb
 
 
@@ -104,8 +110,8 @@ class PowScalar(Function):
 
     def backward(self, g):
         x, = self.inputs
-        if self.c == 0:
-            return g * 0.0
+        if self.c == 0:  # zeros, not g · 0: an infinite g must not turn into NaN
+            return Tensor(xp_of(g.data).zeros_like(g.data))
         return g * self.c * x ** (self.c - 1)
 
 
@@ -180,7 +186,7 @@ class Where(Function):
 
     def backward(self, g):
         a, b = self.inputs
-        zero = g * 0.0
+        zero = Tensor(xp_of(g.data).zeros_like(g.data))  # not g · 0, which is NaN where g is infinite
         ga = where(Tensor(self.condition), g, zero) if self.needs_input_grad[0] else None
         gb = where(Tensor(self.condition), zero, g) if self.needs_input_grad[1] else None
         return (sum_to(ga, a.shape) if ga is not None else None), (sum_to(gb, b.shape) if gb is not None else None)
@@ -190,10 +196,14 @@ def where(condition, input, other) -> Tensor:
     cond = condition.data if isinstance(condition, Tensor) else condition
     like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
     if like is None:
-        like = Tensor(xp_of(cond).asarray(input))
+        like = Tensor(array_from(input, device=device_of(cond)))  # a Python float → float32, as PyTorch
     a, b = operands(input if isinstance(input, Tensor) else as_tensor_like(input, like),
                     other if isinstance(other, Tensor) else as_tensor_like(other, like))
-    shape = xp_of(a.data).broadcast_shapes(cond.shape, a.shape, b.shape)
+    try:
+        shape = xp_of(a.data).broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"where: shapes {cond.shape} (condition), {a.shape} and {b.shape} cannot be broadcast "
+                           "together") from None
     cond = xp_of(a.data).broadcast_to(cond.astype(bool), shape)
     return Where(cond)(broadcast_to(a, shape), broadcast_to(b, shape))
 
@@ -219,8 +229,7 @@ def div(a, b):
 
 def pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, numbers.Real) and not isinstance(b, bool):
-        if a.dtype.kind != "f" and isinstance(b, float):
-            a = cast(a, "float32")
+        a = cast(a, scalar_dtype(a.dtype, b))  # int ** 2.5 → float32, bool ** 2 → int64, as PyTorch
         return PowScalar(b)(a)
     return _binary(Pow, "pow", a, b)
 
@@ -250,12 +259,12 @@ def abs(x):
     return Abs()(x)
 
 
-def tanh(x):
-    return Tanh()(_float(x))
+def tanh(input):  # torch.nn.functional's parameter name
+    return Tanh()(_float(input))
 
 
-def sigmoid(x):
-    return Sigmoid()(_float(x))
+def sigmoid(input):
+    return Sigmoid()(_float(input))
 
 
 def _masks(a: Tensor, b: Tensor):
@@ -317,6 +326,8 @@ def clamp(x, min=None, max=None):
         if max is not None:
             y = where(y > max, max, y)
         return y
+    for bound in (min, max):  # a float bound makes an integer tensor float32, as PyTorch
+        x = cast(x, scalar_dtype(x.dtype, bound)) if bound is not None else x
     return Clamp(min, max)(x)
 
 
@@ -325,7 +336,7 @@ def _compare(op):
     def compare(a, b):
         a, b = operands(a, b)
         if a.shape != b.shape:
-            _broadcast_shape(op.__name__, a, b)
+            _broadcast_shape(op.__name__.lstrip("_"), a, b)
         return Tensor(op(a.data, b.data))
     return compare
 

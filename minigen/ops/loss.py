@@ -11,13 +11,21 @@ With p = input probabilities, t = targets, z = logits:
                                 when t holds class probabilities
 
 ``reduction``: 'none' keeps one loss per element, 'sum' adds them, 'mean' divides by the count, or for the
-class losses with a ``weight`` by the total weight of the targets (PyTorch's definition).
+class losses (and mse_loss) with a ``weight`` by the total weight of the targets (PyTorch's definition).
+The signatures are torch.nn.functional's, including the deprecated ``size_average`` and ``reduce``, which
+(when given) override ``reduction`` with a warning, as in PyTorch.
 """
 
 from __future__ import annotations
 
-from ..autograd import Tensor
+import warnings
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from ..backend import xp_of
 from .activation import Softplus, log_softmax
+from .dtypes import operands
 from .elementwise import clamp, log, where
 from .reduce import mean, sum
 from .shape import getitem, movedim, reshape
@@ -35,23 +43,74 @@ def _reduce(loss: Tensor, reduction: str, name: str) -> Tensor:
     raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated pair: reduce=False → 'none'; else size_average=False → 'sum'; else 'mean'."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is not None and not reduce:
+        reduction = "none"
+    else:
+        reduction = "sum" if size_average is not None and not size_average else "mean"
+    warnings.warn(f"size_average and reduce are deprecated; use reduction={reduction!r}", stacklevel=3)
+    return reduction
+
+
 def _same_shape(input: Tensor, target: Tensor, name: str):
     if input.shape != target.shape:
         raise ValueError(f"{name}: target shape {target.shape} differs from input shape {input.shape}")
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    _same_shape(input, target, "mse_loss")
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+             weight=None) -> Tensor:
+    """Mean squared error; a ``weight`` of the input's shape scales each term (then 'mean' divides by Σ w).
+    A target of another shape is broadcast, with PyTorch's warning."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input.shape != target.shape:
+        warnings.warn(f"mse_loss: target shape {target.shape} differs from input shape {input.shape}; they will "
+                      "be broadcast together, which is rarely what you want", stacklevel=2)
     diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
+    loss = diff * diff
+    if weight is None:
+        return _reduce(loss, reduction, "mse_loss")
+    if weight.shape != input.shape:
+        raise ValueError(f"mse_loss: weight shape {weight.shape} differs from input shape {input.shape}")
+    loss = loss * weight
+    return sum(loss) / sum(weight) if reduction == "mean" else _reduce(loss, reduction, "mse_loss")
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, reduction: str = "mean") -> Tensor:
+class BinaryCrossEntropy(Function):
+    """ℓ = −[t·log p + (1 − t)·log(1 − p)], each log clamped at −100, with PyTorch's backward:
+
+        ∂ℓ/∂p = (p − t) / max(p(1 − p), 1e-12)     (= −t/p + (1 − t)/(1 − p) inside (0, 1); finite at 0 and 1,
+                                                    where a saturated float32 sigmoid often puts p)
+        ∂ℓ/∂t = log(1 − p) − log p                 (unclamped, as PyTorch: ±∞ at p = 0 or 1)
+
+    Composing clamp(log p) instead would give 0 · 1/0 = NaN at p = 0."""
+
+    def forward(self, p, t):
+        xp = xp_of(p)
+        with np.errstate(divide="ignore"):
+            log_p, log_1mp = xp.maximum(xp.log(p), -100), xp.maximum(xp.log1p(-p), -100)
+        return -(t * log_p + (1 - t) * log_1mp)
+
+    def backward(self, g):
+        p, t = self.inputs
+        gp = g * (p - t) / clamp(p * (1.0 - p), min=1e-12) if self.needs_input_grad[0] else None
+        gt = None
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                gt = g * (log(1.0 - p) - log(p))
+        return gp, gt
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _same_shape(input, target, "binary_cross_entropy")
     if ((input.data < 0) | (input.data > 1)).any():
         raise RuntimeError("binary_cross_entropy: input values must lie in [0, 1] (probabilities); "
                            "for logits use binary_cross_entropy_with_logits")
-    loss = -(target * clamp(log(input), min=-100.0) + (1.0 - target) * clamp(log(1.0 - input), min=-100.0))
+    loss = BinaryCrossEntropy()(*operands(input, target))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")
@@ -61,8 +120,9 @@ def _softplus(z: Tensor) -> Tensor:
     return Softplus(1.0, None)(z)  # no linear cut-off: exact for every z
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, reduction: str = "mean",
-                                     pos_weight=None) -> Tensor:
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _same_shape(input, target, "binary_cross_entropy_with_logits")
     if pos_weight is None:
         loss = (1.0 - target) * input + _softplus(-input)
@@ -86,8 +146,15 @@ def _class_last(input: Tensor, target: Tensor, name: str):
     return input, target
 
 
-def nll_loss(input: Tensor, target: Tensor, weight=None, ignore_index: int = -100, reduction: str = "mean",
-             _smooth: float = 0.0) -> Tensor:
+def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _nll_loss(input, target, weight, ignore_index, reduction, smoothing=0.0)
+
+
+def _nll_loss(input: Tensor, target: Tensor, weight, ignore_index: int, reduction: str,
+              smoothing: float) -> Tensor:
+    """nll_loss, and with ``smoothing`` > 0 cross_entropy's label smoothing (input: log-probabilities)."""
     out_shape = target.shape
     logp, t = _class_last(input, target, "nll_loss")
     xp = logp.xp
@@ -100,11 +167,13 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, ignore_index: int = -10
     w_class = weight.data.astype(logp.dtype) if weight is not None else xp.ones(n_classes, logp.dtype)
     w = Tensor(w_class[safe_t] * keep)  # the weight of each target, 0 where ignored
     picked = getitem(logp, (xp.arange(logp.shape[0]), safe_t))  # logpᵢ[tᵢ] → (M,)
-    loss = -w * picked
-    if _smooth:
+    # where(keep, ·, 0), not · keep: an ignored target must get gradient 0, not 0 · (1/Σw) = NaN when every
+    # target is ignored (then the 'mean' is 0/0 = NaN, and its gradient 0, as in PyTorch)
+    loss = where(Tensor(keep), -w * picked, 0.0)
+    if smoothing:
         # label smoothing: mix in the loss against the uniform distribution, −Σ_c w_c log p_c / C
-        smooth = -sum(logp * Tensor(w_class), 1) / n_classes * Tensor(keep.astype(logp.dtype))
-        loss = (1.0 - _smooth) * loss + _smooth * smooth
+        smooth = where(Tensor(keep), -sum(logp * Tensor(w_class), 1) / n_classes, 0.0)
+        loss = (1.0 - smoothing) * loss + smoothing * smooth
     if reduction == "mean":
         return sum(loss) / sum(w)
     if reduction == "none":
@@ -112,11 +181,12 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, ignore_index: int = -10
     return _reduce(loss, reduction, "nll_loss")
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     logp = log_softmax(input, 1 if input.ndim > 1 else 0)
     if target.dtype.kind in "iu":
-        return nll_loss(logp, target, weight, ignore_index, reduction, _smooth=label_smoothing)
+        return _nll_loss(logp, target, weight, ignore_index, reduction, smoothing=label_smoothing)
     # target holds class probabilities, of the input's shape
     _same_shape(input, target, "cross_entropy")
     n_classes = input.shape[1 if input.ndim > 1 else 0]

@@ -4,6 +4,7 @@
     y = Σᵢ xᵢ                ∂L/∂xᵢ = ∂L/∂y                   (broadcast back over the reduced dims)
     y = mean x = Σ x / n     ∂L/∂xᵢ = ∂L/∂y / n
     y = var x = Σ (x − x̄)² / (n − c)     composed from mean, sub, mul, sum: its backward comes for free
+    y = std x = √(var x)     ∂L/∂v = ∂L/∂y / 2y, taken as 0 where y = 0 (a constant input: PyTorch's rule)
     y = max x                ∂L/∂xᵢ = ∂L/∂y · [xᵢ = y] / #{j : xⱼ = y}
     y = log Σ eˣ             ∂L/∂x = ∂L/∂y · softmax(x)      (composed: max-shifted, so exp never overflows)
 
@@ -26,8 +27,11 @@ MaxResult = namedtuple("MaxResult", ["values", "indices"])  # PyTorch's torch.re
 
 
 def _axes(x: Tensor, dim, axis=None) -> tuple:
-    """dim (int, tuple or None = all) → a sorted tuple of non-negative axes."""
+    """dim (int, tuple or None = all; an empty tuple also means all, as in PyTorch) → a sorted tuple of
+    non-negative axes. ``axis`` is an alias of ``dim``, as in PyTorch."""
     dim = axis if dim is None else dim
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        dim = None
     if dim is None:
         return tuple(range(x.ndim))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
@@ -90,8 +94,21 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     return sum(centred * centred, axes, keepdim) / builtins.max(count - correction, 0)
 
 
-def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    return var(x, dim, unbiased, keepdim, correction=correction) ** 0.5
+def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None) -> Tensor:
+    return _Sqrt0()(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+
+
+class _Sqrt0(Function):
+    """√v for std, with PyTorch's gradient at v = 0 (every element equal): 0 there, not ∞ · 0 = NaN."""
+
+    def forward(self, v):
+        return xp_of(v).sqrt(v)
+
+    def backward(self, g):
+        from .elementwise import where
+        y = self.output()
+        return where(Tensor(y.data == 0), 0.0, g / (2.0 * y))
 
 
 class _Extreme(Function):
@@ -134,14 +151,13 @@ def _extreme(x: Tensor, dim, keepdim, largest, name):
 
 def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """``max(x)`` → the largest value; ``max(x, dim)`` → (values, indices); ``max(x, other_tensor)`` →
-    the elementwise maximum, as ``torch.max``."""
+    the elementwise maximum, as ``torch.max``. ``axis``/``keepdims`` are aliases, as in PyTorch (so
+    ``max(x, axis=1)`` also returns (values, indices); ``amax`` gives the values alone)."""
     if isinstance(dim, Tensor):
         from .elementwise import maximum
         return maximum(x, dim)
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
-    if axis is not None:  # NumPy style: values only
-        return amax(x, axis, keepdim)
     return _extreme(x, dim, keepdim, True, "max")
 
 
@@ -151,17 +167,17 @@ def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None)
         return minimum(x, dim)
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
-    if axis is not None:
-        return amin(x, axis, keepdim)
     return _extreme(x, dim, keepdim, False, "min")
 
 
-def amax(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    return _Extreme(_axes(x, None if dim == () else dim), keepdim, True)(x)
+def amax(x: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    keepdim = keepdims if keepdims is not None else keepdim
+    return _Extreme(_axes(x, None if dim == () else dim, axis), keepdim, True)(x)
 
 
-def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    return _Extreme(_axes(x, None if dim == () else dim), keepdim, False)(x)
+def amin(x: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    keepdim = keepdims if keepdims is not None else keepdim
+    return _Extreme(_axes(x, None if dim == () else dim, axis), keepdim, False)(x)
 
 
 def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
@@ -176,11 +192,15 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return Tensor(x.data.argmin(axis=dim, keepdims=keepdim).astype("int64"))
 
 
-def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
+def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """log Σ exp(x) over ``dim``, computed as m + log Σ exp(x − m) with m the (constant) maximum."""
     from .elementwise import exp, log
-    axes = _axes(x, dim)
-    m = x.data.max(axis=axes, keepdims=True)
-    m = xp_of(m).where(xp_of(m).isfinite(m), m, 0)  # all −inf: shift by 0, the result is −inf
+    if dim is None and axis is None:
+        raise TypeError("logsumexp: missing the dim (or axis) to reduce over")
+    keepdim = keepdims if keepdims is not None else keepdim
+    axes = _axes(x, dim, axis)
+    xp = xp_of(x.data)
+    m = xp.asarray(x.data.max(axis=axes, keepdims=True))  # asarray: a 0-d x gives a NumPy scalar here
+    m = xp.where(xp.isfinite(m), m, 0)  # all −inf: shift by 0, the result is −inf
     out = log(sum(exp(x - Tensor(m)), axes, keepdim=True)) + Tensor(m)
     return out if keepdim else reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))

@@ -7,7 +7,8 @@
 - x[key]:                               ∂L/∂x = zeros, with ∂L/∂y *added* at key (an index used twice
                                         receives two contributions: scatter-add). Its backward is x[key] again.
 - cat along d:                          ∂L/∂xᵢ = the slice of ∂L/∂y that xᵢ filled
-- pad:                                  ∂L/∂x = the centre of ∂L/∂y (pad's adjoint is a crop)
+- pad:                                  ∂L/∂x = the centre of ∂L/∂y (pad's adjoint is a crop; a negative
+                                        width is itself a crop, done with getitem)
 
 Everything else here (view, flatten, squeeze, unsqueeze, expand, transpose, stack) is built from these.
 """
@@ -18,6 +19,13 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..backend import xp_of
+
+
+def _dim(dim: int, ndim: int, name: str) -> int:
+    """``dim`` in [-ndim, ndim) → its index in [0, ndim) (PyTorch's check: no silent wrap-around)."""
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{name}: dim {dim} is out of range for {ndim} dims (expected {-ndim}..{ndim - 1})")
+    return dim % ndim
 
 
 def _shape_arg(shape) -> tuple:
@@ -54,19 +62,21 @@ view = reshape
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, 1)
-    start, end = start_dim % x.ndim, end_dim % x.ndim
+    start, end = _dim(start_dim, x.ndim, "flatten"), _dim(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
 
 
 def squeeze(x: Tensor, dim=None) -> Tensor:
     if dim is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
-    dims = {d % max(x.ndim, 1) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+    dims = {_dim(d, max(x.ndim, 1), "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
-    dim = dim % (x.ndim + 1)
+    dim = _dim(dim, x.ndim + 1, "unsqueeze")
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
@@ -89,7 +99,11 @@ def permute(x: Tensor, *dims) -> Tensor:
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    if x.ndim == 0:  # as in PyTorch, a 0-d tensor accepts dims 0 and -1, and stays as it is
+        _dim(dim0, 1, "transpose"), _dim(dim1, 1, "transpose")
+        return x
     dims = list(range(x.ndim))
+    dim0, dim1 = _dim(dim0, x.ndim, "transpose"), _dim(dim1, x.ndim, "transpose")
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return permute(x, dims)
 
@@ -233,7 +247,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of tensors")
-    dim = dim % tensors[0].ndim
+    dim = _dim(dim, tensors[0].ndim, "cat")
     for t in tensors[1:]:
         if t.ndim != tensors[0].ndim or t.shape[:dim] + t.shape[dim + 1:] != \
                 tensors[0].shape[:dim] + tensors[0].shape[dim + 1:]:
@@ -249,7 +263,8 @@ def stack(tensors, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if any(t.shape != tensors[0].shape for t in tensors):
         raise RuntimeError(f"stack: expected tensors of one shape, got {[t.shape for t in tensors]}")
-    return cat([unsqueeze(t, dim) for t in tensors], dim=dim % (tensors[0].ndim + 1))
+    dim = _dim(dim, tensors[0].ndim + 1, "stack")
+    return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
 
 
 class Pad(Function):
@@ -263,14 +278,17 @@ class Pad(Function):
         return getitem(gy, tuple(slice(b, gy.shape[i] - a) for i, (b, a) in enumerate(self.widths)))
 
 
-def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """PyTorch's ``F.pad``: ``pad`` lists (before, after) pairs starting from the *last* dim."""
+def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
+    """PyTorch's ``F.pad``: ``pad`` lists (before, after) pairs starting from the *last* dim, and the new
+    elements are ``value`` (0 by default). A negative width crops instead, as in PyTorch."""
+    x = input
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not implemented; use 'constant'")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise RuntimeError(f"pad: expected an even number of at most {2 * x.ndim} sizes, got {tuple(pad)}")
-    if any(p < 0 for p in pad):
-        raise NotImplementedError("pad: negative padding is not implemented")
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
     widths = tuple([(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1])
-    return Pad(widths, value)(x)
+    if any(p < 0 for p in pad):  # crop by the negative widths first (a slice), then pad by the others
+        x = getitem(x, tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(widths, x.shape)))
+        widths = tuple((max(b, 0), max(a, 0)) for b, a in widths)
+    return Pad(widths, 0.0 if value is None else value)(x)

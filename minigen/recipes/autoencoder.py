@@ -97,11 +97,11 @@ class VAERecipe(AERecipe):
 
     def train_step(self, x, y):
         logits, mu, logvar = self.model(x)
-        loss = loss_function(logits, x, mu, logvar) / x.shape[0]              # −ELBO, nats per image
+        loss = loss_function(logits, x, mu, logvar)  # −ELBO summed over the batch, as PyTorch's example
         self.optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # (Adam is nearly scale-free, but its ε is not: keep the example's scale)
         self.optimizer.step()
-        return {"loss": loss}
+        return {"loss": loss / x.shape[0]}  # reported in nats per image
 
     @no_grad()
     def evaluate(self, loader):

@@ -39,6 +39,14 @@ class Recipe:
     def evaluate(self, loader) -> dict:
         return {}
 
+    def end_epoch(self, epoch: int) -> None:
+        """Called after each epoch (before the checkpoint): learning-rate schedules go here."""
+        decay = self.config.get("lr_decay")
+        if decay:
+            for opt in self.optimizers().values():
+                for group in opt.param_groups:
+                    group["lr"] *= decay
+
     def sample(self, noise: np.ndarray, labels=None) -> np.ndarray:
         """Images (N, 28, 28) in [0, 1] from fixed noise (the same every epoch, so progress is visible)."""
         raise NotImplementedError

@@ -1,0 +1,463 @@
+"""2-D convolution and transposed convolution (NCHW), fast: one big matrix product per pass.
+
+Read ``conv_simple.py`` first: it is the same mathematics in the plainest code. This file is the version used
+by default; the tests check the two against each other, against naive loops and against PyTorch.
+
+**The convolution.** Input x (N, C, H, W), weight w (O, C/g, kh, kw), stride s, dilation d, padding p, g
+groups (channels split into g independent blocks). With x̃ the zero-padded input,
+
+    y[n, o, a, b] = Σ_{c, i, j} x̃[n, c₀(o) + c, a·s + i·d, b·s + j·d] · w[o, c, i, j]
+    Ho = ⌊(H + 2p − d·(kh − 1) − 1) / s⌋ + 1                      (the same for the width)
+
+where c₀(o) is the first input channel of o's group. Copy every receptive field into one row of a matrix
+("im2col"): the row of output pixel (n, a, b) holds x̃[n, a·s + i·d, b·s + j·d, c] for all (i, j, c), so
+
+    cols (N·Ho·Wo, kh·kw·C)  @  Wᵀ (kh·kw·C, O)  →  y (N·Ho·Wo, O)
+
+one matrix product (per group). Rows of cols overlap when s < d·(k − 1) + 1, so cols is bigger than x.
+
+**Backward.** y is linear in x and linear in w, so both gradients are matrix products again:
+
+    ∂L/∂W    = gyᵀ @ cols           (O, N·Ho·Wo) @ (N·Ho·Wo, kh·kw·C) → (O, kh·kw·C)
+    ∂L/∂cols = gy @ W               (N·Ho·Wo, O) @ (O, kh·kw·C) → (N·Ho·Wo, kh·kw·C)
+    ∂L/∂x    = col2im(∂L/∂cols)     each pixel of x receives the sum of every cols entry that copied it
+
+The input gradient ``x̄ = col2im(gy @ W)`` is an operation in its own right, the **transposed convolution**
+(conv_transpose2d): it maps (N, O, Ho, Wo) back to (N, C, H, W) and is the adjoint of the convolution,
+
+    ⟨conv(x, w), y⟩ = ⟨x, conv_transpose(y, w)⟩     for every x and y.
+
+So a transposed convolution's forward is a conv's input gradient (matrix product, then col2im), and its
+input gradient is a conv. Its weight gradient is the conv weight gradient with the roles swapped.
+
+**Gradients of gradients.** Three functions close the family:
+
+    Conv2d(x, w)            backward:  x̄ = ConvTranspose2d(ȳ, w),   w̄ = Conv2dWeightGrad(x, ȳ)
+    ConvTranspose2d(x, w)   backward:  x̄ = Conv2d(ȳ, w),            w̄ = Conv2dWeightGrad(ȳ, x)
+    Conv2dWeightGrad(x, g)  = ∂/∂w ⟨g, conv(x, w)⟩, which is bilinear in (x, g):
+                            ⟨G, Wgrad(x, g)⟩ = ⟨g, conv(x, G)⟩, so its backward for an upstream G is
+                            x̄ = ConvTranspose2d(g, G),   ḡ = Conv2d(x, G)
+
+Every backward is made of these three differentiable functions, so double backward (WGAN-GP's gradient
+penalty) works through convolutions and transposed convolutions alike.
+
+**Sizes.** A conv with output size Ho uses only the first (Ho − 1)·s + d·(kh − 1) + 1 rows of x̃, so the
+functions here take the output size as a parameter: a transposed conv's output is the conv input size
+(PyTorch's ``output_padding`` picks among the sizes that map to the same Ho), and the gradient of a transposed
+conv is a conv cropped to that size.
+
+**Speed** (CPU). The cost is three matrix products of 2·N·Ho·Wo·O·(C/g)·kh·kw flops each; everything else
+is made to stream through memory once:
+- channels-last (NHWC) layout, so each receptive field row is kh runs of kw·C contiguous numbers (when d = 1):
+  ``as_strided`` gives a view of all receptive fields and a single copy makes cols;
+- col2im is a loop over the kh·kw kernel offsets, each adding one strided slice (never ``np.add.at``);
+- the memory-bound copies and adds are split over the batch across CPU threads (NumPy releases the GIL in
+  them; the matrix products already use every core through BLAS);
+- the forward keeps cols for the weight gradient, so the input is unfolded once per step.
+On CuPy the same code runs on the GPU (no threads; cuBLAS does the products).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import numpy as np
+
+from ..autograd import Function, Tensor, is_grad_enabled
+from ..backend import xp_of
+from .dtypes import cast, result_dtype
+from .shape import reshape, squeeze, unsqueeze
+
+
+# --- Parameters and sizes ----------------------------------------------------------------------------------
+class Geometry(NamedTuple):
+    """How a kernel slides: stride, padding before the first row/column, dilation, groups (pairs are (h, w))."""
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+
+
+def _pair(value, name: str, op: str, minimum: int) -> tuple:
+    """An int or a pair of ints → (h, w), each at least ``minimum``."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if any(v < minimum for v in pair):
+        raise ValueError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """⌊(size + 2·padding − dilation·(kernel − 1) − 1) / stride⌋ + 1, PyTorch's formula (may be ≤ 0)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_transpose_output_size(size, kernel, stride, padding, dilation, output_padding) -> int:
+    """(size − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1 (the inverse of the above)."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def _check_inputs(op, x, w, bias, groups, channels_axis):
+    """Check ranks, channel counts and the bias; raise errors that name the op and both shapes."""
+    if x.ndim != 4:
+        raise RuntimeError(f"{op}: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape {x.shape}")
+    if w.ndim != 4:
+        raise RuntimeError(f"{op}: expected a 4-D weight, got shape {w.shape}")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    layout = "(out_channels, in_channels/groups, kh, kw)" if channels_axis == 1 else \
+        "(in_channels, out_channels/groups, kh, kw)"
+    if channels_axis == 1:  # conv2d: w is (O, C/g, kh, kw)
+        expected, out_channels = w.shape[1] * groups, w.shape[0]
+        divisible = w.shape[0]
+    else:  # conv_transpose2d: w is (C, O/g, kh, kw)
+        expected, out_channels = w.shape[0], w.shape[1] * groups
+        divisible = w.shape[0]
+    if divisible % groups:
+        raise RuntimeError(f"{op}: weight {w.shape} {layout}: its first dim {divisible} is not divisible by "
+                           f"groups={groups}")
+    if x.shape[1] != expected:
+        raise RuntimeError(f"{op}: expected input with {expected} channels (weight {w.shape} {layout}, "
+                           f"groups={groups}), got input of shape {x.shape}")
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise RuntimeError(f"{op}: expected bias of shape ({out_channels},) for {out_channels} output channels, "
+                           f"got shape {tuple(bias.shape)}")
+    return out_channels
+
+
+def _empty_output_error(op, x, kernel, stride, padding, dilation, sizes):
+    dims = [name for name, n in zip(("height", "width"), sizes) if n <= 0]
+    k = "×".join(map(str, kernel))
+    raise RuntimeError(
+        f"{op}: the output would be empty ({' and '.join(dims)} {sizes[0]}×{sizes[1]}): input {x.shape} with "
+        f"padding={padding}, kernel {k}, dilation={dilation}, stride={stride}; the padded input "
+        f"({x.shape[2] + 2 * padding[0]}×{x.shape[3] + 2 * padding[1]}) must be at least the dilated kernel "
+        f"({dilation[0] * (kernel[0] - 1) + 1}×{dilation[1] * (kernel[1] - 1) + 1}): use more padding, a "
+        f"smaller kernel or dilation, or a larger input")
+
+
+# --- Threads for memory-bound loops (NumPy only) -----------------------------------------------------------
+def _cpu_count() -> int:
+    if os.environ.get("MINIGEN_NUM_THREADS"):
+        return max(1, int(os.environ["MINIGEN_NUM_THREADS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_threads = _cpu_count()  # MINIGEN_NUM_THREADS=1 turns the threads off
+_pool = None
+
+
+def _over_batch(fn, xp, n: int, work: int) -> None:
+    """Call fn(lo, hi) on slices of the batch [0, n): split across CPU threads when the arrays are NumPy
+    and the job is big (``work`` numbers touched), else one call. NumPy releases the GIL in copies and adds."""
+    global _pool
+    if xp is not np or _threads == 1 or n < 2 or work < (1 << 18):
+        fn(0, n)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="minigen")
+    parts = min(_threads, n)
+    bounds = [n * k // parts for k in range(parts + 1)]
+    for job in [_pool.submit(fn, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]:
+        job.result()  # re-raises an error from a thread
+
+
+def _copy(out, view, axis: int) -> None:
+    """out[...] = view, split over ``axis`` (the batch axis) across threads."""
+    def part(lo, hi):
+        index = (slice(None),) * axis + (slice(lo, hi),)
+        out[index] = view[index]
+    _over_batch(part, xp_of(out), out.shape[axis], out.size)
+
+
+# --- The array kernels -------------------------------------------------------------------------------------
+def _extent(out: int, kernel: int, stride: int, dilation: int) -> int:
+    """Rows of the padded input that ``out`` outputs read: (out − 1)·s + d·(k − 1) + 1."""
+    return (out - 1) * stride + dilation * (kernel - 1) + 1
+
+
+def _padded_nhwc(x, geom: Geometry, kernel, out_hw):
+    """x (N, C, H, W) → zero-padded channels-last x̃ (N, Hb, Wb, C), tall enough for ``out_hw`` outputs."""
+    xp = xp_of(x)
+    N, C, H, W = x.shape
+    (ph, pw), (sh, sw), (dh, dw) = geom.padding, geom.stride, geom.dilation
+    Hb = max(ph + H, _extent(out_hw[0], kernel[0], sh, dh))
+    Wb = max(pw + W, _extent(out_hw[1], kernel[1], sw, dw))
+    xb = xp.zeros((N, Hb, Wb, C), dtype=x.dtype)
+    _copy(xb[:, ph:ph + H, pw:pw + W, :], x.transpose(0, 2, 3, 1), 0)  # pad and go channels-last in one copy
+    return xb
+
+
+def _im2col(x, geom: Geometry, kernel, out_hw):
+    """x (N, C, H, W) → cols (g, N·Ho·Wo, kh·kw·C/g): row (n, a, b) holds the receptive field of output
+    pixel (a, b), ordered (i, j, c)."""
+    xp = xp_of(x)
+    xb = _padded_nhwc(x, geom, kernel, out_hw)                      # (N, Hb, Wb, C)
+    N, C, g = x.shape[0], x.shape[1], geom.groups
+    (kh, kw), (Ho, Wo), (sh, sw), (dh, dw) = kernel, out_hw, geom.stride, geom.dilation
+    sN, sH, sW, sC = xb.strides
+    # every receptive field at once, no copy: (N, Ho, Wo, kh, kw, g, C/g)
+    fields = xp.lib.stride_tricks.as_strided(
+        xb, (N, Ho, Wo, kh, kw, g, C // g), (sN, sh * sH, sw * sW, dh * sH, dw * sW, (C // g) * sC, sC))
+    fields = fields.transpose(5, 0, 1, 2, 3, 4, 6)                   # (g, N, Ho, Wo, kh, kw, C/g)
+    cols = xp.empty(fields.shape, dtype=x.dtype)
+    _copy(cols, fields, 1)                                           # the one big copy
+    return cols.reshape(g, N * Ho * Wo, kh * kw * (C // g))
+
+
+def _col2im(cols, geom: Geometry, kernel, out_hw, x_shape):
+    """The adjoint of _im2col: cols (g, N·Ho·Wo, kh·kw·C/g) → x̄ (N, C, H, W), each pixel summing the entries
+    that copied it."""
+    xp = xp_of(cols)
+    N, C, H, W = x_shape
+    g = geom.groups
+    (kh, kw), (Ho, Wo), (sh, sw), (dh, dw), (ph, pw) = kernel, out_hw, geom.stride, geom.dilation, geom.padding
+    Hb, Wb = max(ph + H, _extent(Ho, kh, sh, dh)), max(pw + W, _extent(Wo, kw, sw, dw))
+    cols = cols.reshape(g, N, Ho, Wo, kh, kw, C // g)
+    xb = xp.zeros((N, Hb, Wb, g, C // g), dtype=cols.dtype)          # padded channels-last x̄
+
+    def part(lo, hi):
+        for i in range(kh):  # kernel offset (i, j) touched rows i·d + a·s and columns j·d + b·s
+            for j in range(kw):
+                rows = slice(i * dh, i * dh + (Ho - 1) * sh + 1, sh)
+                columns = slice(j * dw, j * dw + (Wo - 1) * sw + 1, sw)
+                xb[lo:hi, rows, columns] += cols[:, lo:hi, :, :, i, j].transpose(1, 2, 3, 0, 4)
+    _over_batch(part, xp, N, cols.size)
+    inner = xb[:, ph:ph + H, pw:pw + W].reshape(N, H, W, C).transpose(0, 3, 1, 2)  # crop, back to NCHW
+    out = xp.empty((N, C, H, W), dtype=cols.dtype)
+    _copy(out, inner, 0)
+    return out
+
+
+def _weight_matrix(w, groups):
+    """w (O, C/g, kh, kw) → (g, O/g, kh·kw·C/g), columns ordered (i, j, c) like the rows of cols."""
+    O, Cg, kh, kw = w.shape
+    return xp_of(w).ascontiguousarray(
+        w.reshape(groups, O // groups, Cg, kh, kw).transpose(0, 1, 3, 4, 2)).reshape(groups, O // groups, -1)
+
+
+def _channels_last(y, groups):
+    """y (N, O, Ho, Wo) → (g, N·Ho·Wo, O/g), the layout the matrix products use."""
+    xp = xp_of(y)
+    N, O, Ho, Wo = y.shape
+    out = xp.empty((groups, N, Ho, Wo, O // groups), dtype=y.dtype)
+    _copy(out, y.reshape(N, groups, O // groups, Ho, Wo).transpose(1, 0, 3, 4, 2), 1)
+    return out.reshape(groups, N * Ho * Wo, O // groups)
+
+
+def _matmul(a, b):
+    """(g, m, k) @ (g, k, n): one BLAS call per group (a plain 2-D product when g = 1)."""
+    if a.shape[0] == 1:
+        return xp_of(a).matmul(a[0], b[0])[None]
+    return xp_of(a).matmul(a, b)
+
+
+def conv2d_array(x, w, geom: Geometry, out_hw, cols=None):
+    """The convolution on arrays: x (N, C, H, W), w (O, C/g, kh, kw) → y (N, O, Ho, Wo) and cols."""
+    xp = xp_of(x)
+    N, O, g = x.shape[0], w.shape[0], geom.groups
+    Ho, Wo = out_hw
+    if cols is None:
+        cols = _im2col(x, geom, w.shape[2:], out_hw)                # (g, N·Ho·Wo, K)
+    wm = _weight_matrix(w, g)                                        # (g, O/g, K)
+    y = _matmul(cols, wm.transpose(0, 2, 1))                         # (g, N·Ho·Wo, O/g)
+    out = xp.empty((N, O, Ho, Wo), dtype=y.dtype)
+    _copy(out.reshape(N, g, O // g, Ho, Wo), y.reshape(g, N, Ho, Wo, O // g).transpose(1, 0, 4, 2, 3), 0)
+    return out, cols
+
+
+def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw):
+    """x̄ = col2im(gy @ W): gy (N, O, Ho, Wo) → (N, C, H, W). Also the transposed convolution's forward."""
+    g = geom.groups
+    N, O, Ho, Wo = gy.shape
+    C = w.shape[1] * g
+    gcols = _matmul(_channels_last(gy, g), _weight_matrix(w, g))    # (g, N·Ho·Wo, K)
+    return _col2im(gcols, geom, w.shape[2:], (Ho, Wo), (N, C) + tuple(x_hw))
+
+
+def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None):
+    """w̄ = gyᵀ @ cols: x (N, C, H, W), gy (N, O, Ho, Wo) → (O, C/g, kh, kw)."""
+    g = geom.groups
+    N, O, Ho, Wo = gy.shape
+    Cg = x.shape[1] // g
+    if cols is None:
+        cols = _im2col(x, geom, kernel, (Ho, Wo))                   # (g, N·Ho·Wo, K)
+    gw = _matmul(_channels_last(gy, g).transpose(0, 2, 1), cols)    # (g, O/g, K)
+    gw = gw.reshape(O, kernel[0], kernel[1], Cg).transpose(0, 3, 1, 2)
+    return xp_of(gw).ascontiguousarray(gw)
+
+
+# --- Differentiable functions ------------------------------------------------------------------------------
+class Conv2d(Function):
+    """y = conv(x, w) with output size ``out_hw`` (at most the natural size: a crop keeps it linear)."""
+
+    def __init__(self, geom: Geometry, out_hw, cols=None, keep_cols=None):
+        self.geom, self.out_hw, self.cols, self.keep_cols = geom, tuple(out_hw), cols, keep_cols
+
+    def __call__(self, x, w):
+        if self.keep_cols is None:  # keep the columns of x for the weight gradient only if one may be asked for
+            self.keep_cols = is_grad_enabled() and w.requires_grad
+        return super().__call__(x, w)
+
+    def forward(self, x, w):
+        self.x_hw = x.shape[2:]
+        y, cols = conv2d_array(x, w, self.geom, self.out_hw, self.cols)
+        self.cols = cols if self.keep_cols else None
+        return y
+
+    def backward(self, gy):
+        x, w = self.inputs
+        dx, dw = self.needs_input_grad
+        gx = ConvTranspose2d(self.geom, self.x_hw)(gy, w) if dx else None
+        gw = Conv2dWeightGrad(self.geom, w.shape[2:], self.cols)(x, gy) if dw else None
+        return gx, gw
+
+
+class ConvTranspose2d(Function):
+    """y = conv_transpose(x, w) of spatial size ``out_hw``: the adjoint of Conv2d(·, w) from out_hw to x's size."""
+
+    def __init__(self, geom: Geometry, out_hw):
+        self.geom, self.out_hw = geom, tuple(out_hw)
+
+    def forward(self, x, w):
+        self.x_hw = x.shape[2:]
+        return conv2d_input_grad_array(x, w, self.geom, self.out_hw)
+
+    def backward(self, gy):
+        x, w = self.inputs
+        dx, dw = self.needs_input_grad
+        conv = Conv2d(self.geom, self.x_hw, keep_cols=dw)
+        gx = conv(gy, w) if dx else None                             # the conv unfolds gy once ...
+        gw = Conv2dWeightGrad(self.geom, w.shape[2:], conv.cols)(gy, x) if dw else None  # ... reused here
+        return gx, gw
+
+
+class Conv2dWeightGrad(Function):
+    """w̄ = ∂/∂w ⟨g, conv(x, w)⟩ for input x and upstream g; bilinear in (x, g)."""
+
+    def __init__(self, geom: Geometry, kernel, cols=None):
+        self.geom, self.kernel, self.cols = geom, tuple(kernel), cols
+
+    def forward(self, x, g):
+        self.x_hw, self.g_hw = x.shape[2:], g.shape[2:]
+        gw = conv2d_weight_grad_array(x, g, self.geom, self.kernel, self.cols)
+        self.cols = None  # (the backward, if any, re-unfolds x: keeping cols would cost memory for a rare case)
+        return gw
+
+    def backward(self, gG):
+        x, g = self.inputs
+        dx, dg = self.needs_input_grad
+        gx = ConvTranspose2d(self.geom, self.x_hw)(g, gG) if dx else None  # ⟨g, conv(x, G)⟩ → ∂/∂x
+        gg = Conv2d(self.geom, self.g_hw, self.cols)(x, gG) if dg else None  # ... → ∂/∂g
+        return gx, gg
+
+
+# --- The public functions ----------------------------------------------------------------------------------
+def _same_dtype(x, w, bias):
+    dtype = result_dtype(x.dtype, w.dtype)
+    if bias is not None:
+        dtype = result_dtype(dtype, bias.dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"convolution needs floating-point tensors, got {x.dtype} and {w.dtype}")
+    return cast(x, dtype), cast(w, dtype), None if bias is None else cast(bias, dtype)
+
+
+def _add_bias(y, bias):
+    """y + b[o] at every pixel; its gradient for b is the sum of ȳ over N, H and W (sum_to does it)."""
+    return y if bias is None else y + reshape(bias, (1, -1, 1, 1))
+
+
+def _batched(fn):
+    """Accept an unbatched (C, H, W) input as PyTorch does: add a batch of one, then remove it."""
+    @functools.wraps(fn)
+    def wrapper(input, weight, *args, **kwargs):
+        if isinstance(input, Tensor) and input.ndim == 3:
+            return squeeze(fn(unsqueeze(input, 0), weight, *args, **kwargs), 0)
+        return fn(input, weight, *args, **kwargs)
+    return wrapper
+
+
+def conv_geometry(op, x, w, stride, padding, dilation, groups):
+    """Parse conv2d's parameters (PyTorch's rules) → (Geometry, output size (Ho, Wo))."""
+    stride = _pair(stride, "stride", op, 1)
+    dilation = _pair(dilation, "dilation", op, 1)
+    kernel = tuple(w.shape[2:])
+    H, W = x.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={stride})")
+            # total padding d·(k − 1) per dim; the odd one out goes after (bottom/right), as in PyTorch
+            before = tuple(d * (k - 1) // 2 for d, k in zip(dilation, kernel))
+            return Geometry(stride, before, dilation, int(groups)), (H, W)
+        else:
+            raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    padding = _pair(padding, "padding", op, 0)
+    out = tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip((H, W), kernel, stride, padding, dilation))
+    if min(out) <= 0:
+        _empty_output_error(op, x, kernel, stride, padding, dilation, out)
+    return Geometry(stride, padding, dilation, int(groups)), out
+
+
+@_batched
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation, as in every deep-learning library), PyTorch's ``F.conv2d``.
+
+    input (N, C, H, W) or (C, H, W); weight (O, C/groups, kh, kw); bias (O,) or None; stride, padding,
+    dilation: int or (h, w); padding may also be 'valid' (0) or 'same' (stride 1; output size = input size).
+    Returns (N, O, Ho, Wo) with Ho = ⌊(H + 2p − d·(kh − 1) − 1)/s⌋ + 1.
+    """
+    _check_inputs("conv2d", input, weight, bias, groups, channels_axis=1)
+    geom, out_hw = conv_geometry("conv2d", input, weight, stride, padding, dilation, groups)
+    input, weight, bias = _same_dtype(input, weight, bias)
+    return _add_bias(Conv2d(geom, out_hw)(input, weight), bias)
+
+
+def conv_transpose_geometry(op, x, w, stride, padding, output_padding, groups, dilation):
+    """Parse conv_transpose2d's parameters (PyTorch's rules) → (Geometry, output size (Hout, Wout))."""
+    stride = _pair(stride, "stride", op, 1)
+    dilation = _pair(dilation, "dilation", op, 1)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a pair of ints, got {padding!r}")
+    padding = _pair(padding, "padding", op, 0)
+    output_padding = _pair(output_padding, "output_padding", op, 0)
+    for name, op_, s, d in zip(("height", "width"), output_padding, stride, dilation):
+        if op_ >= max(s, d):
+            raise ValueError(f"{op}: output_padding must be smaller than stride or dilation; got output_padding="
+                             f"{output_padding}, stride={stride}, dilation={dilation} ({name})")
+    kernel = tuple(w.shape[2:])
+    out = tuple(conv_transpose_output_size(n, k, s, p, d, o) for n, k, s, p, d, o in
+                zip(x.shape[2:], kernel, stride, padding, dilation, output_padding))
+    if min(out) <= 0:
+        raise RuntimeError(
+            f"{op}: the output would be empty ({out[0]}×{out[1]}): input {x.shape} with kernel "
+            f"{kernel[0]}×{kernel[1]}, stride={stride}, dilation={dilation}, output_padding={output_padding} "
+            f"gives (H − 1)·stride + dilation·(k − 1) + output_padding + 1 = "
+            f"{out[0] + 2 * padding[0]}×{out[1] + 2 * padding[1]}, which padding={padding} "
+            f"(cropped from each side) would remove entirely: use less padding")
+    return Geometry(stride, padding, dilation, int(groups)), out
+
+
+@_batched
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-D transposed convolution, PyTorch's ``F.conv_transpose2d``: the adjoint (and input gradient) of
+    conv2d with the same weight and parameters.
+
+    input (N, C, H, W) or (C, H, W); weight (C, O/groups, kh, kw); bias (O,) or None. Output size
+    Hout = (H − 1)·s − 2p + d·(kh − 1) + output_padding + 1, where output_padding < max(stride, dilation)
+    chooses among the input sizes a conv with these parameters maps to H.
+    """
+    _check_inputs("conv_transpose2d", input, weight, bias, groups, channels_axis=0)
+    geom, out_hw = conv_transpose_geometry("conv_transpose2d", input, weight, stride, padding, output_padding,
+                                           groups, dilation)
+    input, weight, bias = _same_dtype(input, weight, bias)
+    return _add_bias(ConvTranspose2d(geom, out_hw)(input, weight), bias)
