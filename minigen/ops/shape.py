@@ -6,6 +6,8 @@
 - sum_to (the reverse):                 ∂L/∂x = broadcast_to(∂L/∂y, x.shape)
 - x[key]:                               ∂L/∂x = zeros, with ∂L/∂y *added* at key (an index used twice
                                         receives two contributions: scatter-add). Its backward is x[key] again.
+                                        Keys follow PyTorch, not NumPy, where they differ: integers beside
+                                        index arrays select first (x[0, :, [1, 2]] is (n1, 2), not (2, n1)).
 - cat along d:                          ∂L/∂xᵢ = the slice of ∂L/∂y that xᵢ filled
 - pad:                                  ∂L/∂x = the centre of ∂L/∂y (pad's adjoint is a crop; a negative
                                         width is itself a crop, done with getitem)
@@ -177,12 +179,15 @@ def _is_basic(key) -> bool:
 
 
 def _array_key(key, xp):
-    """Tensors and lists in an index become arrays of the right module."""
+    """Tensors and lists in an index become arrays of the right module; a 0-d integer array becomes an int
+    (PyTorch treats it as one)."""
     def convert(k):
         if isinstance(k, Tensor):
-            return k.data
-        if isinstance(k, list):
-            return xp.asarray(k)
+            k = k.data
+        elif isinstance(k, list):
+            k = xp.asarray(k)
+        if getattr(k, "ndim", None) == 0 and k.dtype.kind in "iu":
+            return int(k)
         return k
     return tuple(convert(k) for k in key) if isinstance(key, tuple) else convert(key)
 
@@ -222,7 +227,24 @@ class IndexAdd(Function):
 
 
 def getitem(x: Tensor, key) -> Tensor:
-    return GetItem(_array_key(key, x.xp))(x)
+    key = _array_key(key, x.xp)
+    parts = key if isinstance(key, tuple) else (key,)
+    if not _is_basic(key) and any(isinstance(k, (int, np.integer)) for k in parts):
+        # PyTorch applies the integers first (each one selects: its dim goes), then the index arrays to what is
+        # left. NumPy counts integers among the index arrays, which moves the result's dims when a slice
+        # separates them: x[0, :, [1, 2]] has shape (n1, 2) in PyTorch, (2, n1) in NumPy. So: two steps.
+        first, then = [], []
+        for k in parts:
+            if isinstance(k, (int, np.integer)):
+                first.append(k)
+            elif isinstance(k, (slice, type(None), type(Ellipsis))):
+                first.append(k)
+                then.append(Ellipsis if k is Ellipsis else slice(None))  # already applied: keep the dim
+            else:  # an index array; a boolean one covers as many dims as it has
+                first.extend([slice(None)] * (k.ndim if k.dtype.kind == "b" else 1))
+                then.append(k)
+        return getitem(getitem(x, tuple(first)), tuple(then))
+    return GetItem(key)(x)
 
 
 # --- Joining and padding ----------------------------------------------------------------------------------
