@@ -256,7 +256,7 @@ def _own(g: Tensor, create_graph: bool) -> Tensor:
     """A gradient that shares memory with nothing else (no aliasing between .grad of different tensors);
     with ``create_graph`` a differentiable copy, so the gradient keeps its graph."""
     if not create_graph:
-        return Tensor(g.data.copy())
+        return Tensor(g.data.copy(order="K"))
     with _GradMode(True):
         return g * 1.0
 

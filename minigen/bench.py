@@ -6,7 +6,9 @@ against PyTorch on the same machine in the same run.
 For each workload: the median wall time over ``repeats`` runs after warm-up, the achieved GFLOP/s where the
 flop count is defined, that rate as a fraction of a float32 2048×2048 matrix product (the practical ceiling of
 the machine: NumPy's BLAS, or cuBLAS through CuPy), and PyTorch's median time with the ratio minigen / torch.
-minigen and PyTorch runs alternate, so both see the same machine state. Timing is never a test.
+minigen and PyTorch take turns in short blocks, so both see the same machine state. They also share this
+process's settings: the thread counts (printed with the results) and minigen's allocator setting
+(``backend.retain_freed_memory``, which spares PyTorch page faults too). Timing is never a test.
 
 Adding a workload: write ``setup(device) -> Case`` and decorate it with ``@workload("W3", "description")``;
 ``Case.torch`` may be None (no PyTorch twin) and ``Case.flops`` None (no GFLOP/s).
@@ -97,26 +99,40 @@ def conv_flops(N, C, O, out_hw, kernel, groups=1, passes=3) -> float:
 
 
 def thread_settings() -> dict:
-    """Who uses how many threads: the CPUs this process may run on, minigen's copy threads, BLAS, PyTorch."""
-    from .ops import conv
-    settings = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-                "minigen_threads": conv._threads}
+    """Who uses how many threads: the CPUs this process may run on, NumPy's BLAS (when threadpoolctl is
+    installed), PyTorch, and the environment variables that set them."""
+    settings = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE"):
         if os.environ.get(name):
             settings[name] = os.environ[name]
-    try:
-        from threadpoolctl import threadpool_info
-        for info in threadpool_info():
-            if info.get("user_api") == "blas":
-                settings[f"numpy_blas ({info.get('internal_api')}, {info.get('architecture')})"] = \
-                    info.get("num_threads")
-                break
-    except ImportError:
-        pass
+    blas = _numpy_openblas()
+    if blas:
+        settings["numpy_openblas"] = blas
     torch = _torch()
     if torch is not None:
         settings["torch_threads"] = torch.get_num_threads()
     return settings
+
+
+def _numpy_openblas() -> str | None:
+    """'<kernel>, <n> threads' of the OpenBLAS bundled with NumPy wheels, or None if that cannot be read."""
+    import ctypes
+    import glob
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+            try:
+                corename = getattr(lib, f"{prefix}_get_corename{suffix}")
+                threads = getattr(lib, f"{prefix}_get_num_threads{suffix}")
+            except AttributeError:
+                continue
+            corename.restype = ctypes.c_char_p
+            return f"{corename().decode()} kernels, {threads()} threads"
+    return None
 
 
 # --- The workloads ----------------------------------------------------------------------------------------
@@ -172,36 +188,48 @@ def _w2(device):
 
 
 # --- Running ----------------------------------------------------------------------------------------------
-def time_case(case: Case, device: str, repeats: int = 20, warmup: int = 3) -> tuple[float, float | None]:
-    """Median seconds of minigen's step and of PyTorch's (None without a twin), runs interleaved."""
+def time_case(case: Case, device: str, repeats: int = 20, warmup: int = 3, block: int = 5, settle: float = 0.3):
+    """Median seconds of minigen's step and of PyTorch's (None without a twin).
+
+    The two libraries take turns in blocks of ``block`` timed runs. Before each block the process sleeps
+    ``settle`` seconds and runs the step once untimed: BLAS and OpenMP worker threads keep spinning for up to
+    about 0.1 s after a library returns, and would otherwise slow down whichever library ran next."""
     for _ in range(warmup):
         case.minigen()
         if case.torch is not None:
             case.torch()
-    ours, theirs = [], []
-    for _ in range(repeats):
-        ours.append(_timed(case.minigen, device))
-        if case.torch is not None:
-            theirs.append(_timed(case.torch, device))
-    return statistics.median(ours), (statistics.median(theirs) if theirs else None)
+    times = {"minigen": [], "torch": []}
+    while len(times["minigen"]) < repeats:
+        n = min(block, repeats - len(times["minigen"]))
+        for name in ("minigen", "torch"):
+            step = getattr(case, name)
+            if step is None:
+                continue
+            time.sleep(settle)
+            step()
+            times[name] += [_timed(step, device) for _ in range(n)]
+    return statistics.median(times["minigen"]), (statistics.median(times["torch"]) if times["torch"] else None)
 
 
-def run(device: str = "cpu", workloads=None, repeats: int = 20, warmup: int = 3, print_fn=print) -> list[dict]:
+def run(device: str = "cpu", workloads=None, repeats: int = 20, warmup: int = 3, print_fn=print,
+        settle: float = 0.3, matmul_n: int = 2048) -> list[dict]:
     """Time ``workloads`` (ids; default: all registered) on ``device``; print a table through ``print_fn``
-    (None: silent) and return one dict per workload."""
+    (None: silent) and return one dict per workload: id, description, device, ms, gflops, matmul_gflops,
+    matmul_fraction, torch_ms, ratio (None where not defined)."""
     device = backend.canonical_device(device)
     ids = list(WORKLOADS) if workloads is None else list(workloads)
-    say = print_fn or (lambda *args: None)
-    reference = matmul_gflops(device)
-    say(f"device {device}; float32 2048² matmul: {reference:.1f} GFLOP/s; threads: {thread_settings()}")
-    say(f"{'id':4} {'minigen ms':>11} {'GFLOP/s':>8} {'of matmul':>10} {'torch ms':>9} {'ratio':>6}  workload")
-    rows = []
     for id in ids:
         if id not in WORKLOADS:
             raise KeyError(f"bench: unknown workload {id!r}; known: {', '.join(WORKLOADS)}")
+    say = print_fn or (lambda *args: None)
+    reference = matmul_gflops(device, matmul_n)
+    say(f"device {device}; float32 {matmul_n}² matmul: {reference:.1f} GFLOP/s; threads: {thread_settings()}")
+    say(f"{'id':4} {'minigen ms':>11} {'GFLOP/s':>8} {'of matmul':>10} {'torch ms':>9} {'ratio':>6}  workload")
+    rows = []
+    for id in ids:
         spec = WORKLOADS[id]
         case = spec.setup(device)
-        seconds, torch_seconds = time_case(case, device, repeats, warmup)
+        seconds, torch_seconds = time_case(case, device, repeats, warmup, settle=settle)
         gflops = case.flops / seconds / 1e9 if case.flops else None
         row = {"id": id, "description": spec.description, "device": device, "ms": seconds * 1e3,
                "gflops": gflops, "matmul_gflops": reference,
@@ -215,3 +243,4 @@ def run(device: str = "cpu", workloads=None, repeats: int = 20, warmup: int = 3,
         say(f"{id:4} {row['ms']:11.2f} {show(gflops, '8.1f'):>8} {show(row['matmul_fraction'], '10.0%'):>10} "
             f"{show(row['torch_ms'], '9.2f'):>9} {show(row['ratio'], '6.2f'):>6}  {spec.description}")
     return rows
+from . import bench_models  # noqa: E402,F401  (registers W3 and W4)

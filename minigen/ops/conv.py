@@ -46,22 +46,25 @@ functions here take the output size as a parameter: a transposed conv's output i
 (PyTorch's ``output_padding`` picks among the sizes that map to the same Ho), and the gradient of a transposed
 conv is a conv cropped to that size.
 
-**Speed** (CPU). The cost is three matrix products of 2·N·Ho·Wo·O·(C/g)·kh·kw flops each; everything else
-is made to stream through memory once:
+**Speed** (CPU). The cost is three matrix products of 2·N·Ho·Wo·O·(C/g)·kh·kw flops each (forward, input
+gradient, weight gradient); everything else is made to stream through memory as few times as possible:
 - channels-last (NHWC) layout, so each receptive field row is kh runs of kw·C contiguous numbers (when d = 1):
   ``as_strided`` gives a view of all receptive fields and a single copy makes cols;
-- col2im is a loop over the kh·kw kernel offsets, each adding one strided slice (never ``np.add.at``);
-- the memory-bound copies and adds are split over the batch across CPU threads (NumPy releases the GIL in
-  them; the matrix products already use every core through BLAS);
-- the forward keeps cols for the weight gradient, so the input is unfolded once per step.
-On CuPy the same code runs on the GPU (no threads; cuBLAS does the products).
+- the products' results are already channels-last, and are returned as (N, C, H, W) *views* of that memory
+  rather than copied into NCHW order; the next conv then finds its input channels-last and copies less;
+- col2im adds whole groups of non-overlapping windows in one strided operation (never ``np.add.at``);
+- the forward keeps cols (and a transposed conv keeps its input channels-last) for the weight gradient, so
+  nothing is unfolded or reordered twice in a step;
+- the copies and adds run in the calling thread. Splitting them across threads gained nothing when measured:
+  after each matrix product OpenBLAS keeps its worker thread spinning on the other core for about 0.1 s.
+  (What did matter: fresh memory. Each new 4 KiB page costs a page fault on first touch, so minigen asks the
+  C allocator to keep freed blocks for reuse, see ``backend.retain_freed_memory``.)
+On CuPy the same code runs on the GPU (cuBLAS does the products).
 """
 
 from __future__ import annotations
 
 import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -113,12 +116,10 @@ def _check_inputs(op, x, w, bias, groups, channels_axis):
         "(in_channels, out_channels/groups, kh, kw)"
     if channels_axis == 1:  # conv2d: w is (O, C/g, kh, kw)
         expected, out_channels = w.shape[1] * groups, w.shape[0]
-        divisible = w.shape[0]
     else:  # conv_transpose2d: w is (C, O/g, kh, kw)
         expected, out_channels = w.shape[0], w.shape[1] * groups
-        divisible = w.shape[0]
-    if divisible % groups:
-        raise RuntimeError(f"{op}: weight {w.shape} {layout}: its first dim {divisible} is not divisible by "
+    if w.shape[0] % groups:
+        raise RuntimeError(f"{op}: weight {w.shape} {layout}: its first dim {w.shape[0]} is not divisible by "
                            f"groups={groups}")
     if x.shape[1] != expected:
         raise RuntimeError(f"{op}: expected input with {expected} channels (weight {w.shape} {layout}, "
@@ -140,40 +141,6 @@ def _empty_output_error(op, x, kernel, stride, padding, dilation, sizes):
         f"smaller kernel or dilation, or a larger input")
 
 
-# --- Threads for memory-bound loops (NumPy only) -----------------------------------------------------------
-def _cpu_count() -> int:
-    if os.environ.get("MINIGEN_NUM_THREADS"):
-        return max(1, int(os.environ["MINIGEN_NUM_THREADS"]))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-_threads = _cpu_count()  # MINIGEN_NUM_THREADS=1 turns the threads off
-_pool = None
-
-
-def _over_batch(fn, xp, n: int, work: int) -> None:
-    """Call fn(lo, hi) on slices of the batch [0, n): split across CPU threads when the arrays are NumPy
-    and the job is big (``work`` numbers touched), else one call. NumPy releases the GIL in copies and adds."""
-    global _pool
-    if xp is not np or _threads == 1 or n < 2 or work < (1 << 18):
-        fn(0, n)
-        return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="minigen")
-    parts = min(_threads, n)
-    bounds = [n * k // parts for k in range(parts + 1)]
-    for job in [_pool.submit(fn, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]:
-        job.result()  # re-raises an error from a thread
-
-
-def _copy(out, view, axis: int) -> None:
-    """out[...] = view, split over ``axis`` (the batch axis) across threads."""
-    def part(lo, hi):
-        index = (slice(None),) * axis + (slice(lo, hi),)
-        out[index] = view[index]
-    _over_batch(part, xp_of(out), out.shape[axis], out.size)
-
-
 # --- The array kernels -------------------------------------------------------------------------------------
 def _extent(out: int, kernel: int, stride: int, dilation: int) -> int:
     """Rows of the padded input that ``out`` outputs read: (out − 1)·s + d·(k − 1) + 1."""
@@ -187,8 +154,12 @@ def _padded_nhwc(x, geom: Geometry, kernel, out_hw):
     (ph, pw), (sh, sw), (dh, dw) = geom.padding, geom.stride, geom.dilation
     Hb = max(ph + H, _extent(out_hw[0], kernel[0], sh, dh))
     Wb = max(pw + W, _extent(out_hw[1], kernel[1], sw, dw))
-    xb = xp.zeros((N, Hb, Wb, C), dtype=x.dtype)
-    _copy(xb[:, ph:ph + H, pw:pw + W, :], x.transpose(0, 2, 3, 1), 0)  # pad and go channels-last in one copy
+    nhwc = x.transpose(0, 2, 3, 1)                                   # a view
+    if (Hb, Wb) == (H, W) and nhwc.flags.c_contiguous:
+        return nhwc               # x is already stored channels-last (a conv's output) and needs no padding
+    xb = xp.empty((N, Hb, Wb, C), dtype=x.dtype)
+    xb[:, :ph], xb[:, ph + H:], xb[:, ph:ph + H, :pw], xb[:, ph:ph + H, pw + W:] = 0, 0, 0, 0  # the border
+    xb[:, ph:ph + H, pw:pw + W, :] = nhwc                            # pad and go channels-last in one copy
     return xb
 
 
@@ -204,33 +175,33 @@ def _im2col(x, geom: Geometry, kernel, out_hw):
     fields = xp.lib.stride_tricks.as_strided(
         xb, (N, Ho, Wo, kh, kw, g, C // g), (sN, sh * sH, sw * sW, dh * sH, dw * sW, (C // g) * sC, sC))
     fields = fields.transpose(5, 0, 1, 2, 3, 4, 6)                   # (g, N, Ho, Wo, kh, kw, C/g)
-    cols = xp.empty(fields.shape, dtype=x.dtype)
-    _copy(cols, fields, 1)                                           # the one big copy
+    cols = xp.ascontiguousarray(fields)                              # the one big copy
     return cols.reshape(g, N * Ho * Wo, kh * kw * (C // g))
 
 
 def _col2im(cols, geom: Geometry, kernel, out_hw, x_shape):
     """The adjoint of _im2col: cols (g, N·Ho·Wo, kh·kw·C/g) → x̄ (N, C, H, W), each pixel summing the entries
-    that copied it."""
+    that copied it. Returned as a channels-last view (see conv2d_array)."""
     xp = xp_of(cols)
     N, C, H, W = x_shape
-    g = geom.groups
+    g, Cg = geom.groups, C // geom.groups
     (kh, kw), (Ho, Wo), (sh, sw), (dh, dw), (ph, pw) = kernel, out_hw, geom.stride, geom.dilation, geom.padding
     Hb, Wb = max(ph + H, _extent(Ho, kh, sh, dh)), max(pw + W, _extent(Wo, kw, sw, dw))
-    cols = cols.reshape(g, N, Ho, Wo, kh, kw, C // g)
-    xb = xp.zeros((N, Hb, Wb, g, C // g), dtype=cols.dtype)          # padded channels-last x̄
-
-    def part(lo, hi):
-        for i in range(kh):  # kernel offset (i, j) touched rows i·d + a·s and columns j·d + b·s
-            for j in range(kw):
-                rows = slice(i * dh, i * dh + (Ho - 1) * sh + 1, sh)
-                columns = slice(j * dw, j * dw + (Wo - 1) * sw + 1, sw)
-                xb[lo:hi, rows, columns] += cols[:, lo:hi, :, :, i, j].transpose(1, 2, 3, 0, 4)
-    _over_batch(part, xp, N, cols.size)
-    inner = xb[:, ph:ph + H, pw:pw + W].reshape(N, H, W, C).transpose(0, 3, 1, 2)  # crop, back to NCHW
-    out = xp.empty((N, C, H, W), dtype=cols.dtype)
-    _copy(out, inner, 0)
-    return out
+    cols = cols.reshape(g, N, Ho, Wo, kh, kw, Cg)
+    xb = xp.zeros((N, Hb, Wb, g, Cg), dtype=cols.dtype)              # padded channels-last x̄
+    # Windows m apart do not overlap when m·s ≥ d·(k − 1) + 1, so the windows a = q, q + m, q + 2m, ... (and
+    # likewise for columns) add all their taps into distinct pixels: one strided add per (q_h, q_w).
+    # (With m = 1 for both, the windows tile the image; with s = 1 this is the loop over the k² taps.)
+    mh, mw = -(-_extent(1, kh, sh, dh) // sh), -(-_extent(1, kw, sw, dw) // sw)
+    sN, sH, sW, sG, sC = xb.strides
+    for qh in range(min(mh, Ho)):
+        for qw in range(min(mw, Wo)):
+            na, nb = len(range(qh, Ho, mh)), len(range(qw, Wo, mw))
+            windows = xp.lib.stride_tricks.as_strided(                    # (N, na, kh, nb, kw, g, C/g)
+                xb[:, qh * sh:, qw * sw:], (N, na, kh, nb, kw, g, Cg),
+                (sN, mh * sh * sH, dh * sH, mw * sw * sW, dw * sW, sG, sC))
+            windows += cols[:, :, qh::mh, qw::mw].transpose(1, 2, 4, 3, 5, 0, 6)
+    return xb[:, ph:ph + H, pw:pw + W].reshape(N, H, W, C).transpose(0, 3, 1, 2)  # crop: a view
 
 
 def _weight_matrix(w, groups):
@@ -241,12 +212,12 @@ def _weight_matrix(w, groups):
 
 
 def _channels_last(y, groups):
-    """y (N, O, Ho, Wo) → (g, N·Ho·Wo, O/g), the layout the matrix products use."""
+    """y (N, O, Ho, Wo) → (g, N·Ho·Wo, O/g), the layout the matrix products use (a view when y is already
+    stored that way, as a conv's output is)."""
     xp = xp_of(y)
     N, O, Ho, Wo = y.shape
-    out = xp.empty((groups, N, Ho, Wo, O // groups), dtype=y.dtype)
-    _copy(out, y.reshape(N, groups, O // groups, Ho, Wo).transpose(1, 0, 3, 4, 2), 1)
-    return out.reshape(groups, N * Ho * Wo, O // groups)
+    view = y.reshape(N, groups, O // groups, Ho, Wo).transpose(1, 0, 3, 4, 2)  # (g, N, Ho, Wo, O/g)
+    return xp.ascontiguousarray(view).reshape(groups, N * Ho * Wo, O // groups)  # a copy only if needed
 
 
 def _matmul(a, b):
@@ -265,38 +236,54 @@ def conv2d_array(x, w, geom: Geometry, out_hw, cols=None):
         cols = _im2col(x, geom, w.shape[2:], out_hw)                # (g, N·Ho·Wo, K)
     wm = _weight_matrix(w, g)                                        # (g, O/g, K)
     y = _matmul(cols, wm.transpose(0, 2, 1))                         # (g, N·Ho·Wo, O/g)
-    out = xp.empty((N, O, Ho, Wo), dtype=y.dtype)
-    _copy(out.reshape(N, g, O // g, Ho, Wo), y.reshape(g, N, Ho, Wo, O // g).transpose(1, 0, 4, 2, 3), 0)
-    return out, cols
+    if g == 1:  # (N·Ho·Wo, O) is (N, Ho, Wo, O) in memory: return it as an (N, O, Ho, Wo) view, no copy.
+        # NumPy handles any strides; elementwise ops keep this channels-last order, and the next conv's
+        # channels-last copy (_padded_nhwc, _channels_last) becomes a contiguous one, or no copy at all.
+        return y[0].reshape(N, Ho, Wo, O).transpose(0, 3, 1, 2), cols
+    out = xp.ascontiguousarray(y.reshape(g, N, Ho, Wo, O // g).transpose(1, 0, 4, 2, 3))  # (N, g, O/g, Ho, Wo)
+    return out.reshape(N, O, Ho, Wo), cols
 
 
-def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw):
-    """x̄ = col2im(gy @ W): gy (N, O, Ho, Wo) → (N, C, H, W). Also the transposed convolution's forward."""
+def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw, gy_cl=None):
+    """x̄ = col2im(gy @ W): gy (N, O, Ho, Wo) → (N, C, H, W). Also the transposed convolution's forward.
+    ``gy_cl``: _channels_last(gy), if the caller has it."""
     g = geom.groups
     N, O, Ho, Wo = gy.shape
     C = w.shape[1] * g
-    gcols = _matmul(_channels_last(gy, g), _weight_matrix(w, g))    # (g, N·Ho·Wo, K)
+    gy_cl = _channels_last(gy, g) if gy_cl is None else gy_cl     # (g, N·Ho·Wo, O/g)
+    gcols = _matmul(gy_cl, _weight_matrix(w, g))                    # (g, N·Ho·Wo, K)
     return _col2im(gcols, geom, w.shape[2:], (Ho, Wo), (N, C) + tuple(x_hw))
 
 
-def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None):
+def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=None):
     """w̄ = gyᵀ @ cols: x (N, C, H, W), gy (N, O, Ho, Wo) → (O, C/g, kh, kw)."""
     g = geom.groups
     N, O, Ho, Wo = gy.shape
     Cg = x.shape[1] // g
     if cols is None:
         cols = _im2col(x, geom, kernel, (Ho, Wo))                   # (g, N·Ho·Wo, K)
-    gw = _matmul(_channels_last(gy, g).transpose(0, 2, 1), cols)    # (g, O/g, K)
+    gy_cl = _channels_last(gy, g) if gy_cl is None else gy_cl     # (g, N·Ho·Wo, O/g)
+    gw = _matmul(gy_cl.transpose(0, 2, 1), cols)                    # (g, O/g, K)
     gw = gw.reshape(O, kernel[0], kernel[1], Cg).transpose(0, 3, 1, 2)
     return xp_of(gw).ascontiguousarray(gw)
 
 
 # --- Differentiable functions ------------------------------------------------------------------------------
+class ChannelsLast(Function):
+    """The identity on values; stores (N, C, H, W) as (N, H, W, C) in memory (an NCHW view of an NHWC array)."""
+
+    def forward(self, x):
+        return xp_of(x).ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # copies only if needed
+
+    def backward(self, g):
+        return g
+
+
 class Conv2d(Function):
     """y = conv(x, w) with output size ``out_hw`` (at most the natural size: a crop keeps it linear)."""
 
-    def __init__(self, geom: Geometry, out_hw, cols=None, keep_cols=None):
-        self.geom, self.out_hw, self.cols, self.keep_cols = geom, tuple(out_hw), cols, keep_cols
+    def __init__(self, geom: Geometry, out_hw, keep_cols=None):
+        self.geom, self.out_hw, self.keep_cols, self.cols = geom, tuple(out_hw), keep_cols, None
 
     def __call__(self, x, w):
         if self.keep_cols is None:  # keep the columns of x for the weight gradient only if one may be asked for
@@ -305,13 +292,15 @@ class Conv2d(Function):
 
     def forward(self, x, w):
         self.x_hw = x.shape[2:]
-        y, cols = conv2d_array(x, w, self.geom, self.out_hw, self.cols)
-        self.cols = cols if self.keep_cols else None
+        y, cols = conv2d_array(x, w, self.geom, self.out_hw)
+        self.cols = cols if self.keep_cols else None                 # x unfolded, for the weight gradient
         return y
 
     def backward(self, gy):
         x, w = self.inputs
         dx, dw = self.needs_input_grad
+        if dx and dw and self.geom.groups == 1:
+            gy = ChannelsLast()(gy)  # both products below read gy channels-last: reorder it once, not twice
         gx = ConvTranspose2d(self.geom, self.x_hw)(gy, w) if dx else None
         gw = Conv2dWeightGrad(self.geom, w.shape[2:], self.cols)(x, gy) if dw else None
         return gx, gw
@@ -323,36 +312,42 @@ class ConvTranspose2d(Function):
     def __init__(self, geom: Geometry, out_hw):
         self.geom, self.out_hw = geom, tuple(out_hw)
 
+    def __call__(self, x, w):
+        self.keep_x = is_grad_enabled() and w.requires_grad  # x channels-last, for the weight gradient
+        return super().__call__(x, w)
+
     def forward(self, x, w):
         self.x_hw = x.shape[2:]
-        return conv2d_input_grad_array(x, w, self.geom, self.out_hw)
+        x_cl = _channels_last(x, self.geom.groups)                   # (g, N·H·W, C/g)
+        self.x_cl = x_cl if self.keep_x else None
+        return conv2d_input_grad_array(x, w, self.geom, self.out_hw, x_cl)
 
     def backward(self, gy):
         x, w = self.inputs
         dx, dw = self.needs_input_grad
         conv = Conv2d(self.geom, self.x_hw, keep_cols=dw)
         gx = conv(gy, w) if dx else None                             # the conv unfolds gy once ...
-        gw = Conv2dWeightGrad(self.geom, w.shape[2:], conv.cols)(gy, x) if dw else None  # ... reused here
+        gw = Conv2dWeightGrad(self.geom, w.shape[2:], conv.cols, self.x_cl)(gy, x) if dw else None  # ... reused
         return gx, gw
 
 
 class Conv2dWeightGrad(Function):
     """w̄ = ∂/∂w ⟨g, conv(x, w)⟩ for input x and upstream g; bilinear in (x, g)."""
 
-    def __init__(self, geom: Geometry, kernel, cols=None):
-        self.geom, self.kernel, self.cols = geom, tuple(kernel), cols
+    def __init__(self, geom: Geometry, kernel, cols=None, g_cl=None):
+        self.geom, self.kernel, self.cols, self.g_cl = geom, tuple(kernel), cols, g_cl  # cached layouts, if any
 
     def forward(self, x, g):
         self.x_hw, self.g_hw = x.shape[2:], g.shape[2:]
-        gw = conv2d_weight_grad_array(x, g, self.geom, self.kernel, self.cols)
-        self.cols = None  # (the backward, if any, re-unfolds x: keeping cols would cost memory for a rare case)
+        gw = conv2d_weight_grad_array(x, g, self.geom, self.kernel, self.cols, self.g_cl)
+        self.cols = self.g_cl = None  # done with them (a double backward unfolds x again: rare; memory matters)
         return gw
 
     def backward(self, gG):
         x, g = self.inputs
         dx, dg = self.needs_input_grad
         gx = ConvTranspose2d(self.geom, self.x_hw)(g, gG) if dx else None  # ⟨g, conv(x, G)⟩ → ∂/∂x
-        gg = Conv2d(self.geom, self.g_hw, self.cols)(x, gG) if dg else None  # ... → ∂/∂g
+        gg = Conv2d(self.geom, self.g_hw)(x, gG) if dg else None    # ... → ∂/∂g
         return gx, gg
 
 

@@ -31,6 +31,7 @@ transposed convolutions.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -109,6 +110,7 @@ class Windows:
 
 def _unbatched(fn):
     """Accept a (C, H, W) input as PyTorch does."""
+    @functools.wraps(fn)
     def wrapper(input, *args, **kwargs):
         if isinstance(input, Tensor) and input.ndim == 3:
             out = fn(unsqueeze(input, 0), *args, **kwargs)
@@ -117,7 +119,6 @@ def _unbatched(fn):
             raise RuntimeError(f"{fn.__name__}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
                                f"shape {getattr(input, 'shape', None)}")
         return fn(input, *args, **kwargs)
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
     return wrapper
 
 
@@ -296,6 +297,16 @@ def _resize_matrix(n_in: int, n_out: int, scale, mode: str, align_corners: bool,
     return A
 
 
+def _sandwich(A, x, B):
+    """A · x · Bᵀ for every image of x (N, C, H, W), as two large matrix products (not N·C small ones)."""
+    xp = xp_of(x)
+    N, C, H, W = x.shape
+    t = (x.reshape(-1, W) @ B.T).reshape(N, C, H, B.shape[0])        # mix columns: (N·C·H, W) @ (W, Wo)
+    t = xp.ascontiguousarray(t.transpose(0, 1, 3, 2))                # → (N, C, Wo, H)
+    t = (t.reshape(-1, H) @ A.T).reshape(N, C, B.shape[0], A.shape[0])  # mix rows: (N·C·Wo, H) @ (H, Ho)
+    return xp.ascontiguousarray(t.transpose(0, 1, 3, 2))             # → (N, C, Ho, Wo)
+
+
 class Resize(Function):
     """y = A · x · Bᵀ on the last two axes (for 'nearest' an exact copy of the chosen pixels)."""
 
@@ -303,10 +314,9 @@ class Resize(Function):
         self.A, self.B, self.rows, self.cols = A, B, rows, cols   # rows/cols: nearest's source indices
 
     def forward(self, x):
-        xp = xp_of(x)
         if self.rows is not None:
             return x.take(self.rows, axis=2).take(self.cols, axis=3)     # copying keeps inf and NaN exact
-        return xp.matmul(xp.matmul(self.A, x), self.B.T)               # (Ho, H) @ (N, C, H, W) @ (W, Wo)
+        return _sandwich(self.A, x, self.B)                            # A (Ho, H), x (N, C, H, W), B (Wo, W)
 
     def backward(self, g):
         return ResizeAdjoint(self.A, self.B, self.rows, self.cols)(g)
@@ -319,15 +329,14 @@ class ResizeAdjoint(Function):
         self.A, self.B, self.rows, self.cols = A, B, rows, cols
 
     def forward(self, g):
-        xp = xp_of(g)
-        return xp.matmul(xp.matmul(self.A.T, g), self.B)
+        return _sandwich(self.A.T, g, self.B.T)                        # Aᵀ (H, Ho), g (N, C, Ho, Wo), Bᵀ (W, Wo)
 
     def backward(self, gg):
         return Resize(self.A, self.B, self.rows, self.cols)(gg)
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
-                recompute_scale_factor=None) -> Tensor:
+                recompute_scale_factor=None, antialias: bool = False) -> Tensor:
     """Resize (N, C, H, W) images, PyTorch's ``F.interpolate`` for mode 'nearest' or 'bilinear'.
 
     Give either ``size`` (int or (Ho, Wo)) or ``scale_factor`` (number or pair; output ⌊H · scale⌋).
@@ -336,6 +345,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if not isinstance(input, Tensor) or input.ndim != 4:
         raise RuntimeError(f"interpolate: expected a 4-D input (N, C, H, W), got shape "
                            f"{getattr(input, 'shape', None)}")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not implemented")
     if mode not in ("nearest", "bilinear"):
         raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented; use 'nearest' or 'bilinear'")
     if align_corners is not None and mode == "nearest":

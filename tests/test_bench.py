@@ -1,0 +1,23 @@
+"""The benchmark runs (timing itself is never asserted: speed is not a pass/fail test)."""
+
+import pytest
+
+from minigen import bench
+
+
+@pytest.mark.lesson04
+def test_bench_runs_and_reports_every_field():
+    lines = []
+    rows = bench.run(workloads=["W1", "W2"], repeats=1, warmup=0, settle=0, matmul_n=128, print_fn=lines.append)
+    assert [row["id"] for row in rows] == ["W1", "W2"]
+    for row in rows:
+        assert row["ms"] > 0 and row["gflops"] > 0 and row["matmul_gflops"] > 0
+        assert row["matmul_fraction"] == pytest.approx(row["gflops"] / row["matmul_gflops"])
+        assert (row["torch_ms"] is None) == (row["ratio"] is None)
+    assert len(lines) == 4 and "W1" in lines[2] and "W2" in lines[3]
+
+
+def test_registry_and_unknown_workload():
+    assert {"W1", "W2"} <= set(bench.WORKLOADS)
+    with pytest.raises(KeyError, match="unknown workload 'W9'"):
+        bench.run(workloads=["W9"], repeats=1, warmup=0, settle=0, matmul_n=64, print_fn=None)
