@@ -32,7 +32,8 @@ def _bench(args) -> int:
 def _train(args) -> int:
     from .train import TrainingDiverged, train
 
-    options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay")}
+    options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
+                                             "width", "ema")}
     if args.hidden:
         options["hidden"] = [int(h) for h in args.hidden.split(",")]
     try:
@@ -96,6 +97,12 @@ def _eval(args) -> int:
                              seed=config["seed"] + 1)
     recipe.train(False)
     results = recipe.evaluate(loader)
+    if getattr(recipe, "evaluator_metrics", False) and config["dataset"] != "ring":  # GANs: scored by a classifier
+        from . import metrics
+        try:
+            results.update(metrics.evaluate_generator(run, args.evaluator, args.n_samples))
+        except (FileNotFoundError, ValueError) as e:
+            raise SystemExit(f"minigen eval: {e}")
     test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
     recipe.final_pictures(run.dir, test_x, test_set.targets[:2000])
     (run.dir / "eval.json").write_text(json.dumps(results, indent=2))
@@ -117,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after every epoch")
+    train.add_argument("--time-limit", type=float, help="stop after the epoch that passes this many minutes")
     train.add_argument("--device", default="cpu", help="cpu or cuda")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run directory (default runs/MODEL-DATASET; never overwritten)")
@@ -125,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=int, help="use only the first N images (quick checks)")
     train.add_argument("--latent-dim", type=int)
     train.add_argument("--hidden", help="hidden sizes, comma-separated (MLP models), e.g. 512,512")
-    train.add_argument("--arch", choices=("mlp", "conv"))
+    train.add_argument("--arch", choices=("mlp", "conv", "w3", "421"),
+                       help="AE/VAE: mlp or conv; DCGAN family: w3 (5x5 kernels, GUIDE W3) or 421 (4/2/1)")
+    train.add_argument("--width", type=int, help="DCGAN family, classifier: channels of the first conv layer")
+    train.add_argument("--lr-d", type=float, help="GANs: the discriminator's (critic's) learning rate; --lr is G's")
+    train.add_argument("--ema", type=float, help="GANs: sample from a running average of G's weights, e.g. 0.999")
     train.add_argument("--binarize", action="store_true", default=None, help="dynamic binarization (VAE)")
     train.add_argument("--iw-samples", type=int, help="VAE: importance samples for the test NLL")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -142,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="evaluate a trained run on its test set; write eval.json, pictures")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--iw-samples", type=int, help="VAE: importance samples for the test NLL")
+    evaluate.add_argument("--evaluator", help="GANs: the classifier run that scores samples (default: "
+                          "$MINIGEN_EVALUATOR, else classifier-DATASET beside the run, else runs/classifier-DATASET)")
+    evaluate.add_argument("--n-samples", type=int, default=10_000, help="GANs: images to generate and score")
     evaluate.set_defaults(func=_eval)
 
     demo = sub.add_parser("demo", help="train a small network on two spirals with the engine; write a PNG")

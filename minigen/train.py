@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend, data, recipes, viz
+from . import backend, data, recipes
 from .runs import new_run_dir
 from .serialization import load, save
 
-DATASETS = ("digits", "mnist", "fashion-mnist")
+DATASETS = ("digits", "mnist", "fashion-mnist", "ring")
 
 
 class TrainingDiverged(RuntimeError):
@@ -41,6 +41,8 @@ def load_dataset(name: str, train: bool, root=None, limit: int | None = None):
         ds = data.MNIST(root, train=train)
     elif name == "fashion-mnist":
         ds = data.FashionMNIST(root, train=train)
+    elif name == "ring":  # generated 2-D points: 8 Gaussians on a circle (GAN mode collapse in seconds)
+        ds = data.Ring(train=train, n=limit)
     else:
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if limit:
@@ -60,6 +62,7 @@ class Run:
         backend.manual_seed(config["seed"])
         self.recipe = recipes.get(config["model"])(config, backend.canonical_device(config["device"]))
         self.epoch, self.batch, self.step = 0, 0, 0  # position: epochs done, batches done in this epoch
+        self.seconds = 0.0  # training time so far (for --time-limit), kept across resumes
         self.best = None
 
     # --- checkpoints -----------------------------------------------------------------------------------
@@ -67,6 +70,7 @@ class Run:
         return {"modules": {k: m.state_dict() for k, m in self.recipe.modules().items()},
                 "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers().items()},
                 "position": {"epoch": self.epoch, "batch": self.batch, "step": self.step},
+                "seconds": self.seconds,
                 "best": self.best, "rng": backend.get_rng_state(), "model": self.config["model"]}
 
     def save(self, name: str) -> Path:
@@ -84,6 +88,7 @@ class Run:
             o.load_state_dict(state["optimizers"][k])
         self.epoch, self.batch, self.step = (state["position"][k] for k in ("epoch", "batch", "step"))
         self.best = state["best"]
+        self.seconds = state.get("seconds", 0.0)
         backend.set_rng_state(state["rng"])
 
     # --- logging and pictures --------------------------------------------------------------------------
@@ -111,17 +116,19 @@ class Run:
                 curves["test_loss"][0].append(r["step"])
                 curves["test_loss"][1].append(r["test_loss"])
         if curves:
-            viz.loss_curves(curves, title=f"{self.config['model']} on {self.config['dataset']}",
-                            path=self.dir / "losses.png")
+            self.recipe.draw_curves(curves, title=f"{self.config['model']} on {self.config['dataset']}",
+                                    path=self.dir / "losses.png")
 
-    def fixed_noise(self, n: int = 64):
-        return self.recipe.noise(n, np.random.default_rng([self.config["seed"], 2024]))
+    def fixed_noise(self, n: int | None = None):
+        return self.recipe.noise(n or self.recipe.n_fixed, np.random.default_rng([self.config["seed"], 2024]))
 
-    def draw_samples(self, epoch: int) -> Path:
+    def draw_samples(self, epoch: int) -> Path | None:
+        if not self.recipe.generative:
+            return None
         self.recipe.train(False)
         images = self.recipe.sample(self.fixed_noise())
         self.recipe.train(True)
-        return viz.image_grid(images, nrow=8, title=f"epoch {epoch}", path=self.dir / f"samples_epoch_{epoch:03d}.png")
+        return self.recipe.sample_picture(images, f"epoch {epoch}", self.dir / f"samples_epoch_{epoch:03d}.png")
 
 
 def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=None, device: str = "cpu",
@@ -139,7 +146,8 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
         recipe_cls = recipes.get(model)
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
-        config = {**recipe_cls.defaults, **{k: v for k, v in options.items() if v is not None}}
+        config = {**recipe_cls.defaults, **recipe_cls.dataset_defaults.get(dataset, {}),
+                  **{k: v for k, v in options.items() if v is not None}}
         config.update(model=model, dataset=dataset, device=device, seed=seed, limit=limit,
                       data_root=str(data_root) if data_root else None)
         for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
@@ -194,6 +202,7 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
             evaluation = recipe.evaluate(test_loader)
             recipe.train(True)
             run.epoch, run.batch = epoch + 1, 0
+            run.seconds += time.time() - started
             recipe.end_epoch(run.epoch)
             record = {"kind": "epoch", "epoch": run.epoch, "step": run.step, "seconds": time.time() - started,
                       **{f"train_{k}" if not k.startswith("train") else k: v / max(count, 1) for k, v in sums.items()},
@@ -210,6 +219,10 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
                 run.best = evaluation[key]
                 run.save("checkpoint_best.npz")
             run.save("checkpoint_last.npz")
+            if config.get("time_limit") and run.seconds > 60 * config["time_limit"]:
+                print(f"time limit of {config['time_limit']} minutes reached after epoch {run.epoch} "
+                      f"({run.seconds / 60:.1f} minutes of training)", flush=True)
+                break
     except KeyboardInterrupt:
         path = run.save("checkpoint_last.npz")
         print(f"\ninterrupted at epoch {run.epoch + 1}, batch {run.batch}; saved {path}. "

@@ -145,3 +145,47 @@ def animate(frames, path, duration_ms: int = 400):
         (f.shape[1] * 2, f.shape[0] * 2), Image.NEAREST) for f in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     return Path(path)
+
+
+def captioned_grid(images, captions, nrow: int = 8, title=None, path=None):
+    """Images (N, H, W) in a grid, each with a short caption above it (labels, predictions)."""
+    plt = _plt()
+    images = _images(images)
+    rows = math.ceil(len(images) / nrow)
+    fig, axes = plt.subplots(rows, nrow, figsize=(nrow * 0.9, rows * 1.0 + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, caption in zip(axes.flat, images, captions):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(caption, fontsize=8, pad=2)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return _finish(fig, path)
+
+
+def loss_panels(panels: dict, title="training", path=None, xlabel="step"):
+    """Side-by-side axes, one per group: {panel title: {curve name: (xs, ys)}} (GAN losses beside D's outputs)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, (name, curves) in zip(axes[0], panels.items()):
+        for label, (xs, ys) in curves.items():
+            ax.plot(xs, ys, label=label, lw=1.2, marker="o" if len(xs) < 30 else None, ms=3)
+        ax.set_xlabel(xlabel)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def animate_pngs(paths, path, duration_ms: int = 400):
+    """An animated GIF of PNG files (the per-epoch sample pictures), padded with white to a common size."""
+    import matplotlib.image as mpimg
+    frames = [mpimg.imread(p)[..., :3] for p in paths]                   # (H, W, 3) floats in [0, 1]
+    h, w = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
+    padded = []
+    for f in frames:
+        canvas = np.ones((h, w, 3), dtype=np.float32)
+        canvas[:f.shape[0], :f.shape[1]] = f
+        padded.append(canvas)
+    return animate(padded, path, duration_ms)

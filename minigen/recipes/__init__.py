@@ -1,8 +1,11 @@
 """Training recipes by name: ``minigen train NAME``."""
 
 from .autoencoder import AERecipe, VAERecipe
+from .classifier import ClassifierRecipe
+from .gan import CGANRecipe, DCGANRecipe, GANRecipe, WGANGPRecipe
 
-RECIPES = {r.name: r for r in (AERecipe, VAERecipe)}
+RECIPES = {r.name: r for r in (AERecipe, VAERecipe, ClassifierRecipe, GANRecipe, DCGANRecipe, CGANRecipe,
+                               WGANGPRecipe)}
 
 
 def get(name: str):

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import data
+from .. import data, viz
 
 
 class Recipe:
     name = ""
     defaults: dict = {}          # epochs, batch_size, lr and model options; the command line overrides them
+    dataset_defaults: dict = {}  # {dataset: {option: value}}: overrides of ``defaults`` for one dataset
     best = ("test_loss", "min")  # the evaluation metric that picks checkpoint_best, and its direction
     pixel_range = (0.0, 1.0)     # what the model sees: [0, 1] (VAE, AE) or [-1, 1] (tanh generators)
+    generative = True            # draws samples_epoch_NNN.png (a classifier has nothing to draw)
+    n_fixed = 64                 # how many fixed-noise samples the per-epoch picture shows
 
     def __init__(self, config: dict, device: str):
         self.config, self.device = config, device
@@ -53,6 +56,14 @@ class Recipe:
 
     def noise(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, self.config.get("latent_dim", 2))).astype(np.float32)
+
+    def sample_picture(self, samples, title: str, path):
+        """The per-epoch picture of ``sample``'s output (a grid of images; the ring draws points)."""
+        return viz.image_grid(samples, nrow=8, title=title, path=path)
+
+    def draw_curves(self, curves: dict, title: str, path):
+        """losses.png from {name: (steps, values)}."""
+        return viz.loss_curves(curves, title=title, path=path)
 
     def final_pictures(self, run_dir, test_x, test_y) -> list:
         """Pictures made once at the end (and by ``minigen eval``): a list of written paths."""

@@ -1,0 +1,190 @@
+"""How good are generated images? Numbers from an evaluator classifier trained on the real data.
+
+A GAN has no likelihood to report, so its samples are judged by a network that knows the data: the LeNet-style
+evaluator (``minigen train classifier``), which gives each image class probabilities p(y|x) and a feature
+vector φ(x) ∈ ℝ²⁵⁶ (its penultimate layer). FID and the Inception score do the same with an ImageNet network;
+on digits a digit classifier is the better judge (and the numbers are only comparable between runs scored by
+the same evaluator).
+
+**Fréchet distance** (FID, Heusel et al., 2017). Fit a Gaussian to the features of each set, N(μ₁, Σ₁) for the
+generated images and N(μ₂, Σ₂) for the real test images; the Fréchet (Wasserstein-2) distance between them is
+
+    d² = ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^½)
+
+It is 0 only when both mean and covariance agree, and it grows when samples are off (μ moves) or too alike
+(Σ shrinks: mode collapse). The trace of the matrix square root comes from symmetric eigen-decompositions, no
+iteration: Σ₁Σ₂ = Σ₁^½ (Σ₁^½ Σ₂ Σ₁^½) Σ₁^−½ is similar to the symmetric positive semi-definite M = Σ₁^½ Σ₂ Σ₁^½,
+so they share eigenvalues λᵢ ≥ 0, and tr (Σ₁Σ₂)^½ = Σᵢ √λᵢ. Σ₁^½ = V diag(√w) Vᵀ from Σ₁ = V diag(w) Vᵀ.
+Eigenvalues that rounding makes slightly negative are clipped to 0.
+
+**Classifier score** (the Inception score, Salimans et al., 2016, with the evaluator):
+
+    exp( E_x[ KL(p(y|x) ‖ p(y)) ] ),      p(y) = E_x[p(y|x)]
+
+High when every image is classified confidently (p(y|x) peaked) *and* the classes are used evenly (p(y) flat):
+10 for a perfect classifier of a balanced 10-class set, 1 when every image gets the same p(y|x). It equals
+exp(H(p(y)) − E H(p(y|x))), at most the number of classes.
+
+**Class shares**: the fraction of samples predicted as each class; mode collapse shows as a class far above or
+below 10 %. **Label accuracy** (conditional GAN): how often the evaluator sees the class that was asked for.
+
+**Calibration**: the same numbers for real images (the evaluator's train images against its test images) say
+what a perfect generator would score: FID ≈ the train/test gap, not 0.
+
+**The ring** (2-D toy): ``ring_modes`` counts the modes covered (≥ 1 % of the points within 3σ of a centre) and
+the share of points within 3σ of some centre ("high quality", Srivastava et al., 2017).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import backend
+
+
+# --- The numbers -------------------------------------------------------------------------------------------
+def gaussian_stats(features):
+    """Features (N, D) → mean (D,) and covariance (D, D), in float64 (unbiased, as numpy.cov)."""
+    xp = backend.xp_of(features)
+    f = features.astype(xp.float64)
+    mu = f.mean(axis=0)
+    centred = f - mu
+    return mu, centred.T @ centred / max(len(f) - 1, 1)
+
+
+def sqrtm_psd(a):
+    """The symmetric square root of a symmetric positive semi-definite matrix: V diag(√w) Vᵀ."""
+    xp = backend.xp_of(a)
+    w, v = xp.linalg.eigh((a + a.T) / 2)
+    return (v * xp.sqrt(xp.clip(w, 0, None))) @ v.T
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """d² = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁Σ₂)^½ between N(μ₁, Σ₁) and N(μ₂, Σ₂)."""
+    xp = backend.xp_of(sigma1)
+    root1 = sqrtm_psd(sigma1)
+    m = root1 @ sigma2 @ root1                                    # similar to Σ₁Σ₂, symmetric PSD
+    trace_sqrt = xp.sqrt(xp.clip(xp.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + xp.trace(sigma1) + xp.trace(sigma2) - 2 * trace_sqrt)
+
+
+def fid(features_a, features_b) -> float:
+    """The Fréchet distance between Gaussians fitted to two feature sets (N, D) and (M, D)."""
+    return frechet_distance(*gaussian_stats(features_a), *gaussian_stats(features_b))
+
+
+def classifier_score(probs, eps: float = 1e-12) -> float:
+    """exp(E_x KL(p(y|x) ‖ p(y))) for class probabilities (N, K): between 1 and K."""
+    xp = backend.xp_of(probs)
+    p = probs.astype(xp.float64)
+    marginal = p.mean(axis=0, keepdims=True)                      # p(y), (1, K)
+    kl = (p * (xp.log(p + eps) - xp.log(marginal + eps))).sum(axis=1)   # (N,)
+    return float(xp.exp(kl.mean()))
+
+
+def class_shares(probs) -> list[float]:
+    """The fraction of rows whose most probable class is k, for each k: (N, K) → K numbers summing to 1."""
+    xp = backend.xp_of(probs)
+    counts = xp.bincount(probs.argmax(axis=1), minlength=probs.shape[1])
+    return [float(c) / len(probs) for c in backend.to_numpy(counts)]
+
+
+def label_accuracy(probs, labels) -> float:
+    """How often the most probable class is the requested label: (N, K), (N,) → a fraction."""
+    xp = backend.xp_of(probs)
+    return float((probs.argmax(axis=1) == xp.asarray(labels)).mean())
+
+
+def ring_modes(points, centers, std: float, k: float = 3.0, min_share: float = 0.01) -> dict:
+    """Points (N, 2) against mode centres (M, 2): modes holding ≥ ``min_share`` of the points within k·σ of
+    their centre, and the share of points within k·σ of some centre."""
+    xp = backend.xp_of(points)
+    distances = xp.sqrt(((points[:, None, :] - xp.asarray(centers)[None]) ** 2).sum(axis=2))   # (N, M)
+    close = distances.min(axis=1) < k * std                                                    # (N,)
+    counts = xp.bincount(distances.argmin(axis=1)[close], minlength=len(centers))
+    return {"modes": int((counts >= min_share * len(points)).sum()), "high_quality": float(close.mean())}
+
+
+# --- Scoring a run ------------------------------------------------------------------------------------------
+def open_run(run_dir):
+    """A trained run (``train.Run``) restored from its best checkpoint (or its last)."""
+    from .train import Run
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
+    run = Run(json.loads((run_dir / "config.json").read_text()), run_dir)
+    for name in ("checkpoint_best.npz", "checkpoint_last.npz"):
+        if (run_dir / name).exists():
+            run.restore(run_dir / name)
+            run.recipe.train(False)
+            return run
+    raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
+
+
+def find_evaluator(run_dir, dataset: str, evaluator=None) -> Path:
+    """The evaluator run: ``evaluator`` if given, else $MINIGEN_EVALUATOR, else ``classifier-DATASET`` beside the
+    run being scored, else ``runs/classifier-DATASET``."""
+    if evaluator:
+        candidates = [Path(evaluator)]
+    else:
+        candidates = ([Path(os.environ["MINIGEN_EVALUATOR"])] if os.environ.get("MINIGEN_EVALUATOR") else []) + \
+            [Path(run_dir).parent / f"classifier-{dataset}", Path("runs") / f"classifier-{dataset}"]
+    for path in candidates:
+        if (path / "config.json").exists():
+            return path
+    raise FileNotFoundError(
+        f"no evaluator classifier for {dataset!r}: looked in {', '.join(str(p) for p in candidates)}. Train one "
+        f"with `minigen train classifier --dataset {dataset}` (it writes runs/classifier-{dataset}) or pass "
+        f"--evaluator RUN_DIR")
+
+
+def _generate(recipe, n: int, rng, labels=None, batch: int = 500) -> np.ndarray:
+    noise = recipe.noise(n, rng)
+    return np.concatenate([recipe.sample(noise[i:i + batch], None if labels is None else labels[i:i + batch])
+                           for i in range(0, n, batch)])
+
+
+def evaluate_generator(run, evaluator=None, n: int = 10_000) -> dict:
+    """Score ``run``'s generator (a ``train.Run``) with the evaluator classifier: FID against the test images,
+    classifier score, class shares (and label accuracy when conditional), beside the same numbers for real
+    images (the evaluator's calibration)."""
+    from .train import load_dataset
+    config, recipe = run.config, run.recipe
+    path = find_evaluator(run.dir, config["dataset"], evaluator)
+    judge = open_run(path)
+    if judge.config["model"] != "classifier":
+        raise ValueError(f"{path} is a {judge.config['model']!r} run, not an evaluator classifier")
+    if judge.config["dataset"] != config["dataset"]:
+        raise ValueError(f"the evaluator {path} was trained on {judge.config['dataset']!r}, this run on "
+                         f"{config['dataset']!r}")
+    test = load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
+    train = load_dataset(config["dataset"], True, config.get("data_root"), config.get("limit"))
+    n = min(n, len(test), len(train))
+    rng = np.random.default_rng([config["seed"], 99])
+    recipe.train(False)
+    requested = np.arange(n) % recipe.n_classes if recipe.conditional else None
+    generated = _generate(recipe, n, rng, requested)                       # (n, 28, 28) in [0, 1]
+    to_input = judge.recipe.transform(False)
+    f_gen, p_gen = judge.recipe.predict(generated)
+    f_test, p_test = judge.recipe.predict(to_input(test.data[:n], rng))
+    f_train, p_train = judge.recipe.predict(to_input(train.data[:n], rng))
+    mu_test, sigma_test = gaussian_stats(f_test)
+    shares = class_shares(p_gen)
+    out = {"evaluator": str(path), "n": n,
+           "fid": frechet_distance(*gaussian_stats(f_gen), mu_test, sigma_test),
+           "classifier_score": classifier_score(p_gen),
+           "class_shares": [round(s, 4) for s in shares],
+           "min_share": min(shares), "max_share": max(shares)}
+    if requested is not None:
+        out["label_accuracy"] = label_accuracy(p_gen, backend.on_device(requested, judge.recipe.device))
+    test_labels = backend.on_device(test.targets[:n], judge.recipe.device)
+    out.update({"real_fid_train_vs_test": frechet_distance(*gaussian_stats(f_train), mu_test, sigma_test),
+                "real_classifier_score": classifier_score(p_test),
+                "real_class_shares": [round(s, 4) for s in class_shares(p_test)],
+                "real_accuracy": label_accuracy(p_test, test_labels)})
+    return out

@@ -1,0 +1,66 @@
+"""Sample-quality metrics: the Fréchet distance (against closed forms, ≈ 0 for a set against itself, growing with
+noise), the classifier score (10 for a perfect balanced classifier, 1 for a constant one), class shares, label
+accuracy, and mode counting on the ring."""
+
+import numpy as np
+import pytest
+
+from minigen import metrics
+from minigen.data import Ring
+
+pytestmark = pytest.mark.lesson12
+
+
+def test_fid_of_a_set_against_itself_is_zero_and_grows_with_noise():
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((2000, 16)) @ rng.standard_normal((16, 16))   # correlated features
+    assert abs(metrics.fid(features, features)) < 1e-6
+    distances = [metrics.fid(features, features + s * rng.standard_normal(features.shape)) for s in (0.1, 0.5, 2)]
+    assert 0 < distances[0] < distances[1] < distances[2]
+
+
+def test_frechet_distance_matches_closed_forms():
+    # 1-D: (μ₁ − μ₂)² + (σ₁ − σ₂)²
+    assert metrics.frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]])) == \
+        pytest.approx(4 + 1)
+    # commuting (diagonal) covariances: Σ (√a − √b)² over the diagonal
+    a, b = np.diag([1.0, 4.0, 0.0]), np.diag([9.0, 1.0, 4.0])
+    assert metrics.frechet_distance(np.zeros(3), a, np.zeros(3), b) == pytest.approx(4 + 1 + 4)
+    # symmetric in its two arguments even when the covariances do not commute
+    rng = np.random.default_rng(1)
+    s1, s2 = (m @ m.T for m in rng.standard_normal((2, 5, 5)))
+    mu1, mu2 = rng.standard_normal((2, 5))
+    assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(metrics.frechet_distance(mu2, s2, mu1, s1))
+
+
+def test_matrix_square_root():
+    rng = np.random.default_rng(2)
+    m = rng.standard_normal((6, 3))
+    a = m @ m.T                                                       # rank 3: positive semi-definite, singular
+    root = metrics.sqrtm_psd(a)
+    assert np.allclose(root @ root, a, atol=1e-10) and np.allclose(root, root.T)
+
+
+def test_classifier_score_bounds():
+    perfect = np.eye(10)[np.arange(1000) % 10]                        # confident and balanced
+    assert metrics.classifier_score(perfect) == pytest.approx(10, rel=1e-6)
+    constant = np.tile(np.full(10, 0.1), (1000, 1))
+    assert metrics.classifier_score(constant) == pytest.approx(1)
+    one_class = np.eye(10)[np.zeros(1000, dtype=int)]                 # confident but collapsed
+    assert metrics.classifier_score(one_class) == pytest.approx(1)
+    five = np.eye(10)[np.arange(1000) % 5]
+    assert metrics.classifier_score(five) == pytest.approx(5, rel=1e-6)
+
+
+def test_class_shares_and_label_accuracy():
+    probs = np.eye(3)[[0, 0, 1, 2]] * 0.8 + 0.2 / 3
+    assert metrics.class_shares(probs) == pytest.approx([0.5, 0.25, 0.25])
+    assert metrics.label_accuracy(probs, np.array([0, 1, 1, 2])) == pytest.approx(0.75)
+
+
+def test_ring_modes():
+    real = Ring(train=False).data
+    assert metrics.ring_modes(real, Ring.centers(), Ring.std)["modes"] == 8
+    assert metrics.ring_modes(real, Ring.centers(), Ring.std)["high_quality"] > 0.98
+    collapsed = Ring.centers()[3] + 0.01 * np.random.default_rng(0).standard_normal((500, 2))
+    assert metrics.ring_modes(collapsed, Ring.centers(), Ring.std) == {"modes": 1, "high_quality": 1.0}
