@@ -33,7 +33,7 @@ def _train(args) -> int:
     from .train import TrainingDiverged, train
 
     options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
-                                             "width", "ema")}
+                                             "width", "ema", "time_limit")}
     if args.hidden:
         options["hidden"] = [int(h) for h in args.hidden.split(",")]
     try:

@@ -124,3 +124,11 @@ def test_commands_train_sample_eval(tmp_path, capsys):
     results = json.loads((run / "eval.json").read_text())
     assert results["test_nll_iw10"] <= results["test_loss"] + 1e-3  # the IW bound is tighter than the ELBO
     assert "test_loss" in capsys.readouterr().out
+
+
+def test_time_limit_stops_after_the_epoch_that_passes_it(tmp_path):
+    run = tmp_path / "run"
+    assert cli.main(["train", "ae", "--epochs", "3", "--limit", "100", "--batch-size", "50", "--time-limit",
+                     "0.00001", "--out", str(run), "--quiet"]) == 0
+    assert json.loads((run / "config.json").read_text())["time_limit"] == 0.00001
+    assert load(run / "checkpoint_last.npz")["position"]["epoch"] == 1
