@@ -48,7 +48,10 @@ def test_dcgan_shapes(arch):
     for layer in G.net:
         x = layer(x)
         shapes.append(x.shape)
-    assert (3, 256, 7, 7) in shapes and (3, 128, 7, 7) in shapes and (3, 64, 14, 14) in shapes
+    if arch == "w3":
+        assert (3, 256, 7, 7) in shapes and (3, 128, 7, 7) in shapes and (3, 64, 14, 14) in shapes
+    else:
+        assert (3, 256, 7, 7) in shapes and (3, 128, 14, 14) in shapes
     assert x.shape == (3, 1, 28, 28)
     assert D.features(x).shape == (3, 128 * 7 * 7) and D(x).shape == (3, 1)
     kernels = {m.kernel_size for m in G.modules() if isinstance(m, minigen.nn.ConvTranspose2d) and m.stride != (1, 1)}
@@ -88,8 +91,10 @@ def test_conditional_discriminator_depends_on_the_label():
 
 
 @lesson11
-def test_critic_has_no_batchnorm_or_dropout():
-    C = models.Critic()
+@pytest.mark.parametrize("arch", ["w3", "421"])
+def test_critic_has_no_batchnorm_or_dropout(arch):
+    assert any(isinstance(m, minigen.nn.BatchNorm2d) for m in models.DCGANDiscriminator(arch="421").modules())
+    C = models.Critic(arch=arch)
     assert not [m for m in C.modules() if isinstance(m, (minigen.nn.BatchNorm1d, minigen.nn.BatchNorm2d,
                                                          minigen.nn.Dropout))]
     assert C(minigen.randn(2, 1, 28, 28)).shape == (2, 1)

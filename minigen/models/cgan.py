@@ -49,8 +49,7 @@ class ConditionalGenerator(nn.Module):
 class ConditionalDiscriminator(nn.Module):
     """(x (N, 1, 28, 28), y (N,)) → one logit (N, 1): ψ(φ(x)) + e(y)ᵀφ(x)."""
 
-    def __init__(self, n_classes: int = 10, arch: str = "w3", width: int = 64, dropout: float = 0.3,
-                 toy: bool = False):
+    def __init__(self, n_classes: int = 10, arch: str = "w3", width: int = 64, dropout=None, toy: bool = False):
         super().__init__()
         self.n_classes = n_classes
         self.body = ToyDiscriminator() if toy else DCGANDiscriminator(arch, width, dropout=dropout)

@@ -9,16 +9,22 @@ back by strided convolutions; no pooling, no fully connected hidden layers. The 
 - weights N(0, 0.02), batch-norm scales N(1, 0.02), biases 0 (``init_weights``);
 - Adam with β₁ = 0.5 (the default 0.9 remembers gradients too long for a moving target).
 
-Two generators of the same shape, 100 → (256, 7, 7) → (128, 7, 7) → (64, 14, 14) → (1, 28, 28):
+Two architectures for 28×28 images, ``width`` w scaling every channel count:
 
-- ``arch="w3"`` (GUIDE W3): 5×5 kernels, stride 2, padding 2, output_padding 1. The output size of a transposed
-  conv is (H − 1)·s − 2p + k + output_padding = (7 − 1)·2 − 4 + 5 + 1 = 14.
-- ``arch="421"``: kernel 4, stride 2, padding 1: (7 − 1)·2 − 2 + 4 = 14. With k divisible by s every output pixel
-  receives the same number of kernel taps (k/s per axis); with k = 5, s = 2 neighbouring pixels get 3 and 2 taps
-  alternately, the source of the checkerboard artefacts of Odena et al. (2016).
+- ``arch="w3"``, GUIDE workload W3 (TensorFlow's DCGAN tutorial): G = linear → (4w, 7, 7) → stride-1 transposed
+  conv 5×5 → (2w, 7, 7) → transposed conv 5×5, stride 2, padding 2, output_padding 1 → (w, 14, 14) → the same
+  → (1, 28, 28), batch norm and LeakyReLU(0.2) between; D = two 5×5 stride-2 convs (w, 2w channels) with
+  LeakyReLU(0.2) and Dropout(0.3), then one logit. The output size of a transposed conv is
+  (H − 1)·s − 2p + k + output_padding = (7 − 1)·2 − 4 + 5 + 1 = 14.
+- ``arch="421"``, the DCGAN paper's choices with kernel 4, stride 2, padding 1: (7 − 1)·2 − 2 + 4 = 14.
+  G = linear → (4w, 7, 7) → transposed conv 4/2/1 → (2w, 14, 14) → transposed conv 4/2/1 → (1, 28, 28), batch
+  norm and ReLU between; D = conv 4/2/1 → (w, 14, 14), LeakyReLU → conv 4/2/1 → (2w, 7, 7), batch norm,
+  LeakyReLU → one logit; no dropout. With k divisible by s every output pixel of a transposed conv receives the
+  same number of kernel taps (k/s per axis); with k = 5, s = 2 neighbouring pixels get 3 and 2 taps in turn,
+  the source of the checkerboard artefacts of Odena et al. (2016). Batch norm in D (never on its input layer)
+  makes a stronger discriminator than W3's dropout one.
 
-The discriminators mirror them: 28 → 14 → 7 by two strided convolutions (5/2/2 or 4/2/1), then one logit.
-``width`` scales every channel count (64 is the architecture above; 32 is four times cheaper).
+The WGAN-GP critic is the discriminator with neither batch norm nor dropout (``batchnorm=False, dropout=0``).
 """
 
 from __future__ import annotations
@@ -41,23 +47,9 @@ def init_weights(module: nn.Module) -> nn.Module:
     return module
 
 
-def _up(arch: str, cin: int, cout: int, bias: bool = False):
-    """A transposed conv doubling the size: (N, cin, H, W) → (N, cout, 2H, 2W)."""
-    if arch == "w3":
-        return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1, bias=bias)
-    return nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=bias)
-
-
-def _down(arch: str, cin: int, cout: int):
-    """A strided conv halving the size: (N, cin, H, W) → (N, cout, H/2, W/2)."""
-    if arch == "w3":
-        return nn.Conv2d(cin, cout, 5, stride=2, padding=2)
-    return nn.Conv2d(cin, cout, 4, stride=2, padding=1)
-
-
 def _check(arch):
     if arch not in ("w3", "421"):
-        raise ValueError(f"DCGAN: arch must be 'w3' (5×5 kernels) or '421' (4/2/1), got {arch!r}")
+        raise ValueError(f"DCGAN: arch must be 'w3' (GUIDE W3, 5×5 kernels) or '421' (4/2/1), got {arch!r}")
 
 
 class DCGANGenerator(nn.Module):
@@ -67,16 +59,26 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         _check(arch)
         self.latent_dim, w = latent_dim, width
-        self.net = nn.Sequential(
-            nn.Linear(latent_dim, 4 * w * 7 * 7, bias=False),               # → (N, 12544)
-            nn.BatchNorm1d(4 * w * 7 * 7), nn.LeakyReLU(0.2),
-            nn.Unflatten(1, (4 * w, 7, 7)),                                 # → (N, 256, 7, 7)
-            nn.ConvTranspose2d(4 * w, 2 * w, 5, stride=1, padding=2, bias=False),  # → (N, 128, 7, 7)
-            nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),
-            _up(arch, 2 * w, w),                                            # → (N, 64, 14, 14)
-            nn.BatchNorm2d(w), nn.LeakyReLU(0.2),
-            _up(arch, w, channels, bias=True),                              # → (N, 1, 28, 28)
-            nn.Tanh())
+        if arch == "w3":
+            self.net = nn.Sequential(
+                nn.Linear(latent_dim, 4 * w * 7 * 7, bias=False),                     # → (N, 12544)
+                nn.BatchNorm1d(4 * w * 7 * 7), nn.LeakyReLU(0.2),
+                nn.Unflatten(1, (4 * w, 7, 7)),                                       # → (N, 256, 7, 7)
+                nn.ConvTranspose2d(4 * w, 2 * w, 5, stride=1, padding=2, bias=False),  # → (N, 128, 7, 7)
+                nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),
+                nn.ConvTranspose2d(2 * w, w, 5, stride=2, padding=2, output_padding=1, bias=False),  # → (N, 64, 14, 14)
+                nn.BatchNorm2d(w), nn.LeakyReLU(0.2),
+                nn.ConvTranspose2d(w, channels, 5, stride=2, padding=2, output_padding=1),  # → (N, 1, 28, 28)
+                nn.Tanh())
+        else:
+            self.net = nn.Sequential(
+                nn.Linear(latent_dim, 4 * w * 7 * 7, bias=False),                     # → (N, 12544)
+                nn.BatchNorm1d(4 * w * 7 * 7), nn.ReLU(),
+                nn.Unflatten(1, (4 * w, 7, 7)),                                       # → (N, 256, 7, 7)
+                nn.ConvTranspose2d(4 * w, 2 * w, 4, stride=2, padding=1, bias=False),  # → (N, 128, 14, 14)
+                nn.BatchNorm2d(2 * w), nn.ReLU(),
+                nn.ConvTranspose2d(2 * w, channels, 4, stride=2, padding=1),          # → (N, 1, 28, 28)
+                nn.Tanh())
         init_weights(self)
 
     def forward(self, z):
@@ -84,19 +86,24 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """image (N, 1, 28, 28) → one logit (N, 1); shapes for width w = 64."""
+    """image (N, 1, 28, 28) → one logit (N, 1); shapes for width w = 64. ``dropout`` defaults to 0.3 for W3 and
+    0 for 4/2/1, ``batchnorm`` to False for W3 and True for 4/2/1."""
 
-    def __init__(self, arch: str = "w3", width: int = 64, channels: int = 1, dropout: float = 0.3):
+    def __init__(self, arch: str = "w3", width: int = 64, channels: int = 1, dropout=None, batchnorm=None):
         super().__init__()
         _check(arch)
-        w = width
-        drop = (lambda: [nn.Dropout(dropout)]) if dropout else (lambda: [])
+        w, k, p = width, (5 if arch == "w3" else 4), (2 if arch == "w3" else 1)
+        dropout = (0.3 if arch == "w3" else 0.0) if dropout is None else dropout
+        batchnorm = (arch == "421") if batchnorm is None else batchnorm
+        drop = [nn.Dropout(dropout)] if dropout else []
+        norm = [nn.BatchNorm2d(2 * w)] if batchnorm else []
         self.features = nn.Sequential(
-            _down(arch, channels, w), nn.LeakyReLU(0.2), *drop(),           # → (N, 64, 14, 14)
-            _down(arch, w, 2 * w), nn.LeakyReLU(0.2), *drop(),              # → (N, 128, 7, 7)
-            nn.Flatten())                                                   # → (N, 6272)
+            nn.Conv2d(channels, w, k, stride=2, padding=p), nn.LeakyReLU(0.2), *drop,       # → (N, 64, 14, 14)
+            nn.Conv2d(w, 2 * w, k, stride=2, padding=p, bias=not batchnorm), *norm,         # → (N, 128, 7, 7)
+            nn.LeakyReLU(0.2), *drop,
+            nn.Flatten())                                                                   # → (N, 6272)
         self.feature_dim = 2 * w * 7 * 7
-        self.head = nn.Linear(self.feature_dim, 1)                          # → (N, 1)
+        self.head = nn.Linear(self.feature_dim, 1)                                          # → (N, 1)
         init_weights(self)
 
     def forward(self, x):
