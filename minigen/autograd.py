@@ -294,3 +294,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
                                "to get None for it")
     return tuple(grads)
+

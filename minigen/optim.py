@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 from .autograd import Tensor, no_grad
+from .nn.utils import zero_grad
 
 
 class Optimizer:
@@ -42,11 +43,7 @@ class Optimizer:
         return [p for group in self.param_groups for p in group["params"]]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self._params():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = Tensor(p.grad.xp.zeros_like(p.grad.data))
+        zero_grad(self._params(), set_to_none)
 
     def state_dict(self) -> dict:
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch."""

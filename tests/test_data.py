@@ -123,21 +123,29 @@ def test_corrupt_file_in_a_shared_folder_is_reported_not_deleted(tiny_fashion, t
     assert bad.exists()
 
 
-def test_cifar10_reads_a_tiny_archive(tmp_path):
-    rng = np.random.default_rng(0)
+def tiny_cifar(root, batches: dict):
+    """Write a CIFAR-10 python archive holding ``batches`` ({member name: dict}) under root/cifar10, and return a
+    CIFAR10 class whose checksum table matches it."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, n in [(f"data_batch_{i}", 2) for i in range(1, 6)] + [("test_batch", 3)]:
-            blob = pickle.dumps({b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
-                                 b"labels": [int(v) for v in rng.integers(0, 10, n)]})
+        for name, batch in batches.items():
+            blob = pickle.dumps(batch)
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))
-    (tmp_path / "cifar10").mkdir()
-    (tmp_path / "cifar10" / data.CIFAR10.archive).write_bytes(buffer.getvalue())
+    (root / "cifar10").mkdir()
+    (root / "cifar10" / data.CIFAR10.archive).write_bytes(buffer.getvalue())
 
     class Tiny(data.CIFAR10):
         md5 = {data.CIFAR10.archive: md5(buffer.getvalue())}
+    return Tiny
+
+
+def test_cifar10_reads_a_tiny_archive(tmp_path):
+    rng = np.random.default_rng(0)
+    Tiny = tiny_cifar(tmp_path, {name: {b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
+                                        b"labels": [int(v) for v in rng.integers(0, 10, n)]}
+                                 for name, n in [(f"data_batch_{i}", 2) for i in range(1, 6)] + [("test_batch", 3)]})
     train, test = Tiny(tmp_path, train=True), Tiny(tmp_path, train=False)
     assert train.data.shape == (10, 32, 32, 3) and test.data.shape == (3, 32, 32, 3)
     assert train.targets.dtype == np.int64
@@ -147,17 +155,7 @@ def test_cifar10_refuses_archives_that_would_run_code(tmp_path):
     class Evil:
         def __reduce__(self):
             return (os.system, ("echo pwned",))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        blob = pickle.dumps({b"data": Evil(), b"labels": []})
-        info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
-        info.size = len(blob)
-        tar.addfile(info, io.BytesIO(blob))
-    (tmp_path / "cifar10").mkdir()
-    (tmp_path / "cifar10" / data.CIFAR10.archive).write_bytes(buffer.getvalue())
-
-    class Tiny(data.CIFAR10):
-        md5 = {data.CIFAR10.archive: md5(buffer.getvalue())}
+    Tiny = tiny_cifar(tmp_path, {"test_batch": {b"data": Evil(), b"labels": []}})
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         Tiny(tmp_path, train=False)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..autograd import Tensor, no_grad
+from .utils import zero_grad
 from ..backend import array_from, canonical_device
 
 
@@ -137,11 +138,7 @@ class Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = Tensor(p.grad.xp.zeros_like(p.grad.data))
+        zero_grad(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True):
         for p in self.parameters():

@@ -1,4 +1,4 @@
-"""``nn.utils``: gradient clipping.
+"""``nn.utils``: gradient clipping, and zeroing gradients (shared by modules and optimizers).
 
 clip_grad_norm_ treats all gradients as one long vector g and rescales it to norm at most max_norm:
 g ← g · min(1, max_norm / (‖g‖ + 1e-6)), as PyTorch.
@@ -29,3 +29,12 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         for g in grads:
             g.data *= g.dtype.type(coef)
     return Tensor(xp.asarray(total, dtype=grads[0].dtype))
+
+
+def zero_grad(params, set_to_none: bool = True) -> None:
+    """Forget the accumulated gradients of ``params`` (``Module.zero_grad`` and ``Optimizer.zero_grad``)."""
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        else:
+            p.grad = Tensor(p.grad.xp.zeros_like(p.grad.data))
