@@ -49,20 +49,12 @@ def _train(args) -> int:
 
 
 def _open_run(run_dir):
-    import json
-    from pathlib import Path
+    from .train import open_run
 
-    from .train import Run
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
-        raise SystemExit(f"minigen: {run_dir} is not a run directory (no config.json)")
-    run = Run(json.loads((run_dir / "config.json").read_text()), run_dir)
-    for name in ("checkpoint_best.npz", "checkpoint_last.npz"):
-        if (run_dir / name).exists():
-            run.restore(run_dir / name)
-            return run
-    raise SystemExit(f"minigen: {run_dir} has no checkpoint yet")
+    try:
+        return open_run(run_dir)
+    except FileNotFoundError as e:
+        raise SystemExit(f"minigen: {e}") from None
 
 
 def _sample(args) -> int:

@@ -37,7 +37,6 @@ the share of points within 3σ of some centre ("high quality", Srivastava et al.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -112,18 +111,9 @@ def ring_modes(points, centers, std: float, k: float = 3.0, min_share: float = 0
 
 # --- Scoring a run ------------------------------------------------------------------------------------------
 def open_run(run_dir):
-    """A trained run (``train.Run``) restored from its best checkpoint (or its last)."""
-    from .train import Run
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
-    run = Run(json.loads((run_dir / "config.json").read_text()), run_dir)
-    for name in ("checkpoint_best.npz", "checkpoint_last.npz"):
-        if (run_dir / name).exists():
-            run.restore(run_dir / name)
-            run.recipe.train(False)
-            return run
-    raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
+    """A trained run (``train.Run``) restored from its best checkpoint (or its last), in evaluation mode."""
+    from .train import open_run
+    return open_run(run_dir)
 
 
 def find_evaluator(run_dir, dataset: str, evaluator=None) -> Path:

@@ -131,6 +131,21 @@ class Run:
         return self.recipe.sample_picture(images, f"epoch {epoch}", self.dir / f"samples_epoch_{epoch:03d}.png")
 
 
+def open_run(run_dir) -> Run:
+    """A finished (or stopped) run rebuilt from its directory and restored from its best checkpoint (or its
+    last), in evaluation mode: what ``minigen sample`` and ``minigen eval`` work on."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
+    run = Run(json.loads((run_dir / "config.json").read_text()), run_dir)
+    for name in ("checkpoint_best.npz", "checkpoint_last.npz"):
+        if (run_dir / name).exists():
+            run.restore(run_dir / name)
+            run.recipe.train(False)
+            return run
+    raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
+
+
 def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=None, device: str = "cpu",
           seed: int = 0, out=None, resume=None, data_root=None, limit=None, log_every: int = 20,
           progress: bool = True, **options) -> Path:
