@@ -31,8 +31,9 @@ below 10 %. **Label accuracy** (conditional GAN): how often the evaluator sees t
 **Calibration**: the same numbers for real images (the evaluator's train images against its test images) say
 what a perfect generator would score: FID ≈ the train/test gap, not 0.
 
-**The ring** (2-D toy): ``ring_modes`` counts the modes covered (≥ 1 % of the points within 3σ of a centre) and
-the share of points within 3σ of some centre ("high quality", Srivastava et al., 2017).
+**The ring** (2-D toy): ``ring_modes`` counts the modes covered (≥ 1 % of the points within 3σ of a centre), the
+modes reached (the nearest centre of at least 1/32 of the points, however far) and the share of points within 3σ
+of some centre ("high quality", Srivastava et al., 2017).
 """
 
 from __future__ import annotations
@@ -100,13 +101,19 @@ def label_accuracy(probs, labels) -> float:
 
 
 def ring_modes(points, centers, std: float, k: float = 3.0, min_share: float = 0.01) -> dict:
-    """Points (N, 2) against mode centres (M, 2): modes holding ≥ ``min_share`` of the points within k·σ of
-    their centre, and the share of points within k·σ of some centre."""
+    """Points (N, 2) against mode centres (M, 2):
+
+    modes          modes holding ≥ ``min_share`` of the points within k·σ of their centre (sharp and covered)
+    modes_reached  modes that are the nearest centre of ≥ 1/(4M) of the points (covered, however blurry)
+    high_quality   the share of points within k·σ of some centre"""
     xp = backend.xp_of(points)
     distances = xp.sqrt(((points[:, None, :] - xp.asarray(centers)[None]) ** 2).sum(axis=2))   # (N, M)
+    nearest = distances.argmin(axis=1)                                                         # (N,)
     close = distances.min(axis=1) < k * std                                                    # (N,)
-    counts = xp.bincount(distances.argmin(axis=1)[close], minlength=len(centers))
-    return {"modes": int((counts >= min_share * len(points)).sum()), "high_quality": float(close.mean())}
+    counts = xp.bincount(nearest[close], minlength=len(centers))
+    reached = xp.bincount(nearest, minlength=len(centers)) >= len(points) / (4 * len(centers))
+    return {"modes": int((counts >= min_share * len(points)).sum()), "modes_reached": int(reached.sum()),
+            "high_quality": float(close.mean())}
 
 
 # --- Scoring a run ------------------------------------------------------------------------------------------

@@ -82,12 +82,22 @@ def test_conditional_shapes():
 
 
 @lesson10
-def test_conditional_discriminator_depends_on_the_label():
-    D = models.ConditionalDiscriminator(width=8).eval()
+@pytest.mark.parametrize("conditioning", ["projection", "input"])
+def test_conditional_discriminator_depends_on_the_label(conditioning):
+    D = models.ConditionalDiscriminator(width=8, conditioning=conditioning).eval()
     x = minigen.randn(2, 1, 28, 28)
     with minigen.no_grad():
         a, b = D(x, minigen.tensor([1, 1])).numpy(), D(x, minigen.tensor([2, 2])).numpy()
-    assert not np.allclose(a, b)
+    assert a.shape == (2, 1) and not np.allclose(a, b)
+    toy = models.ConditionalDiscriminator(8, toy=True, conditioning=conditioning)
+    assert toy(minigen.randn(3, 2), minigen.tensor([0, 5, 7])).shape == (3, 1)
+
+
+@lesson10
+def test_conditional_generator_label_embedding_is_small_beside_the_noise():
+    G = models.ConditionalGenerator(width=8)
+    norms = np.linalg.norm(G.embed.weight.detach().numpy(), axis=1)
+    assert 0.5 < norms.mean() < 1.5                                   # ‖z‖ ≈ 10: z is heard from the start
 
 
 @lesson11

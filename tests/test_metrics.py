@@ -63,4 +63,8 @@ def test_ring_modes():
     assert metrics.ring_modes(real, Ring.centers(), Ring.std)["modes"] == 8
     assert metrics.ring_modes(real, Ring.centers(), Ring.std)["high_quality"] > 0.98
     collapsed = Ring.centers()[3] + 0.01 * np.random.default_rng(0).standard_normal((500, 2))
-    assert metrics.ring_modes(collapsed, Ring.centers(), Ring.std) == {"modes": 1, "high_quality": 1.0}
+    assert metrics.ring_modes(collapsed, Ring.centers(), Ring.std) == {"modes": 1, "modes_reached": 1,
+                                                                       "high_quality": 1.0}
+    blurry = real + 0.3 * np.random.default_rng(1).standard_normal(real.shape)   # all modes, none sharp
+    found = metrics.ring_modes(blurry, Ring.centers(), Ring.std)
+    assert found["modes_reached"] == 8 and found["modes"] < 8 and found["high_quality"] < 0.1

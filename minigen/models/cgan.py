@@ -7,7 +7,12 @@ real but shows the wrong digit is then as easy to reject as a blurry one, so G h
 How the label gets in:
 
 - **G**: an embedding e(y) ∈ ℝ⁵⁰ is concatenated to the noise, [z, e(y)] ∈ ℝ¹⁵⁰, and the rest is the DCGAN
-  generator unchanged.
+  generator unchanged. Its scale matters: e(y) starts with norm ≈ 1 (``embed_scale``) beside ‖z‖ ≈ 10. With
+  PyTorch's default N(0, 1) embedding (norm ≈ 7) the first layer's input was mostly label, G learned an image
+  per class and drove it into tanh's saturation, and within 200 steps every sample of a class was the same
+  image (pixel std across z 0.02 against 0.14 for real digits of one class, with both conditionings below and
+  both architectures): perfect label accuracy, classifier score 9.97, FID 433. A small embedding lets G learn
+  to use z first and the label grows as D asks for it.
 - **D**: the projection discriminator (Miyato & Koyama, 2018). The best conditional D's logit is
   log p_data(x, y) / p_G(x, y) = log p_data(x)/p_G(x) + log p_data(y|x)/p_G(y|x). Model the first term as usual,
   ψ(φ(x)), and the second, a log-ratio of two softmax classifiers on the same features φ(x), as an inner product
@@ -15,8 +20,8 @@ How the label gets in:
 
         D(x, y) = ψ(φ(x)) + e_D(y)ᵀ φ(x)          φ(x): the DCGAN discriminator's features, (N, 6272)
 
-  The label acts on D's whole feature vector rather than on one input channel, which conditions far more
-  strongly than concatenating a one-hot map to the image.
+  The label acts on D's whole feature vector. ``conditioning="input"`` is the classic alternative: a learned
+  28×28 map per class stacked on the image as a second input channel.
 
 The losses are the non-saturating GAN losses of ``gan.py``, with y passed to both players; fake images are made
 for labels drawn uniformly, real images come with their own labels.
@@ -35,10 +40,11 @@ class ConditionalGenerator(nn.Module):
     """(z (N, 100), y (N,)) → image (N, 1, 28, 28) in [−1, 1]  (``toy``: → a point (N, 2))."""
 
     def __init__(self, n_classes: int = 10, latent_dim: int = 100, embed_dim: int = 50, arch: str = "w3",
-                 width: int = 64, toy: bool = False):
+                 width: int = 64, toy: bool = False, embed_scale: float = 1.0):
         super().__init__()
         self.latent_dim, self.n_classes = latent_dim, n_classes
         self.embed = nn.Embedding(n_classes, embed_dim)                     # y → (N, 50)
+        init.normal_(self.embed.weight, 0.0, embed_scale / embed_dim ** 0.5)  # ‖e(y)‖ ≈ embed_scale
         self.body = (ToyGenerator(latent_dim + embed_dim) if toy
                      else DCGANGenerator(latent_dim + embed_dim, arch, width))
 
@@ -47,16 +53,36 @@ class ConditionalGenerator(nn.Module):
 
 
 class ConditionalDiscriminator(nn.Module):
-    """(x (N, 1, 28, 28), y (N,)) → one logit (N, 1): ψ(φ(x)) + e(y)ᵀφ(x)."""
+    """(x (N, 1, 28, 28), y (N,)) → one logit (N, 1).
 
-    def __init__(self, n_classes: int = 10, arch: str = "w3", width: int = 64, dropout=None, toy: bool = False):
+    ``conditioning="projection"``: ψ(φ(x)) + e(y)ᵀφ(x). ``conditioning="input"``: a learned 28×28 map per class,
+    e(y) → (N, 1, 28, 28), stacked on the image as a second channel before the first convolution."""
+
+    def __init__(self, n_classes: int = 10, arch: str = "w3", width: int = 64, dropout=None, toy: bool = False,
+                 conditioning: str = "projection"):
         super().__init__()
-        self.n_classes = n_classes
-        self.body = ToyDiscriminator() if toy else DCGANDiscriminator(arch, width, dropout=dropout)
-        self.embed = nn.Embedding(n_classes, self.body.feature_dim)        # y → (N, 6272)
-        init.normal_(self.embed.weight, 0.0, 0.02)
+        if conditioning not in ("projection", "input"):
+            raise ValueError(f"conditioning must be 'projection' or 'input', got {conditioning!r}")
+        self.n_classes, self.conditioning = n_classes, conditioning
+        extra = 0 if conditioning == "projection" else 1
+        if toy:
+            self.body = ToyDiscriminator(inp=2 + 2 * extra)
+            size = 2
+        else:
+            self.body = DCGANDiscriminator(arch, width, channels=1 + extra, dropout=dropout)
+            size = 28 * 28
+        if conditioning == "projection":
+            self.embed = nn.Embedding(n_classes, self.body.feature_dim)    # y → (N, 6272)
+            init.normal_(self.embed.weight, 0.0, 0.02)
+        else:
+            self.embed = nn.Embedding(n_classes, size)                      # y → (N, 784)
 
     def forward(self, x, y):
+        if self.conditioning == "input":
+            label = self.embed(y)                                           # (N, 784); the ring: (N, 2)
+            if x.ndim == 4:
+                label = label.reshape(x.shape[0], 1, *x.shape[2:])          # → (N, 1, 28, 28)
+            return self.body(cat([x, label], dim=1))                        # (N, 2, 28, 28) → (N, 1)
         h = self.body.features(x)                                          # → (N, 6272)
         projection = (self.embed(y) * h).sum(dim=1, keepdim=True)          # → (N, 1)
         return self.body.head(h) + projection                              # → (N, 1)

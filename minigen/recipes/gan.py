@@ -228,8 +228,9 @@ class GANRecipe(Recipe):
             points = self.sample(self.noise(2000, rng))
             found = metrics.ring_modes(points, Ring.centers(), Ring.std)
             paths.append(viz.scatter_2d(test_x[:2000], points, path=run_dir / "ring.png",
-                                        title=f"{self.name}: {found['modes']} of 8 modes covered, "
-                                              f"{found['high_quality']:.0%} of points within 3σ of one"))
+                                        title=f"{self.name}: {found['modes_reached']} of 8 modes reached, "
+                                              f"{found['modes']} covered sharply ({found['high_quality']:.0%} "
+                                              f"of points within 3σ of one)"))
             return paths
         rows = self.n_classes if self.conditional else 8
         ends = self.noise(2 * rows, rng)
@@ -262,8 +263,10 @@ class CGANRecipe(DCGANRecipe):
 
     def build(self):
         c = self.config
-        return (ConditionalGenerator(self.n_classes, c["latent_dim"], 50, c.get("arch", "w3"), c["width"], self.toy),
-                ConditionalDiscriminator(self.n_classes, c.get("arch", "w3"), c["width"], toy=self.toy))
+        return (ConditionalGenerator(self.n_classes, c["latent_dim"], 50, c.get("arch", "w3"), c["width"], self.toy,
+                                     c.get("embed_scale", 1.0)),
+                ConditionalDiscriminator(self.n_classes, c.get("arch", "w3"), c["width"], toy=self.toy,
+                                         conditioning=c.get("conditioning", "projection")))
 
 
 class WGANGPRecipe(DCGANRecipe):
