@@ -53,13 +53,17 @@ def exercise_module(lesson: int, against: str | None = None, reload: bool = True
 
 
 def check(lesson: int, against: str | None = None) -> None:
-    """Run this lesson's exercise checks (``pytest -m lessonNN tests/test_lessons.py``) and print the summary.
+    """Run this lesson's exercise checks (``pytest -m lessonNN tests/test_lessons.py tests/test_lessonNN.py``)
+    and print the summary.
 
     ``against="exercises"`` checks your file; the default (or ``$MINIGEN_CHECK``) checks the solutions."""
     against = against or CHECK
     env = {**os.environ, "MINIGEN_CHECK": against, "PY_COLORS": "0"}        # plain text in a notebook
+    # lessons 01-08 keep their checks in tests/test_lessons.py, later lessons in tests/test_lessonNN.py
+    files = [str(p.relative_to(ROOT)) for p in [ROOT / "tests" / "test_lessons.py",
+                                                  ROOT / "tests" / f"test_lesson{lesson:02d}.py"] if p.exists()]
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--color=no",
-               "--tb=line", "-m", f"lesson{lesson:02d}", "tests/test_lessons.py"]
+               "--tb=line", "-m", f"lesson{lesson:02d}", *files]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     if result.returncode == 0:

@@ -2,8 +2,9 @@
 conditional GAN's labels, exact resume of WGAN-GP's critic/generator schedule, and a smoke run of every
 ``minigen train MODEL``.
 
-Markers: lesson09 (GAN, DCGAN, the ring), lesson10 (conditional GAN), lesson11 (WGAN-GP), lesson12 (the
-evaluator classifier and ``minigen eval``; the metrics themselves are in test_metrics.py).
+Markers follow the lessons: lesson09 (the MLP GAN, its losses, the ring), lesson10 (DCGAN, the evaluator
+classifier and ``minigen eval``; the metrics themselves are in test_metrics.py), lesson11 (conditional GAN),
+lesson12 (WGAN-GP).
 """
 
 import json
@@ -39,7 +40,7 @@ def test_mlp_gan_shapes():
     assert [m.out_features for m in D.modules() if isinstance(m, minigen.nn.Linear)] == [1024, 512, 256, 1]
 
 
-@lesson09
+@lesson10
 @pytest.mark.parametrize("arch", ["w3", "421"])
 def test_dcgan_shapes(arch):
     G, D = models.DCGANGenerator(arch=arch), models.DCGANDiscriminator(arch=arch)
@@ -58,7 +59,7 @@ def test_dcgan_shapes(arch):
     assert kernels == ({(5, 5)} if arch == "w3" else {(4, 4)})
 
 
-@lesson09
+@lesson10
 def test_dcgan_initialisation():
     G = models.DCGANGenerator()
     conv = [m for m in G.modules() if isinstance(m, minigen.nn.ConvTranspose2d)][0].weight.detach().numpy()
@@ -73,7 +74,7 @@ def test_toy_nets_shapes():
     assert models.ToyDiscriminator()(minigen.randn(7, 2)).shape == (7, 1)
 
 
-@lesson10
+@lesson11
 def test_conditional_shapes():
     G, D = models.ConditionalGenerator(width=8), models.ConditionalDiscriminator(width=8)
     y = minigen.tensor([0, 3, 9])
@@ -81,7 +82,7 @@ def test_conditional_shapes():
     assert image.shape == (3, 1, 28, 28) and D(image, y).shape == (3, 1)
 
 
-@lesson10
+@lesson11
 @pytest.mark.parametrize("conditioning", ["projection", "input"])
 def test_conditional_discriminator_depends_on_the_label(conditioning):
     D = models.ConditionalDiscriminator(width=8, conditioning=conditioning).eval()
@@ -93,14 +94,14 @@ def test_conditional_discriminator_depends_on_the_label(conditioning):
     assert toy(minigen.randn(3, 2), minigen.tensor([0, 5, 7])).shape == (3, 1)
 
 
-@lesson10
+@lesson11
 def test_conditional_generator_label_embedding_is_small_beside_the_noise():
     G = models.ConditionalGenerator(width=8)
     norms = np.linalg.norm(G.embed.weight.detach().numpy(), axis=1)
     assert 0.5 < norms.mean() < 1.5                                   # ‖z‖ ≈ 10: z is heard from the start
 
 
-@lesson11
+@lesson12
 @pytest.mark.parametrize("arch", ["w3", "421"])
 def test_critic_has_no_batchnorm_or_dropout(arch):
     assert any(isinstance(m, minigen.nn.BatchNorm2d) for m in models.DCGANDiscriminator(arch="421").modules())
@@ -110,7 +111,7 @@ def test_critic_has_no_batchnorm_or_dropout(arch):
     assert C(minigen.randn(2, 1, 28, 28)).shape == (2, 1)
 
 
-@lesson12
+@lesson10
 def test_classifier_shapes():
     C = models.Classifier()
     x = minigen.rand(4, 1, 28, 28)
@@ -144,8 +145,8 @@ def _d_loss(recipe, x, y, fake, fake_y):
     return loss
 
 
-@pytest.mark.parametrize("name", [pytest.param("gan", marks=lesson09), pytest.param("dcgan", marks=lesson09),
-                                  pytest.param("cgan", marks=lesson10)])
+@pytest.mark.parametrize("name", [pytest.param("gan", marks=lesson09), pytest.param("dcgan", marks=lesson10),
+                                  pytest.param("cgan", marks=lesson11)])
 def test_one_step_lowers_the_discriminator_loss_on_a_fixed_batch(name):
     recipe = _recipe(name, width=8, lr_d=1e-3)
     x = minigen.rand(16, 1, 28, 28) * 2 - 1
@@ -157,7 +158,7 @@ def test_one_step_lowers_the_discriminator_loss_on_a_fixed_batch(name):
     assert _d_loss(recipe, x, y, fake, y) < before
 
 
-@lesson11
+@lesson12
 def test_critic_step_lowers_the_critic_loss_and_generator_moves_every_fifth_step():
     recipe = _recipe("wgan-gp", width=8, lr_d=1e-3)
     x = minigen.rand(8, 1, 28, 28) * 2 - 1
@@ -191,7 +192,7 @@ def tiny_critic(w1, b1, w2):
     return f
 
 
-@lesson11
+@lesson12
 def test_gradient_penalty_gradient_matches_finite_differences():
     real, fake = f64(3, 1, 4, 4, requires_grad=False), f64(3, 1, 4, 4, requires_grad=False)
     alpha = minigen.rand(3, 1, 1, 1, dtype=minigen.float64)
@@ -201,7 +202,7 @@ def test_gradient_penalty_gradient_matches_finite_differences():
     assert minigen.gradgradcheck(lambda x, a, b, c: tiny_critic(a, b, c)(x), (f64(3, 1, 4, 4), w1, b1, w2))
 
 
-@lesson11
+@lesson12
 def test_gradient_penalty_of_linear_critics():
     real, fake = minigen.randn(6, 1, 4, 4), minigen.randn(6, 1, 4, 4)
     a = minigen.randn(16, 1)
@@ -212,7 +213,7 @@ def test_gradient_penalty_of_linear_critics():
     assert gradient_penalty(lambda x: F.flatten(x, 1) @ zero, real, fake).item() == pytest.approx(1, rel=1e-5)
 
 
-@lesson11
+@lesson12
 def test_interpolates_use_one_alpha_per_example():
     real, fake = minigen.randn(5, 1, 6, 6), minigen.randn(5, 1, 6, 6)
     x_hat = interpolate(real, fake)
@@ -223,7 +224,7 @@ def test_interpolates_use_one_alpha_per_example():
 
 
 # --- conditional sampling --------------------------------------------------------------------------------------
-@lesson10
+@lesson11
 def test_conditional_sampling_uses_the_label_and_rows_per_class():
     recipe = _recipe("cgan", width=8)
     recipe.train(False)
@@ -244,11 +245,11 @@ SMOKE = ["--epochs", "1", "--limit", "64", "--batch-size", "32", "--quiet"]
 
 
 @pytest.mark.parametrize("model, extra", [
-    pytest.param("gan", [], marks=lesson09), pytest.param("dcgan", ["--width", "8"], marks=lesson09),
-    pytest.param("dcgan", ["--arch", "421", "--width", "8", "--ema", "0.9"], marks=lesson09),
-    pytest.param("cgan", ["--width", "8"], marks=lesson10), pytest.param("wgan-gp", ["--width", "8"], marks=lesson11),
+    pytest.param("gan", [], marks=lesson09), pytest.param("dcgan", ["--width", "8"], marks=lesson10),
+    pytest.param("dcgan", ["--arch", "421", "--width", "8", "--ema", "0.9"], marks=lesson10),
+    pytest.param("cgan", ["--width", "8"], marks=lesson11), pytest.param("wgan-gp", ["--width", "8"], marks=lesson12),
     pytest.param("gan", ["--dataset", "ring", "--batch-size", "2"], marks=lesson09),      # 32 steps: a logged one
-    pytest.param("wgan-gp", ["--dataset", "ring", "--batch-size", "2"], marks=lesson11)])
+    pytest.param("wgan-gp", ["--dataset", "ring", "--batch-size", "2"], marks=lesson12)])
 def test_every_gan_trains_from_the_command_line(model, extra, tmp_path):
     run = tmp_path / "run"
     assert cli.main(["train", model, *SMOKE, *extra, "--out", str(run)]) == 0
@@ -265,7 +266,7 @@ def test_every_gan_trains_from_the_command_line(model, extra, tmp_path):
         assert 0 <= epoch["modes"] <= 8
 
 
-@lesson11
+@lesson12
 def test_wgan_gp_resumes_exactly(tmp_path):
     tiny = dict(dataset="ring", batch_size=32, limit=96, progress=False)   # 3 batches: G moves on batch 5
     straight = train("wgan-gp", epochs=2, out=tmp_path / "straight", **tiny)
@@ -276,7 +277,7 @@ def test_wgan_gp_resumes_exactly(tmp_path):
         assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
 
 
-@lesson12
+@lesson10
 def test_classifier_trains_samples_nothing_and_eval_scores_gans(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)                                        # the default runs/classifier-digits
     assert cli.main(["train", "classifier", *SMOKE, "--width", "4", "--out", "runs/classifier-digits"]) == 0

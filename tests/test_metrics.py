@@ -8,7 +8,7 @@ import pytest
 from minigen import metrics
 from minigen.data import Ring
 
-pytestmark = pytest.mark.lesson12
+pytestmark = pytest.mark.lesson10
 
 
 def test_fid_of_a_set_against_itself_is_zero_and_grows_with_noise():
