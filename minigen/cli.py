@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after every epoch")
-    train.add_argument("--time-limit", type=float, help="stop after the epoch that passes this many minutes")
+    train.add_argument("--time-limit", type=float,
+                       help="stop after the epoch that passes this many minutes of training (in total, across resumes)")
     train.add_argument("--device", default="cpu", help="cpu or cuda")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run directory (default runs/MODEL-DATASET; never overwritten)")

@@ -157,6 +157,9 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
         config = json.loads((run_dir / "config.json").read_text())
         if epochs is not None:
             config["epochs"] = epochs  # continue to a new total
+        if options.get("time_limit") is not None:
+            config["time_limit"] = options["time_limit"]  # a new limit on the total training time
+        (run_dir / "config.json").write_text(json.dumps(config, indent=2))
     else:
         recipe_cls = recipes.get(model)
         if dataset not in DATASETS:

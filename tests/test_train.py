@@ -132,3 +132,15 @@ def test_time_limit_stops_after_the_epoch_that_passes_it(tmp_path):
                      "0.00001", "--out", str(run), "--quiet"]) == 0
     assert json.loads((run / "config.json").read_text())["time_limit"] == 0.00001
     assert load(run / "checkpoint_last.npz")["position"]["epoch"] == 1
+
+
+def test_resume_takes_a_new_time_limit(tmp_path):
+    """A run stopped by its time limit continues when resumed with a larger one (a new total)."""
+    run = tmp_path / "run"
+    assert cli.main(["train", "ae", "--epochs", "4", "--limit", "100", "--batch-size", "50", "--time-limit",
+                     "0.00001", "--out", str(run), "--quiet"]) == 0
+    assert cli.main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert load(run / "checkpoint_last.npz")["position"]["epoch"] == 2     # one more epoch, then the limit again
+    assert cli.main(["train", "--resume", str(run), "--time-limit", "60", "--quiet"]) == 0
+    assert load(run / "checkpoint_last.npz")["position"]["epoch"] == 4     # the new limit lets it finish
+    assert json.loads((run / "config.json").read_text())["time_limit"] == 60
