@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="folder holding mnist/, fashion-mnist/ (default: $MINIGEN_DATA, data/)")
     train.add_argument("--limit", type=int, help="use only the first N images (quick checks)")
     train.add_argument("--latent-dim", type=int)
-    train.add_argument("--hidden", help="hidden sizes, comma-separated (MLP models), e.g. 512,512")
+    train.add_argument("--hidden", help="hidden sizes, comma-separated (MLP models), e.g. 512,512; "
+                       "DCGAN, WGAN-GP: one fully connected layer in each network, e.g. 1024")
     train.add_argument("--arch", choices=("mlp", "conv", "w3", "421"),
                        help="AE/VAE: mlp or conv; DCGAN family: w3 (5x5 kernels, GUIDE W3) or 421 (4/2/1)")
     train.add_argument("--width", type=int, help="DCGAN family, classifier: channels of the first conv layer")

@@ -60,6 +60,24 @@ def test_dcgan_shapes(arch):
 
 
 @lesson10
+@pytest.mark.parametrize("arch", ["w3", "421"])
+def test_dcgan_hidden_layer_adds_one_fully_connected_layer_to_each_network(arch):
+    G, D = models.DCGANGenerator(arch=arch, width=8, hidden=24), models.DCGANDiscriminator(arch=arch, width=8, hidden=24)
+    plain = models.DCGANGenerator(arch=arch, width=8)
+    linear_sizes = [(m.in_features, m.out_features) for m in G.modules() if isinstance(m, minigen.nn.Linear)]
+    assert linear_sizes == [(100, 24), (24, 32 * 49)]
+    assert [(m.in_features, m.out_features) for m in plain.modules() if isinstance(m, minigen.nn.Linear)] == \
+        [(100, 32 * 49)]
+    x = G(minigen.randn(3, 100))
+    assert x.shape == (3, 1, 28, 28)
+    assert D.feature_dim == 24 and D.features(x).shape == (3, 24) and D(x).shape == (3, 1)
+    critic = models.Critic(arch=arch, width=8, hidden=24)
+    assert critic(x).shape == (3, 1)
+    assert not any(isinstance(m, (minigen.nn.BatchNorm1d, minigen.nn.BatchNorm2d, minigen.nn.Dropout))
+                   for m in critic.modules())
+
+
+@lesson10
 def test_dcgan_initialisation():
     G = models.DCGANGenerator()
     conv = [m for m in G.modules() if isinstance(m, minigen.nn.ConvTranspose2d)][0].weight.detach().numpy()
@@ -246,7 +264,7 @@ SMOKE = ["--epochs", "1", "--limit", "64", "--batch-size", "32", "--quiet"]
 
 @pytest.mark.parametrize("model, extra", [
     pytest.param("gan", [], marks=lesson09), pytest.param("dcgan", ["--width", "8"], marks=lesson10),
-    pytest.param("dcgan", ["--arch", "421", "--width", "8", "--ema", "0.9"], marks=lesson10),
+    pytest.param("dcgan", ["--arch", "421", "--width", "8", "--ema", "0.9", "--hidden", "16"], marks=lesson10),
     pytest.param("cgan", ["--width", "8"], marks=lesson11), pytest.param("wgan-gp", ["--width", "8"], marks=lesson12),
     pytest.param("gan", ["--dataset", "ring", "--batch-size", "2"], marks=lesson09),      # 32 steps: a logged one
     pytest.param("wgan-gp", ["--dataset", "ring", "--batch-size", "2"], marks=lesson12)])

@@ -24,6 +24,14 @@ Two architectures for 28×28 images, ``width`` w scaling every channel count:
   the source of the checkerboard artefacts of Odena et al. (2016). Batch norm in D (never on its input layer)
   makes a stronger discriminator than W3's dropout one.
 
+``hidden`` (0 by default) adds one fully connected layer of that many units to each network, as the InfoGAN
+paper's MNIST networks have (Chen et al., 2016; the "4/2/1 with hidden=1024" networks of Lucic et al., 2018):
+G: z → hidden → (4w, 7, 7) → …, and D: … → flatten → hidden → logit, with batch norm (D: where ``batchnorm``)
+and the same activations. Two convolutions see at most a 10×10 patch of a digit (4 + 3·2 pixels), so the
+only thing in D that judges a digit's *whole* shape is the last layer; a linear logit over the 7×7 map is a
+weak judge of "is this a 4 at all", and G gets away with well-drawn strokes that form no digit. The hidden
+layer gives D (and G) a non-linear view of the whole image.
+
 The WGAN-GP critic is the discriminator with neither batch norm nor dropout (``batchnorm=False, dropout=0``).
 """
 
@@ -55,13 +63,19 @@ def _check(arch):
 class DCGANGenerator(nn.Module):
     """z (N, 100) → image (N, 1, 28, 28) in [−1, 1]; shapes for width w = 64."""
 
-    def __init__(self, latent_dim: int = 100, arch: str = "w3", width: int = 64, channels: int = 1):
+    def __init__(self, latent_dim: int = 100, arch: str = "w3", width: int = 64, channels: int = 1,
+                 hidden: int = 0):
         super().__init__()
         _check(arch)
         self.latent_dim, w = latent_dim, width
+        act = nn.LeakyReLU(0.2) if arch == "w3" else nn.ReLU()
+        # optional fully connected layer: z (N, 100) → (N, hidden)
+        fc = [nn.Linear(latent_dim, hidden, bias=False), nn.BatchNorm1d(hidden), act] if hidden else []
+        inp = hidden or latent_dim
         if arch == "w3":
             self.net = nn.Sequential(
-                nn.Linear(latent_dim, 4 * w * 7 * 7, bias=False),                     # → (N, 12544)
+                *fc,
+                nn.Linear(inp, 4 * w * 7 * 7, bias=False),                            # → (N, 12544)
                 nn.BatchNorm1d(4 * w * 7 * 7), nn.LeakyReLU(0.2),
                 nn.Unflatten(1, (4 * w, 7, 7)),                                       # → (N, 256, 7, 7)
                 nn.ConvTranspose2d(4 * w, 2 * w, 5, stride=1, padding=2, bias=False),  # → (N, 128, 7, 7)
@@ -72,7 +86,8 @@ class DCGANGenerator(nn.Module):
                 nn.Tanh())
         else:
             self.net = nn.Sequential(
-                nn.Linear(latent_dim, 4 * w * 7 * 7, bias=False),                     # → (N, 12544)
+                *fc,
+                nn.Linear(inp, 4 * w * 7 * 7, bias=False),                            # → (N, 12544)
                 nn.BatchNorm1d(4 * w * 7 * 7), nn.ReLU(),
                 nn.Unflatten(1, (4 * w, 7, 7)),                                       # → (N, 256, 7, 7)
                 nn.ConvTranspose2d(4 * w, 2 * w, 4, stride=2, padding=1, bias=False),  # → (N, 128, 14, 14)
@@ -89,7 +104,8 @@ class DCGANDiscriminator(nn.Module):
     """image (N, 1, 28, 28) → one logit (N, 1); shapes for width w = 64. ``dropout`` defaults to 0.3 for W3 and
     0 for 4/2/1, ``batchnorm`` to False for W3 and True for 4/2/1."""
 
-    def __init__(self, arch: str = "w3", width: int = 64, channels: int = 1, dropout=None, batchnorm=None):
+    def __init__(self, arch: str = "w3", width: int = 64, channels: int = 1, dropout=None, batchnorm=None,
+                 hidden: int = 0):
         super().__init__()
         _check(arch)
         w, k, p = width, (5 if arch == "w3" else 4), (2 if arch == "w3" else 1)
@@ -97,12 +113,17 @@ class DCGANDiscriminator(nn.Module):
         batchnorm = (arch == "421") if batchnorm is None else batchnorm
         drop = [nn.Dropout(dropout)] if dropout else []
         norm = [nn.BatchNorm2d(2 * w)] if batchnorm else []
-        self.features = nn.Sequential(
+        layers = [
             nn.Conv2d(channels, w, k, stride=2, padding=p), nn.LeakyReLU(0.2), *drop,       # → (N, 64, 14, 14)
             nn.Conv2d(w, 2 * w, k, stride=2, padding=p, bias=not batchnorm), *norm,         # → (N, 128, 7, 7)
             nn.LeakyReLU(0.2), *drop,
-            nn.Flatten())                                                                   # → (N, 6272)
+            nn.Flatten()]                                                                   # → (N, 6272)
         self.feature_dim = 2 * w * 7 * 7
+        if hidden:   # the optional fully connected layer: → (N, hidden)
+            layers += [nn.Linear(self.feature_dim, hidden, bias=not batchnorm),
+                       *([nn.BatchNorm1d(hidden)] if batchnorm else []), nn.LeakyReLU(0.2), *drop]
+            self.feature_dim = hidden
+        self.features = nn.Sequential(*layers)
         self.head = nn.Linear(self.feature_dim, 1)                                          # → (N, 1)
         init_weights(self)
 

@@ -244,7 +244,8 @@ class GANRecipe(Recipe):
 
 
 class DCGANRecipe(GANRecipe):
-    """DCGAN (models/dcgan.py): ``--arch w3`` (GUIDE W3, 5×5 kernels) or ``--arch 421``; ``--width`` channels."""
+    """DCGAN (models/dcgan.py): ``--arch w3`` (GUIDE W3, 5×5 kernels) or ``--arch 421``; ``--width`` channels;
+    ``--hidden 1024`` one fully connected layer in each network."""
     name = "dcgan"
     defaults = dict(epochs=10, batch_size=64, lr=2e-4, lr_d=1e-4, betas=[0.5, 0.999], latent_dim=100, arch="w3",
                     width=64, ema=0.0)
@@ -253,7 +254,9 @@ class DCGANRecipe(GANRecipe):
         if self.toy:
             return ToyGenerator(self.config["latent_dim"]), ToyDiscriminator()
         c = self.config
-        return DCGANGenerator(c["latent_dim"], c["arch"], c["width"]), DCGANDiscriminator(c["arch"], c["width"])
+        hidden = (c.get("hidden") or [0])[0]     # --hidden 1024: one fully connected layer in G and D
+        return (DCGANGenerator(c["latent_dim"], c["arch"], c["width"], hidden=hidden),
+                DCGANDiscriminator(c["arch"], c["width"], hidden=hidden))
 
 
 class CGANRecipe(DCGANRecipe):
@@ -283,7 +286,9 @@ class WGANGPRecipe(DCGANRecipe):
         if self.toy:
             return ToyGenerator(self.config["latent_dim"]), ToyDiscriminator()    # no batch norm, no dropout
         c = self.config
-        return DCGANGenerator(c["latent_dim"], c["arch"], c["width"]), Critic(c["arch"], c["width"])
+        hidden = (c.get("hidden") or [0])[0]
+        return DCGANGenerator(c["latent_dim"], c["arch"], c["width"], hidden=hidden), Critic(c["arch"], c["width"],
+                                                                                             hidden=hidden)
 
     def _critic_updates(self) -> int:
         """Critic steps taken so far (from Adam's step count, so it survives a resume)."""
