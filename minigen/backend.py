@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import warnings
 
 import numpy as np
 
@@ -77,8 +78,12 @@ def device_of(array) -> str:
 
 
 def xp_of(array):
-    """The array module of an array: ``numpy`` for NumPy arrays, ``cupy`` for CuPy arrays."""
-    return np if isinstance(array, np.ndarray) else cupy
+    """The array module of an array: ``numpy`` for NumPy arrays (and scalars), ``cupy`` for CuPy arrays."""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return np
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy
+    raise TypeError(f"expected a NumPy or CuPy array, got {type(array).__name__} (a Tensor's array is .data)")
 
 
 def on_device(array, device: str):
@@ -94,6 +99,14 @@ def on_device(array, device: str):
 def to_numpy(array) -> np.ndarray:
     """A NumPy array with the same values (copies from the GPU when needed)."""
     return array if isinstance(array, np.ndarray) else cupy.asnumpy(array)
+
+
+def synchronize(device) -> None:
+    """Wait until the work queued on ``device`` is done. GPU kernels run after their launch returns; the CPU
+    runs each operation before returning, so there it does nothing."""
+    device = canonical_device(device)
+    if device != "cpu":
+        cupy.cuda.Device(int(device.split(":")[1])).synchronize()
 
 
 # --- Memory: keep freed blocks for reuse -----------------------------------------------------------------------
@@ -170,14 +183,36 @@ def generator(device: str):
 
 
 def get_rng_state() -> dict:
-    """Everything needed to continue the random streams exactly (used by checkpoints)."""
+    """Everything needed to continue the random streams exactly (used by checkpoints): the seed, and the state
+    of each device's generator made so far.
+
+    CuPy offers no public way to read or set a Generator's state. Its bit generators (cuRAND) keep the whole
+    position of the stream in one device array, ``bit_generator._state``, a private attribute: it is copied
+    here, and written back by ``set_rng_state`` on the same kind of GPU. A CuPy without that attribute gets a
+    warning instead: its GPU streams are not saved, and a resumed run draws other random numbers there."""
     state = {"seed": _seed}
-    if "cpu" in _generators:
-        state["cpu"] = _generators["cpu"].bit_generator.state
+    for device, gen in _generators.items():
+        if device == "cpu":
+            state["cpu"] = gen.bit_generator.state
+        elif hasattr(gen.bit_generator, "_state"):
+            state[device] = gen.bit_generator._state.copy()
+        else:
+            warnings.warn(f"get_rng_state: cannot read the state of {device}'s random generator with this CuPy "
+                          f"({cupy.__version__}); a run resumed from this state draws other random numbers there")
     return state
 
 
 def set_rng_state(state: dict) -> None:
+    """Continue the random streams from ``get_rng_state()``'s result (the GPU states as CuPy or NumPy arrays)."""
     manual_seed(state["seed"])
     if "cpu" in state:
         generator("cpu").bit_generator.state = state["cpu"]
+    for device, saved in state.items():
+        if device.startswith("cuda"):
+            here = cuda_is_available() and int(device.split(":")[1]) < cupy.cuda.runtime.getDeviceCount()
+            bits = generator(device).bit_generator if here else None
+            if getattr(bits, "_state", None) is None or tuple(bits._state.shape) != tuple(saved.shape):
+                warnings.warn(f"set_rng_state: cannot restore {device}'s random stream here (no GPU, another "
+                              f"CuPy or another GPU); it starts again from the seed {state['seed']}")
+            else:
+                bits._state[...] = on_device(saved, device)

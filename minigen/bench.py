@@ -59,17 +59,22 @@ def _torch():
     return torch
 
 
+def _torch_on(device: str):
+    """The torch module when PyTorch can run on ``device`` (a CPU-only build cannot use the GPU), else None."""
+    torch = _torch()
+    return torch if torch is not None and (device == "cpu" or torch.cuda.is_available()) else None
+
+
 def _torch_device(device: str) -> str:
     return "cpu" if device == "cpu" else device
 
 
 def _synchronize(device: str) -> None:
-    """Wait for queued GPU work, so a timer measures the work and not just its launch."""
-    if device != "cpu":
-        backend.cupy.cuda.Device(int(device.split(":")[1])).synchronize()
-        torch = _torch()
-        if torch is not None and torch.cuda.is_available():
-            torch.cuda.synchronize()
+    """Wait for queued GPU work, minigen's and PyTorch's, so a timer measures the work and not its launch."""
+    backend.synchronize(device)
+    torch = _torch_on(device)
+    if device != "cpu" and torch is not None:
+        torch.cuda.synchronize()
 
 
 def _timed(fn, device) -> float:
@@ -156,8 +161,8 @@ def _conv_case(device, x_shape, w_shape, transposed, **params) -> Case:
         return minigen.grad(y, (x, w), g)
 
     torch_step = None
-    torch = _torch()
-    if torch is not None and (device == "cpu" or torch.cuda.is_available()):
+    torch = _torch_on(device)
+    if torch is not None:
         tdev = _torch_device(device)
         tx = torch.tensor(x_np, device=tdev, requires_grad=True)
         tw = torch.tensor(w_np, device=tdev, requires_grad=True)

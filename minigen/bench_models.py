@@ -11,7 +11,7 @@ W4 (batch 128): 784 → 400 (ReLU) → μ, log σ² (20 each); 20 → 400 (ReLU)
 
 from __future__ import annotations
 
-from .bench import Case, _torch, _torch_device, workload
+from .bench import Case, _torch_device, _torch_on, workload
 
 
 def _dcgan(nn):
@@ -57,7 +57,7 @@ def _w3(device):
             minigen.ones(256, 1, device=device), minigen.zeros(256, 1, device=device),
             F.binary_cross_entropy_with_logits)
     torch_step = None
-    torch = _torch()
+    torch = _torch_on(device)
     if torch is not None:
         torch.manual_seed(0)
         td = _torch_device(device)
@@ -102,7 +102,7 @@ def _w4(device):
     x = minigen.rand(128, 784, device=device)
     opt = optim.Adam([p for m in modules for p in m.parameters()], 1e-3)
     torch_step = None
-    torch = _torch()
+    torch = _torch_on(device)
     if torch is not None:
         td = _torch_device(device)
         tmodules = [m.to(td) for m in _vae(torch.nn)]

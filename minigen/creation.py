@@ -108,8 +108,11 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
 
 
 def randperm(n, device=None) -> Tensor:
+    """A random permutation of 0..n-1: the order that sorts n uniform samples (CuPy's Generator, unlike
+    NumPy's, has no ``permutation``)."""
     device = backend.canonical_device(device)
-    return _make(backend.generator(device).permutation(n).astype(np.int64), False)
+    u = backend.generator(device).random(int(n))
+    return _make(u.argsort().astype(np.int64), False)
 
 
 def _like(maker):

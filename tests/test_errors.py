@@ -95,14 +95,15 @@ def test_shape_errors(call, error, pattern, device):
 @lesson03
 def test_loss_argument_errors(device):
     z = minigen.zeros(2, 3, device=device)
-    with pytest.raises(IndexError, match=r"target values must lie in \[0, 3\)"):
-        F.cross_entropy(z, minigen.tensor([0, 7], device=device))
+    if device == "cpu":   # value checks read the data back; on a GPU they are skipped (no sync per step)
+        with pytest.raises(IndexError, match=r"target values must lie in \[0, 3\)"):
+            F.cross_entropy(z, minigen.tensor([0, 7], device=device))
+        with pytest.raises(RuntimeError, match=r"\[0, 1\].*binary_cross_entropy_with_logits"):
+            F.binary_cross_entropy(z + 2.0, z)
     with pytest.raises(ValueError, match=r"expected target of shape \(2,\) for input of shape \(2, 3\), got \(1,\)"):
         F.nll_loss(z, minigen.tensor([0], device=device))
     with pytest.raises(ValueError, match="reduction must be one of"):
         F.mse_loss(z, z, reduction="avg")
-    with pytest.raises(RuntimeError, match=r"\[0, 1\].*binary_cross_entropy_with_logits"):
-        F.binary_cross_entropy(z + 2.0, z)
 
 
 # --- The engine (lesson 1) ------------------------------------------------------------------------------------

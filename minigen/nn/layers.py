@@ -165,8 +165,8 @@ class _BatchNorm(Layer):
         momentum = self.momentum or 0.0
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / int(self.num_batches_tracked.item())
+            if self.momentum is None:  # cumulative moving average: 1/n, computed where n lives (no sync)
+                momentum = (1.0 / self.num_batches_tracked.data).astype(self.running_mean.dtype)
         batch_stats = self.training or not self.track_running_stats  # eval uses the running statistics
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, batch_stats,
                             momentum, self.eps)
@@ -282,7 +282,8 @@ class Embedding(Layer):
     def forward(self, x):
         if x.dtype.kind not in "iu":
             raise RuntimeError(f"{self.signature()}: expected integer indices, got dtype {x.dtype}")
-        if x.numel() and (int(x.data.min()) < 0 or int(x.data.max()) >= self.num_embeddings):
+        # checked on the CPU only: on a GPU, reading the indices back would make every call wait for the GPU
+        if x.device == "cpu" and x.numel() and (int(x.data.min()) < 0 or int(x.data.max()) >= self.num_embeddings):
             raise IndexError(f"{self.signature()}: indices must lie in [0, {self.num_embeddings}), got "
                              f"{int(x.data.min())}..{int(x.data.max())}")
         return F.embedding(x, self.weight, self.padding_idx)           # (...) → (..., embedding_dim)

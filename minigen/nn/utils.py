@@ -9,25 +9,27 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor, no_grad
+from ..backend import xp_of
 
 
 @no_grad()
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+    """Rescale the gradients in place; returns their total norm, a tensor on their device. As in PyTorch, the
+    norm and the factor stay on the device: nothing is read back (except to check ``error_if_nonfinite``)."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    grads = [p.grad for p in params if p.grad is not None]
+    grads = [p.grad.data for p in params if p.grad is not None]
     if not grads:
         return Tensor(params[0].xp.asarray(0.0, dtype="float32")) if params else Tensor(0.0)
-    xp = grads[0].xp
+    xp = xp_of(grads[0])
     if norm_type == math.inf:
-        total = max(float(xp.abs(g.data).max()) for g in grads)
+        total = xp.stack([xp.abs(g).max().astype("float64") for g in grads]).max()
     else:
-        total = float(sum(float((xp.abs(g.data.astype("float64")) ** norm_type).sum()) for g in grads)) ** (1 / norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}")
-    coef = max_norm / (total + 1e-6)
-    if coef < 1:
-        for g in grads:
-            g.data *= g.dtype.type(coef)
+        total = sum((xp.abs(g.astype("float64")) ** norm_type).sum() for g in grads) ** (1 / norm_type)
+    if error_if_nonfinite and not math.isfinite(float(total)):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {float(total)}")
+    coef = xp.minimum(max_norm / (total + 1e-6), 1.0)  # at most 1: gradients are only ever scaled down
+    for g in grads:
+        g *= coef.astype(g.dtype)
     return Tensor(xp.asarray(total, dtype=grads[0].dtype))
 
 

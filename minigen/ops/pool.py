@@ -175,7 +175,7 @@ class MaxPool2d(WindowPick):
             better = (v > best) | xp.isnan(v)    # strictly greater: the first maximum wins (NaN wins, as torch)
             xp.copyto(best, v, where=better)
             chosen[better] = tap
-        if any(self.windows.padding) and bool((best == -np.inf).any()):
+        if any(self.windows.padding):
             # a window whose maximum is −∞ picks its first *real* pixel, never the padding (as PyTorch)
             xp.copyto(chosen, xp.asarray(self.windows.first_inside()), where=best == -np.inf)
         self.chosen = chosen

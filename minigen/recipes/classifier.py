@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, data, optim, viz
-from ..autograd import no_grad
+from ..autograd import Tensor, no_grad
 from ..creation import tensor
 from ..models import Classifier
 from ..nn import functional as F
@@ -43,7 +43,7 @@ class ClassifierRecipe(Recipe):
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        accuracy = float((logits.data.argmax(axis=1) == y.data).mean())
+        accuracy = Tensor((logits.data.argmax(axis=1) == y.data).mean())  # on the device: read when logged
         return {"loss": loss, "accuracy": accuracy}
 
     @no_grad()
