@@ -167,11 +167,11 @@ print(f"V(trained D, G) ≈ {-loss.item():.4f} on the last batches (at most V(D*
 # %%
 a = minigen.tensor(np.linspace(-12, 12, 481), requires_grad=True)     # logits D gives to fakes
 d_of_g = a.sigmoid().detach().numpy()                                   # D(G(z)) = σ(a)
-minimax = -F.softplus(a)                      # log(1 − σ(a)), which G minimises in the game
+minimax = -F.softplus(a)                      # log(1 − σ(a)) = −softplus(a) (section 4), G's loss in the game
 minimax.sum().backward()
 grad_minimax = a.grad.numpy().copy()
 a.grad = None
-non_saturating = F.softplus(-a)               # −log σ(a)
+non_saturating = F.softplus(-a)               # −log σ(a) = softplus(−a)
 non_saturating.sum().backward()
 grad_non_saturating = a.grad.numpy().copy()
 
@@ -225,10 +225,12 @@ print(f"at a = 0 everywhere: D's loss {discriminator_loss(minigen.zeros(4, 1), m
 #    (`D.requires_grad_(False)` sets `requires_grad` to False on each of D's parameters, and `True` puts it back
 #    afterwards), so that this backward computes gradients for G only.
 #
-# Adam with β₁ = 0.5 rather than the default 0.9 is the usual choice for GANs (Radford et al., 2016): each
-# player's target moves as the other learns, and a long memory of old gradients points the wrong way. Here is
-# the loop, with a few numbers recorded along the way: D's mean output on real points and on fakes, and G's
-# points for a fixed batch of noise, to watch how they move.
+# Adam moves each parameter along a running average of its recent gradients (its momentum), divided by the root
+# of a running average of their squares; `betas=(β₁, β₂)` says how much of each average a step keeps. The default
+# β₁ = 0.9 averages over roughly the last 10 gradients, β₁ = 0.5 over the last 2, and 0.5 is the usual choice
+# for GANs (Radford et al., 2016): each player's target moves as the other learns, and a long memory of old
+# gradients points the wrong way. Here is the loop, with a few numbers recorded along the way: D's mean output
+# on real points and on fakes, and G's points for a fixed batch of noise, to watch how they move.
 
 # %%
 def train_ring(G, D, steps, lr_g=2e-4, lr_d=2e-4, minimax=False, batch=64, every=100, seed=0):
@@ -372,9 +374,9 @@ plt.show()
 # G first spreads its points over the whole circle (all 8 modes *reached*: each is the nearest centre of many
 # points), then gathers them into the eight sharp clusters (modes covered *sharply*: at least 1 % of the points
 # within 3 standard deviations, 0.06, of a centre), which takes longer. The curves do not fall like a
-# classifier's: D's loss hovers around 2·log 2 ≈ 1.39 and its outputs around ½, because every time D improves, G
-# catches up. A GAN's losses say whether the game is balanced, not how good the samples are; for that we look
-# at the samples, and, in lesson 10, measure them.
+# classifier's: D's loss stays near, a little below, 2·log 2 ≈ 1.39 (its value at the game's solution) and its
+# outputs near ½, because every time D improves, G catches up. A GAN's losses say whether the game is balanced,
+# not how good the samples are; for that we look at the samples, and, in lesson 10, measure them.
 #
 # ## 8. Mode collapse
 #
@@ -430,7 +432,9 @@ plt.show()
 # The MLP GAN of `minigen.models.gan` is the same game on 28×28 images: G maps 100 noise numbers through
 # 256, 512 and 1024 units to 784 pixels with a tanh at the end (images in [−1, 1], so the data is scaled to
 # match), D maps 784 pixels through 1024, 512 and 256 units to one logit, with LeakyReLU(0.2) (a leaky slope
-# keeps gradients flowing back to G where ReLU would cut them) and dropout. In full mode it trains for 3
+# keeps gradients flowing back to G where ReLU would cut them) and dropout (`nn.Dropout(0.3)`: in training mode
+# it zeroes each unit's output with probability 0.3 and scales the rest by 1/0.7, so that D cannot lean on a few
+# units and memorise the training images; `eval()` switches it off). In full mode it trains for 3
 # epochs on MNIST; fast mode runs a quarter-width version for 150 steps on 1,000 embedded digits, enough to
 # check that the code runs and to see where G starts, not to see digits.
 

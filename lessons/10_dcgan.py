@@ -48,15 +48,18 @@ print("mode:", "fast" if FAST else "full")
 #
 # The paper's guidelines, each with its reason:
 #
-# - **No pooling, no hidden dense layers.** D shrinks the image with *strided* convolutions, G grows it with
-#   strided *transposed* convolutions: both learn their own down- and upsampling instead of a fixed max or
-#   copy. One dense layer remains at each end, to reshape noise into a small map and a map into one logit.
-# - **Batch normalization** in G, and in D's inner layers (never on D's input or G's output). It keeps each
-#   layer's inputs at a steady scale while both networks move, and in G it helps against collapse: with every
-#   layer's output normalized over the batch, G cannot easily map every z to the same image.
+# - **No pooling, no hidden dense layers.** Many networks shrink their maps by a fixed rule, *pooling* (max
+#   pooling replaces each 2×2 block by its largest value), and grow them by copying pixels (lesson 05's resize).
+#   Here D shrinks the image with *strided* convolutions, G grows it with strided *transposed* convolutions:
+#   both learn their own down- and upsampling. One dense layer remains at each end, to reshape noise into a
+#   small map and a map into one logit.
+# - **Batch normalization** in G, and in D's inner layers (never on D's input or G's output; lesson 06,
+#   section 7). It keeps each layer's inputs at a steady scale while both networks move, and in G it helps
+#   against collapse: with every layer's output normalized over the batch, G cannot easily map every z to the
+#   same image.
 # - **ReLU in G, LeakyReLU(0.2) in D, tanh at G's output.** The leaky slope lets gradients from D reach G through
 #   every unit; tanh bounds G's pixels to [−1, 1], where the data is scaled to match.
-# - **Weights from N(0, 0.02)**, batch-norm scales from N(1, 0.02), biases 0.
+# - **Weights from N(0, 0.02²)** (standard deviation 0.02), batch-norm scales from N(1, 0.02²), biases 0.
 # - **Adam with β₁ = 0.5**, learning rate 2e-4 (lesson 09 explained why a shorter memory suits a moving target).
 #
 # ## 2. Two generators, layer by layer
@@ -65,7 +68,8 @@ print("mode:", "fast" if FAST else "full")
 # 5×5 kernels, LeakyReLU in G too, dropout instead of batch norm in D. `arch="421"` follows the paper more
 # closely: kernel 4, stride 2, padding 1 everywhere, ReLU in G, batch norm in D. Both start from a (4w, 7, 7)
 # map (w is the width, 64 by default) and double its size twice. A forward pass, layer by layer, with each
-# transposed convolution's output size from lesson 05's formula H_out = (H − 1)·s − 2p + k + output_padding:
+# transposed convolution's output size from lesson 05's formula (dilation 1), H_out = (H − 1)·s − 2p + k +
+# output_padding, and each convolution's from lesson 04's, ⌊(H + 2p − k)/s⌋ + 1:
 
 # %%
 def transposed_size(h, k, s, p, op=0):
@@ -106,8 +110,9 @@ with minigen.no_grad():
 # %% [markdown]
 # Why 4/2/1? With kernel k and stride s, a transposed convolution stamps each input pixel's k×k kernel s pixels
 # apart. When s divides k, every output pixel is covered by the same number of stamps (k/s per axis); with k = 5
-# and s = 2 neighbouring pixels get 3 and 2 in turn: lesson 05's checkerboard. W3 is what GUIDE workload W3
-# (and `minigen train dcgan`) uses by default; this lesson trains 4/2/1, which is also the cheaper of the two.
+# and s = 2 neighbouring pixels get 3 and 2 in turn: lesson 05's checkerboard. W3 is the network of benchmark
+# workload W3 (lesson 13) and what `minigen train dcgan` uses by default; this lesson trains 4/2/1, which is
+# also the cheaper of the two.
 #
 # The initialization, applied by both constructors:
 
@@ -126,8 +131,9 @@ for name, weight in (("transposed conv weights", conv.weight), ("batch-norm scal
 # The training step is lesson 09's: D on a real batch and detached fakes, then G through the frozen D with the
 # non-saturating loss. Fast mode uses a narrow network (width 8) on the embedded digits with a higher learning
 # rate, to see digit-like shapes within 400 steps; full mode uses width 32 on MNIST for 2 epochs with minigen's
-# defaults for DCGAN, 2e-4 for G and 1e-4 for D. Every few steps G draws from the same fixed noise: those samples
-# show training progress, and we keep them to measure later.
+# defaults for DCGAN, 2e-4 for G and 1e-4 for D. At six moments, ever further apart (steps 0, T/16, T/8, T/4,
+# T/2 and T of T steps), G draws from the same fixed noise: those samples show training progress, and we keep
+# them to measure later.
 
 # %%
 DATASET = fast_or_full("digits", "mnist")
@@ -195,7 +201,8 @@ while step < total_steps:
 rows = np.concatenate([snapshots[s][:12] for s in snapshot_steps])                  # (snapshots·12, 28, 28)
 fig, ax = plt.subplots(figsize=(9, 0.8 * len(snapshot_steps) + 0.5))
 ax.imshow(viz.make_grid(rows, nrow=12), cmap="gray", vmin=0, vmax=1)
-ax.set_xticks([]); ax.set_yticks([2 + 30 * i + 14 for i in range(len(snapshot_steps))])
+ax.set_xticks([]); ax.set_yticks([2 + 30 * i + 14 for i in range(len(snapshot_steps))])  # row i's middle
+# (make_grid puts 2 pixels of padding around each 28×28 image: row i starts at pixel 2 + 30·i)
 ax.set_yticklabels([f"step {s}" for s in snapshot_steps])
 ax.set_title(f"DCGAN (4/2/1, width {WIDTH}) on {DATASET}: fixed noise over training")
 save_figure(fig, "10_dcgan_progress")
@@ -249,8 +256,8 @@ plt.show()
 # glance cannot see, such as a digit that never appears. The standard numbers, FID and the Inception score,
 # come from an ImageNet classifier (Inception v3). For digits a digit classifier is the better judge. Ours is
 # `minigen.models.Classifier`, a LeNet-style CNN: two 5×5 convolutions with max pooling, a 256-unit dense layer
-# whose output φ(x) serves as the image's **features**, and a final layer giving class probabilities p(y|x).
-# We train it on the real training images with cross-entropy:
+# whose output φ(x) serves as the image's **features**, and a final layer giving 10 logits, whose softmax is the
+# class probabilities p(y|x). We train it on the real training images with cross-entropy:
 
 # %%
 print(inspect.getsource(Classifier.__init__))
@@ -318,7 +325,8 @@ print(inspect.getsource(metrics.frechet_distance))
 #
 # Each image should be classified confidently (p(y|x) peaked) *and* the classes should be used evenly
 # (p(y), the average prediction, flat); the KL between the two is large only when both hold. Since
-# E_x KL(p(y|x) ‖ p(y)) = H(p(y)) − E_x H(p(y|x)) (entropies), the score is at most exp(log 10) = 10: for
+# E_x KL(p(y|x) ‖ p(y)) = H(p(y)) − E_x H(p(y|x)), with the entropy H(p) = −Σ_y p(y) log p(y) (0 for a sure
+# prediction, log 10 for a uniform one), the score is at most exp(log 10) = 10: for
 # confident predictions spread evenly over 10 classes. It is 1 when every image gets the same p(y|x), whether
 # unsure of everything or sure of one class (exercise 10.1). The **class shares**, the fraction of samples the
 # judge assigns to each digit, show *which* classes are missing.

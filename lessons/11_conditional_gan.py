@@ -14,8 +14,8 @@
 #
 # **Time:** about 20 seconds in fast mode (the default: 2,000 embedded digits, quarter-width networks, under
 # 400 steps) and about 3½ minutes in full mode (`MINIGEN_LESSON_MODE=full`: MNIST's 60,000 training images, 2
-# epochs at the width the command line uses; MNIST is found through `$MINIGEN_DATA`, `data/` or downloaded) on
-# a 2-core CPU.
+# epochs at width 32, as in section 7's command; MNIST is found through `$MINIGEN_DATA`, `data/` or downloaded)
+# on a 2-core CPU.
 #
 # Lesson 10's DCGAN draws digits, but which digit comes out is up to the noise z. The **conditional GAN** (Mirza
 # and Osindero, 2014) hands the class label y to both players: the generator G(z, y) must draw a digit of class
@@ -94,13 +94,14 @@ print(f"‖z‖ ≈ {np.linalg.norm(z.numpy(), axis=1).mean():.1f},  ‖e(y)‖ 
 # log p_data(y | x) / p_G(y | x) = (v_y^data − v_y^G)·φ(x) − log Z_data(x) + log Z_G(x).
 #
 # The last two terms depend on x only, so ψ can absorb them, and the difference of the two class vectors is one
-# learned vector per class, e(y). The **projection discriminator** (Miyato and Koyama, 2018) is
+# learned vector per class, e(y). The **projection discriminator** (Miyato and Koyama, 2018) computes its logit as
 #
-# D(x, y) = ψ(φ(x)) + e(y)ᵀφ(x):
+# logit D(x, y) = ψ(φ(x)) + e(y)ᵀφ(x):
 #
-# the unconditional logit plus the inner product of the image's features with a class vector. (D's e is a
-# table of its own, as long as φ(x), 6,272 numbers per class at the default width 64; it has nothing to do with
-# G's.)
+# the unconditional logit plus the inner product of the image's features with a class vector. (As in lessons 09
+# and 10, the network returns this logit, and D(x, y) on its own, as in the curves below, means its sigmoid. D's e
+# is a table of its own, as long as φ(x), 6,272 numbers per class at the default width 64; it has nothing to do
+# with G's.)
 
 # %%
 print(inspect.getsource(ConditionalDiscriminator.forward))
@@ -129,10 +130,11 @@ print("input conditioning: label map", D_input.embed(y).shape, "→ first layer'
 # ## 3. Training
 #
 # The game is lesson 09's, non-saturating losses and all, with labels passed along. Real images come with
-# their own labels; fakes are drawn for labels chosen uniformly at random, and D sees each fake with the label
-# it was drawn for. The networks are lesson 10's DCGAN with the paper's 4 × 4 kernels (`arch="421"`), at a
-# quarter of the width in fast mode. Fast mode also takes bigger steps (Adam learning rates 1e-3 for G and 5e-4
-# for D, against the command line's 2e-4 and 1e-4), to get somewhere in under 400 steps.
+# their own labels; fakes are drawn for labels y' chosen uniformly at random, and D sees each fake with the
+# label it was drawn for, D(G(z, y'), y') in the curves below. The networks are lesson 10's DCGAN with the
+# paper's 4 × 4 kernels (`arch="421"`), at a quarter of the width in fast mode. Fast mode also takes bigger
+# steps (Adam learning rates 1e-3 for G and 5e-4 for D, against the command line's 2e-4 and 1e-4), to get
+# somewhere in under 400 steps.
 #
 # Besides the losses we record one number that will matter in section 6: the **spread within a class**. For 20
 # fixed noise vectors per class, draw the 20 images and take the standard deviation of each pixel across them,
@@ -367,7 +369,7 @@ print(f"after {loud_steps} steps, spread within a class: ‖e(y)‖ ≈ 1: "
 #
 # **11.1 The projection discriminator.** Write `projection_logits(features, head, embed, y)`: given φ(x)
 # (N, F), the head ψ (an `nn.Linear(F, 1)`), the class vectors e (an `nn.Embedding(K, F)`) and labels y (N,),
-# return D(x, y) = ψ(φ(x)) + e(y)ᵀφ(x), shape (N, 1). Mind the shape: φ(x) @ e(y)ᵀ is (N, N), all pairs of
+# return the logit ψ(φ(x)) + e(y)ᵀφ(x), shape (N, 1). Mind the shape: φ(x) @ e(y)ᵀ is (N, N), all pairs of
 # images and labels, not what we want.
 #
 # **11.2 Labels as input channels.** Write `label_planes(y, n_classes, height, width)`, the one-hot planes of

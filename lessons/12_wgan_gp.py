@@ -47,7 +47,8 @@ print("mode:", "fast" if FAST else "full")
 # ## 1. When the distributions do not overlap
 #
 # Take lesson 09's ring as the data, and as "generator" the same ring shrunk by a factor s: points s·x. For
-# s < 1 the two sets of points do not overlap (each mode is 0.02 wide), and they get closer as s grows to 1.
+# s ≤ 0.9 the two sets of points do not overlap (each mode has a standard deviation of 0.02, and its shrunk copy
+# sits 2(1 − s) ≥ 0.2 closer to the centre), and they get closer as s grows to 1.
 #
 # **Jensen–Shannon** cannot see that. Where p_G is zero, p_data alone decides, and vice versa, so for any two
 # distributions on disjoint sets JS(p_data ‖ p_G) = log 2, whatever the distance between the sets. The best
@@ -75,7 +76,7 @@ ring = Ring(train=True)                                   # 10,000 points (N, 2)
 held_out = Ring(train=False).data                         # 2,000 other points, to evaluate on
 rng = np.random.default_rng(0)
 minigen.manual_seed(0)
-LAM, CLIP = 10.0, 0.01
+LAM, CLIP = 10.0, 0.01              # the penalty's weight λ (WGAN-GP's 10) and the clip c (WGAN's 0.01), section 3
 
 
 def clip_weights(module, c):
@@ -478,8 +479,8 @@ print(f"the critic's slope on 1,000 interpolates: mean ‖∇f‖ = {np.linalg.n
 # For images the recipe is the paper's, unchanged: λ = 10, n_critic = 5, Adam 1e-4 with β = (0.5, 0.9), batches
 # of 64. G is lesson 10's DCGAN generator (`arch="421"`), the critic lesson 10's discriminator without batch norm
 # (`Critic`). Fast mode only shows that the code runs: quarter-width networks for 250 critic steps, 50 of them
-# followed by a generator step, on the embedded digits. Full mode trains the command line's width for 3 epochs
-# of MNIST (2,811 critic steps, 562 generator steps).
+# followed by a generator step, on the embedded digits. Full mode trains width 32, as in section 9's command, for
+# 3 epochs of MNIST (2,811 critic steps, 562 generator steps).
 
 # %%
 DATASET = fast_or_full("digits", "mnist")
@@ -542,7 +543,7 @@ print(f"the critic's estimate, average of the first and last {k} steps: "
 # (lessons 09 and 10): this number goes down as the samples get better. A run of `minigen train wgan-gp` with
 # full mode's settings averaged 15.2, 10.7 and 3.8 over its first three epochs on MNIST, and 1.2 by epoch 15.
 #
-# The penalty starts at 1: DCGAN's initialisation (weights drawn N(0, 0.02)) makes the critic nearly flat, slope
+# The penalty starts at 1: DCGAN's initialisation (weights drawn N(0, 0.02²)) makes the critic nearly flat, slope
 # ≈ 0, and (0 − 1)² = 1. Here it is the two-sided penalty that pulls the slope *up* toward 1, and the penalty
 # falls as it gets there (the same run: 0.31, 0.16 and 0.03 over the first three epochs).
 #

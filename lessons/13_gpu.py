@@ -14,7 +14,7 @@
 #
 # **Time:** about 10 seconds in fast mode (the default: a short training run, and the benchmark with 3 timed
 # runs of W1, W2 and W4) and about 1 minute in full mode (`MINIGEN_LESSON_MODE=full`: a longer training run and
-# the whole benchmark, W1–W4 at the GUIDE's sizes with 10 timed runs each as `minigen bench` does, most of it
+# the whole benchmark, W1–W4 at their full sizes with 10 timed runs each as `minigen bench` does, most of it
 # W3's DCGAN step at 1 to 2 seconds a run) on a 2-core CPU. With PyTorch installed the benchmark times its twins
 # too (about half as long again). With a GPU, the GPU half adds a few seconds, plus, on the very first run,
 # CuPy compiling its kernels (up to a minute; they are cached on disk afterwards).
@@ -44,7 +44,7 @@ from minigen import backend, bench, nn, optim
 from minigen.demo import spirals
 from minigen.nn import functional as F
 from minigen.ops import activation, conv, pool
-from course import FAST, check, exercise_module, fast_or_full
+from course import FAST, check, exercise_module, fast_or_full, save_figure
 
 
 def cpu_name() -> str:
@@ -261,7 +261,7 @@ def train(device, steps, read_every):
     x = minigen.tensor(points, device=device)                           # the data crosses to the device once
     y = minigen.tensor(classes.astype(np.int64), device=device)
     losses, pending = [], []
-    bench._synchronize(device)
+    bench._synchronize(device)                                          # wait for queued GPU work (section 6)
     start = time.perf_counter()
     for step in range(1, steps + 1):
         loss = F.cross_entropy(model(x), y)
@@ -335,8 +335,9 @@ for device in ["cpu"] + ([DEVICE] if HAS_GPU else []):
 #
 # ## 7. The benchmark: `minigen bench` on this machine
 #
-# The GUIDE's four workloads: W1 and W2 are a convolution and a transposed convolution, forward and backward;
-# W3 is a whole DCGAN training step (batch 256); W4 a VAE training step (batch 128). The CPU run below prints
+# The benchmark's four workloads, set by the project's guide (the "GUIDE workloads" of lessons 04 and 08): W1
+# and W2 are a convolution and a transposed convolution, forward and backward; W3 is a whole DCGAN training step
+# (batch 256, lesson 10's `arch="w3"` networks); W4 a VAE training step (batch 128). The CPU run below prints
 # what `minigen bench` prints (`bench.run` is the function behind it); on a GPU the same function runs with
 # `device="cuda"`, one workload at a time, and the two are put side by side after. Fast mode takes 3 timed runs
 # and a 512² matmul for the reference rate, and leaves W3 out on the CPU (one step takes seconds there); full
@@ -414,6 +415,7 @@ ax.set_yticks(np.arange(len(ids)) + 0.4 - height / 2, ids); ax.invert_yaxis()
 ax.set_xlabel("milliseconds per step (log scale)")
 ax.legend(fontsize=8, loc="lower right")
 ax.set_title(f"CPU: {CPU.split(' (')[0]}  |  GPU: {GPU.split(' (')[0] if GPU else 'none here'}", fontsize=9)
+save_figure(fig, "13_bench")
 plt.show()
 
 # %% [markdown]
