@@ -51,7 +51,26 @@ def load_dataset(name: str, train: bool, root=None, limit: int | None = None):
 
 
 def _flat(x):
-    return {k: (float(v.item()) if hasattr(v, "item") else float(v)) for k, v in x.items()}
+    """Metrics (tensors, arrays or numbers) → Python floats. Those on a GPU come back in one copy per device
+    (each copy waits for the GPU), not one per metric."""
+    arrays = {k: v.data if hasattr(v, "grad_fn") else v for k, v in x.items()}  # a Tensor → its array
+    by_device, out = {}, {}
+    for k, a in arrays.items():
+        if backend.is_array(a) and backend.device_of(a) != "cpu":
+            by_device.setdefault(backend.device_of(a), []).append(k)
+    for keys in by_device.values():
+        xp = backend.xp_of(arrays[keys[0]])
+        values = xp.stack([arrays[k].astype(np.float64).reshape(()) for k in keys])
+        out.update(zip(keys, backend.to_numpy(values).tolist()))
+    return {k: out[k] if k in out else float(a.item() if hasattr(a, "item") else a) for k, a in arrays.items()}
+
+
+def _add(total, value):
+    """``total + value`` for summing a metric over an epoch, in float64 (the CPU's Python floats) and where the
+    value lives: a tensor's value stays on its device, so summing on a GPU reads nothing back."""
+    value = value.data if hasattr(value, "grad_fn") else value  # the array: detached, no graph is built
+    value = value.astype(np.float64) if backend.is_array(value) else float(value)
+    return value if total is None else total + value
 
 
 class Run:
@@ -193,13 +212,16 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
             started = time.time()
             bar = tqdm(total=len(loader), initial=run.batch, desc=f"{config['model']} epoch {epoch + 1}/"
                        f"{config['epochs']}", disable=not progress, unit="batch", dynamic_ncols=True)
-            sums, count = {}, 0
+            sums, count = {}, 0  # every step's metrics, summed where they live: on a GPU, read back once an epoch
             for i, (x, y) in enumerate(loader):
                 if i < run.batch:
                     continue  # resumed mid-epoch: these batches were already trained on
                 metrics = recipe.train_step(x, y)
                 run.batch += 1
                 run.step += 1
+                for k, v in metrics.items():
+                    sums[k] = _add(sums.get(k), v)
+                count += 1
                 if run.step % check_every == 0 or run.batch == len(loader):
                     values = _flat(metrics)
                     if not all(math.isfinite(v) for v in values.values()):
@@ -208,9 +230,6 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
                             f"{config['model']}: {bad} at step {run.step} (epoch {epoch + 1}, batch {run.batch}); "
                             f"stopped. The last good checkpoint is "
                             f"{last_good if last_good.exists() else 'none (no epoch finished yet)'}")
-                    for k, v in values.items():
-                        sums[k] = sums.get(k, 0.0) + v
-                    count += 1
                     if run.step % log_every == 0:
                         run.log({"kind": "step", "epoch": epoch + 1, "step": run.step, **values})
                         bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
@@ -223,7 +242,8 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
             run.seconds += time.time() - started
             recipe.end_epoch(run.epoch)
             record = {"kind": "epoch", "epoch": run.epoch, "step": run.step, "seconds": time.time() - started,
-                      **{f"train_{k}" if not k.startswith("train") else k: v / max(count, 1) for k, v in sums.items()},
+                      **{f"train_{k}" if not k.startswith("train") else k: v / max(count, 1)
+                         for k, v in _flat(sums).items()},
                       **evaluation}
             run.log(record)
             print(f"epoch {run.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()

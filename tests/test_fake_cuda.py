@@ -7,12 +7,14 @@ CPU. They say nothing about CuPy's kernels or speed (the "device" arithmetic is 
 whole suite with ``--device cuda``.
 """
 
+import json
+
 import numpy as np
 import pytest
 
 import fake_cupy
 import minigen
-from minigen import backend, bench, nn, optim, recipes
+from minigen import backend, bench, data, nn, optim, recipes
 from minigen.nn import functional as F
 from minigen.serialization import load, save
 from minigen.train import train
@@ -291,3 +293,66 @@ def test_bench_has_no_torch_twin_on_a_gpu_torch_cannot_use(fake, monkeypatch):
     assert bench._torch_on(CUDA) is None and bench._torch_on("cpu") is CpuOnlyTorch
     rows = bench.run("cuda", workloads=["W4"], repeats=1, warmup=0, settle=0, matmul_n=32, print_fn=None)
     assert rows[0]["torch_ms"] is None and rows[0]["ms"] > 0
+
+
+# --- Data on the device ------------------------------------------------------------------------------------------
+class _InMemory:  # as MNIST and Digits: ``data`` and ``targets``
+    def __init__(self, images, labels):
+        self.data, self.targets = images, labels
+
+    def __len__(self):
+        return len(self.data)
+
+
+_images = np.random.default_rng(5).integers(0, 256, (23, 8, 8), dtype=np.uint8)  # 5 batches of 5, the last of 3
+_labels = np.arange(23) % 10
+TRANSFORMS = {"tanh range": data.Compose([data.ToFloat(), data.ScaleTo(-1, 1), data.AddChannel()]),
+              "binarize": data.Compose([data.ToFloat(), data.Binarize()])}
+
+
+@pytest.mark.parametrize("kind", ["data, targets", "arrays"])
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_dataloader_copies_the_dataset_once_and_makes_batches_on_the_device(fake, monkeypatch, kind, transform):
+    copies, asarray = [], fake.asarray
+
+    def counted_asarray(a, *args, **kwargs):  # every host → device copy
+        if isinstance(a, np.ndarray):
+            copies.append((a.shape, a.dtype))
+        return asarray(a, *args, **kwargs)
+    monkeypatch.setattr(fake, "asarray", counted_asarray, raising=False)
+
+    def two_epochs(device):
+        dataset = _InMemory(_images, _labels) if kind == "data, targets" else data.TensorDataset(_images, _labels)
+        loader = data.DataLoader(dataset, 5, shuffle=True, seed=3, device=device, transform=TRANSFORMS[transform])
+        return [batch for _ in range(2) for batch in loader]
+    expected = two_epochs("cpu")
+    reads = fake_cupy.host_reads
+    batches = two_epochs("cuda")
+    assert fake_cupy.host_reads == reads, "making batches read a value back from the GPU"
+    assert [(shape, dtype) for shape, dtype in copies if dtype != np.float32] == \
+        [((23, 8, 8), np.uint8), ((23,), np.int64), ((23,), np.int64), ((23,), np.int64)]  # data, targets, 2 orders
+    noise = [shape for shape, dtype in copies if dtype == np.float32]   # Binarize's, drawn on the host
+    assert noise == (([(5, 8, 8)] * 4 + [(3, 8, 8)]) * 2 if transform == "binarize" else [])
+    assert len(batches) == len(expected) == 10
+    for batch, batch_cpu in zip(batches, expected):
+        assert_on_device(*batch)
+        for t, t_cpu in zip(batch, batch_cpu):
+            assert t.dtype == t_cpu.dtype
+            np.testing.assert_array_equal(t.numpy(), t_cpu.numpy())
+
+
+def test_a_run_on_the_device_averages_every_step_as_the_cpu_does(fake, tmp_path):
+    """Every step's metrics are summed on the device and read back once an epoch (and at log steps): the epoch
+    averages count all the steps, not only those read back for the log."""
+    tiny = dict(dataset="digits", epochs=2, batch_size=20, limit=100, log_every=2, progress=False, latent_dim=2)
+
+    def records(run):
+        return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    cpu = records(train("ae", out=tmp_path / "cpu", device="cpu", **tiny))
+    gpu = records(train("ae", out=tmp_path / "gpu", device="cuda", **tiny))
+    assert [(r["kind"], r["step"]) for r in gpu] == [(r["kind"], r["step"]) for r in cpu]
+    assert [r["step"] for r in gpu if r["kind"] == "epoch"] == [5, 10]
+    for r, r_cpu in zip(gpu, cpu):
+        for key in ("loss", "train_loss", "test_loss"):
+            if key in r_cpu:
+                np.testing.assert_allclose(r[key], r_cpu[key], rtol=1e-5, err_msg=f"{key} at step {r['step']}")
