@@ -138,11 +138,17 @@ def scatter_2d(real, fake, path=None, title="real (blue) and generated (orange) 
     return _finish(fig, path)
 
 
-def animate(frames, path, duration_ms: int = 400):
-    """Save a list of image grids (2-D arrays in [0, 1]) as an animated GIF (matplotlib's Pillow writer)."""
+def animate(frames, path, duration_ms: int = 400, scale: float = 2.0):
+    """Save a list of frames (grey (H, W) or colour (H, W, 3) arrays in [0, 1]) as an animated GIF, each resized
+    by ``scale``: up with sharp pixels (small image grids), down smoothly (rendered figures)."""
     from PIL import Image
-    images = [Image.fromarray((np.clip(f, 0, 1) * 255).astype(np.uint8)).resize(
-        (f.shape[1] * 2, f.shape[0] * 2), Image.NEAREST) for f in frames]
+    images = []
+    for f in frames:
+        image = Image.fromarray((np.clip(f, 0, 1) * 255).astype(np.uint8))
+        size = (max(1, round(f.shape[1] * scale)), max(1, round(f.shape[0] * scale)))
+        image = image.resize(size, Image.NEAREST if scale >= 1 else Image.LANCZOS)
+        # one adaptive palette per frame, no dithering: dithered noise makes a GIF of digits several times larger
+        images.append(image.convert("P", palette=Image.Palette.ADAPTIVE, colors=64) if image.mode == "RGB" else image)
     images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     return Path(path)
 
@@ -178,8 +184,9 @@ def loss_panels(panels: dict, title="training", path=None, xlabel="step"):
     return _finish(fig, path)
 
 
-def animate_pngs(paths, path, duration_ms: int = 400):
-    """An animated GIF of PNG files (the per-epoch sample pictures), padded with white to a common size."""
+def animate_pngs(paths, path, duration_ms: int = 400, max_side: int = 480):
+    """An animated GIF of PNG files (the per-epoch sample pictures), padded with white to a common size and
+    shrunk to at most ``max_side`` pixels (a GIF of full-size figures runs to megabytes)."""
     import matplotlib.image as mpimg
     frames = [mpimg.imread(p)[..., :3] for p in paths]                   # (H, W, 3) floats in [0, 1]
     h, w = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
@@ -188,4 +195,4 @@ def animate_pngs(paths, path, duration_ms: int = 400):
         canvas = np.ones((h, w, 3), dtype=np.float32)
         canvas[:f.shape[0], :f.shape[1]] = f
         padded.append(canvas)
-    return animate(padded, path, duration_ms)
+    return animate(padded, path, duration_ms, scale=min(1.0, max_side / max(h, w)))
