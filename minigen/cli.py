@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="cpu", help="cpu or cuda")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run directory (default runs/MODEL-DATASET; never overwritten)")
-    train.add_argument("--resume", help="a run directory to continue exactly where it stopped")
+    train.add_argument("--resume", help="a run directory to continue exactly where it stopped (--epochs, --time-limit "
+                       "and --lr-decay may change)")
     train.add_argument("--data", help="folder holding mnist/, fashion-mnist/ (default: $MINIGEN_DATA, data/)")
     train.add_argument("--limit", type=int, help="use only the first N images (quick checks)")
     train.add_argument("--latent-dim", type=int)

@@ -178,6 +178,8 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
             config["epochs"] = epochs  # continue to a new total
         if options.get("time_limit") is not None:
             config["time_limit"] = options["time_limit"]  # a new limit on the total training time
+        if options.get("lr_decay") is not None:
+            config["lr_decay"] = options["lr_decay"]      # a new schedule from here on (lr × decay per epoch)
         (run_dir / "config.json").write_text(json.dumps(config, indent=2))
     else:
         recipe_cls = recipes.get(model)

@@ -144,3 +144,13 @@ def test_resume_takes_a_new_time_limit(tmp_path):
     assert cli.main(["train", "--resume", str(run), "--time-limit", "60", "--quiet"]) == 0
     assert load(run / "checkpoint_last.npz")["position"]["epoch"] == 4     # the new limit lets it finish
     assert json.loads((run / "config.json").read_text())["time_limit"] == 60
+
+
+def test_resume_can_change_the_learning_rate_schedule(tmp_path):
+    run = tmp_path / "run"
+    assert cli.main(["train", "ae", "--epochs", "1", "--limit", "100", "--batch-size", "50", "--out", str(run),
+                     "--quiet"]) == 0
+    assert cli.main(["train", "--resume", str(run), "--epochs", "3", "--lr-decay", "0.5", "--quiet"]) == 0
+    lr = load(run / "checkpoint_last.npz")["optimizers"]["optimizer"]["param_groups"][0]["lr"]
+    assert lr == pytest.approx(recipes.get("ae").defaults["lr"] * 0.25)     # decayed after epochs 2 and 3 only
+    assert json.loads((run / "config.json").read_text())["lr_decay"] == 0.5
