@@ -492,10 +492,13 @@ plt.show()
 
 # %% [markdown]
 # In fast mode the samples are one grey, speckled blob where the digits would be, nearly the same for every
-# z: 150 steps is the very beginning. After 3 epochs on MNIST (full mode) expect recognisable but speckled
-# digits: the MLP has no idea that neighbouring pixels belong together, and must learn every stroke at every
-# position separately. Lesson 10 replaces both
-# networks with convolutions (DCGAN) and measures the result.
+# z: 150 steps is the very beginning. After 3 epochs on MNIST (full mode) you see section 8 again, on images:
+# **mode collapse**. Nearly every z gives the same speckled 1 (or 7), D(x) is near 1 and D(G(z)) near 0, and
+# D's loss heads for 0: D has won, and G's gradients push every sample the same way. This is not a bug in
+# minigen: PyTorch with the same networks, rates and batch size collapses the same way within 5 epochs (the
+# project's notes record it). The MLP also has no idea that neighbouring pixels belong together, and must learn
+# every stroke at every position separately. Lesson 10 replaces both networks with convolutions (DCGAN) and
+# measures the result; lesson 12's WGAN-GP attacks the collapse itself.
 #
 # The command line trains the same models with a run directory of pictures (samples from fixed noise every
 # epoch, an animation of them, the loss panels; on the ring, the scatter and the mode counts):
