@@ -13,7 +13,7 @@
 # # Lesson 13 — The GPU with CuPy
 #
 # **Time:** about 10 seconds in fast mode (the default: a short training run, and the benchmark with 3 timed
-# runs of W1, W2 and W4) and about 1 minute in full mode (`MINIGEN_LESSON_MODE=full`: a longer training run and
+# runs of W1, W2 and W4) and about 1½ minutes in full mode (`MINIGEN_LESSON_MODE=full`: a longer training run and
 # the whole benchmark, W1–W4 at their full sizes with 10 timed runs each as `minigen bench` does, most of it
 # W3's DCGAN step at 1 to 2 seconds a run) on a 2-core CPU. With PyTorch installed the benchmark times its twins
 # too (about half as long again). With a GPU, the GPU half adds a few seconds, plus, on the very first run,
