@@ -7,9 +7,6 @@ reference solution and with something independent of both: a float64 formula wri
 training step the gradients of each loss recomputed on separate copies of the networks.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -21,20 +18,10 @@ from minigen import optim
 from minigen.models import ToyDiscriminator, ToyGenerator
 from minigen.nn import functional as F
 
-LESSONS = Path(__file__).resolve().parents[1] / "lessons"
-sys.path.insert(0, str(LESSONS))
-import course  # noqa: E402  (lessons/course.py)
+from lesson_checks import checks  # tests/lesson_checks.py
 
 pytestmark = pytest.mark.lesson09
-
-
-def under_test():
-    """The module being checked: the solutions, or the learner's file with MINIGEN_CHECK=exercises."""
-    return course.exercise_module(9, reload=False)
-
-
-def reference():
-    return course.exercise_module(9, "solutions", reload=False)
+under_test, reference = checks(9)
 
 
 def f64(array, requires_grad=True):

@@ -7,9 +7,6 @@ exp(H(p(y)) − E H(p(y|x))), cases whose answer is known exactly, and tr (Σ₁
 product itself (``np.linalg.eigvals``, no symmetric trick).
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -18,20 +15,10 @@ from hypothesis.extra import numpy as hnp
 
 from minigen import metrics
 
-LESSONS = Path(__file__).resolve().parents[1] / "lessons"
-sys.path.insert(0, str(LESSONS))
-import course  # noqa: E402  (lessons/course.py)
+from lesson_checks import checks  # tests/lesson_checks.py
 
 pytestmark = pytest.mark.lesson10
-
-
-def under_test():
-    """The module being checked: the solutions, or the learner's file with MINIGEN_CHECK=exercises."""
-    return course.exercise_module(10, reload=False)
-
-
-def reference():
-    return course.exercise_module(10, "solutions", reload=False)
+under_test, reference = checks(10)
 
 
 # --- 10.1 the classifier score ----------------------------------------------------------------------------------

@@ -8,9 +8,6 @@ reference solution and with something independent of both: the formula written o
 encoding must satisfy (the planes sum to 1 at every pixel; weighting plane k by k gives back the label).
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -20,20 +17,10 @@ import minigen
 from minigen import nn
 from minigen.models import ConditionalDiscriminator
 
-LESSONS = Path(__file__).resolve().parents[1] / "lessons"
-sys.path.insert(0, str(LESSONS))
-import course  # noqa: E402  (lessons/course.py)
+from lesson_checks import checks  # tests/lesson_checks.py
 
 pytestmark = pytest.mark.lesson11
-
-
-def under_test():
-    """The module being checked: the solutions, or the learner's file with MINIGEN_CHECK=exercises."""
-    return course.exercise_module(11, reload=False)
-
-
-def reference():
-    return course.exercise_module(11, "solutions", reload=False)
+under_test, reference = checks(11)
 
 
 def projection_parts(n, f, k, seed):

@@ -9,9 +9,6 @@ form, the penalty of a batch as the mean of one-example penalties, and finite di
 penalty's gradient with respect to a critic's weights.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -22,20 +19,10 @@ import minigen
 from minigen.models import wgan_gp
 from minigen.nn import functional as F
 
-LESSONS = Path(__file__).resolve().parents[1] / "lessons"
-sys.path.insert(0, str(LESSONS))
-import course  # noqa: E402  (lessons/course.py)
+from lesson_checks import checks  # tests/lesson_checks.py
 
 pytestmark = pytest.mark.lesson12
-
-
-def under_test():
-    """The module being checked: the solutions, or the learner's file with MINIGEN_CHECK=exercises."""
-    return course.exercise_module(12, reload=False)
-
-
-def reference():
-    return course.exercise_module(12, "solutions", reload=False)
+under_test, reference = checks(12)
 
 
 def f64(array, requires_grad=False):

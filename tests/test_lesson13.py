@@ -13,10 +13,8 @@ file, as in tests/test_lessons.py.
 
 import operator
 import statistics
-import sys
 import time
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,20 +24,10 @@ from hypothesis.extra import numpy as hnp
 
 from minigen import backend
 
-LESSONS = Path(__file__).resolve().parents[1] / "lessons"
-sys.path.insert(0, str(LESSONS))
-import course  # noqa: E402  (lessons/course.py)
+from lesson_checks import checks  # tests/lesson_checks.py
 
 pytestmark = pytest.mark.lesson13
-
-
-def under_test():
-    """The module being checked: the solutions, or the learner's file with MINIGEN_CHECK=exercises."""
-    return course.exercise_module(13, reload=False)
-
-
-def reference():
-    return course.exercise_module(13, "solutions", reload=False)
+under_test, reference = checks(13)
 
 
 # --- A stand-in for CuPy --------------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ reference solution *and* with something independent of both (finite differences,
 loop), so a wrong reference solution fails here too.
 """
 
-import math
-import os
 import sys
 from pathlib import Path
 
