@@ -253,13 +253,15 @@ class DCGANRecipe(GANRecipe):
     defaults = dict(epochs=10, batch_size=64, lr=2e-4, lr_d=1e-4, betas=[0.5, 0.999], latent_dim=100, arch="w3",
                     width=64, ema=0.0)
 
+    discriminator_class = DCGANDiscriminator    # WGAN-GP: the critic
+
     def build(self):
         if self.toy:
-            return ToyGenerator(self.config["latent_dim"]), ToyDiscriminator()
+            return ToyGenerator(self.config["latent_dim"]), ToyDiscriminator()    # (no batch norm, no dropout)
         c = self.config
         hidden = (c.get("hidden") or [0])[0]     # --hidden 1024: one fully connected layer in G and D
         return (DCGANGenerator(c["latent_dim"], c["arch"], c["width"], hidden=hidden),
-                DCGANDiscriminator(c["arch"], c["width"], hidden=hidden))
+                self.discriminator_class(c["arch"], c["width"], hidden=hidden))
 
 
 class CGANRecipe(DCGANRecipe):
@@ -285,13 +287,7 @@ class WGANGPRecipe(DCGANRecipe):
     panels = {"losses": {"loss": "critic loss", "loss_g": "G loss −E f(G(z))"},
               "critic": {"wasserstein": "W estimate E f(x) − E f(G(z))", "gp": "gradient penalty"}}
 
-    def build(self):
-        if self.toy:
-            return ToyGenerator(self.config["latent_dim"]), ToyDiscriminator()    # no batch norm, no dropout
-        c = self.config
-        hidden = (c.get("hidden") or [0])[0]
-        return DCGANGenerator(c["latent_dim"], c["arch"], c["width"], hidden=hidden), Critic(c["arch"], c["width"],
-                                                                                             hidden=hidden)
+    discriminator_class = Critic                 # DCGAN's build, with the critic for D
 
     def _critic_updates(self) -> int:
         """Critic steps taken so far (from Adam's step count, so it survives a resume)."""
