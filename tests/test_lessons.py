@@ -7,9 +7,6 @@ reference solution *and* with something independent of both (finite differences,
 loop), so a wrong reference solution fails here too.
 """
 
-import sys
-from pathlib import Path
-
 import hypothesis
 import numpy as np
 import pytest
@@ -21,21 +18,10 @@ import minigen
 from minigen import nn
 from minigen.nn import functional as F
 
-LESSONS = Path(__file__).resolve().parents[1] / "lessons"
-sys.path.insert(0, str(LESSONS))
-import course  # noqa: E402  (lessons/course.py)
+from lesson_checks import LESSONS, reference, under_test  # tests/lesson_checks.py
 
 lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08 = (
     getattr(pytest.mark, f"lesson{n:02d}") for n in range(1, 9))
-
-
-def under_test(lesson):
-    """The module being checked: the solutions, or the learner's file with MINIGEN_CHECK=exercises."""
-    return course.exercise_module(lesson, reload=False)
-
-
-def reference(lesson):
-    return course.exercise_module(lesson, "solutions", reload=False)
 
 
 def f64(array, requires_grad=True):
