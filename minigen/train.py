@@ -3,7 +3,7 @@
 A run directory holds
     config.json               everything needed to rebuild the run (model, dataset, hyper-parameters, seed)
     metrics.jsonl             one JSON line per logged step and per epoch
-    checkpoint_last.npz       written atomically at every epoch end (and on Ctrl-C)
+    checkpoint_last.npz       written atomically at every epoch end (and on Ctrl-C or `kill`, i.e. SIGTERM)
     checkpoint_best.npz       the best epoch by the recipe's evaluation metric
     samples_epoch_NNN.png     images from the same fixed noise after every epoch: the evolution is visible
     losses.png                loss curves, redrawn every epoch
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -150,6 +152,21 @@ class Run:
         return self.recipe.sample_picture(images, f"epoch {epoch}", self.dir / f"samples_epoch_{epoch:03d}.png")
 
 
+def _sigterm_as_ctrl_c():
+    """Make ``kill PID`` (SIGTERM) stop a run as Ctrl-C does: checkpoint saved, ``--resume`` continues. A run
+    started in the background (``nohup minigen train … &``) ignores Ctrl-C's SIGINT, so SIGTERM is how it gets
+    stopped. Returns a function that puts the previous handler back (a no-op off the main thread, where Python
+    cannot install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def open_run(run_dir) -> Run:
     """A finished (or stopped) run rebuilt from its directory and restored from its best checkpoint (or its
     last), in evaluation mode: what ``minigen sample`` and ``minigen eval`` work on."""
@@ -207,6 +224,7 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
                                   transform=recipe.transform(False))
     check_every = 1 if recipe.device == "cpu" else log_every  # reading a GPU value back costs a sync
     last_good = run_dir / "checkpoint_last.npz"
+    restore_sigterm = _sigterm_as_ctrl_c()
     try:
         while run.epoch < config["epochs"]:
             epoch = run.epoch
@@ -268,6 +286,8 @@ def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=
         print(f"\ninterrupted at epoch {run.epoch + 1}, batch {run.batch}; saved {path}. "
               f"Continue with: minigen train {config['model']} --resume {run_dir}", flush=True)
         raise
+    finally:
+        restore_sigterm()
     test_x, test_y = test_set.data[:2000], test_set.targets[:2000]
     test_x = recipe.transform(False)(test_x, np.random.default_rng(0))
     recipe.train(False)

@@ -1,6 +1,8 @@
 """Training runs: exact resume, never overwriting, stopping on NaN, Ctrl-C, clear errors, and the commands."""
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -65,6 +67,29 @@ def test_ctrl_c_saves_and_resume_continues_exactly_mid_epoch(tmp_path, monkeypat
         train("ae", epochs=2, out=tmp_path / "stopped", **TINY)
     state = load(tmp_path / "stopped" / "checkpoint_last.npz")
     assert state["position"] == {"epoch": 1, "batch": 0, "step": 3}  # 3 batches per epoch: stopped at the 4th
+    monkeypatch.setattr(recipes.AERecipe, "train_step", original)
+    train("ae", resume=tmp_path / "stopped", progress=False)
+    assert_same(params_of(straight), params_of(tmp_path / "stopped"))
+
+
+def test_sigterm_saves_like_ctrl_c_and_the_handler_is_put_back(tmp_path, monkeypatch):
+    before = signal.getsignal(signal.SIGTERM)
+    straight = train("ae", epochs=2, out=tmp_path / "straight", **TINY)
+    original = recipes.AERecipe.train_step
+    calls = {"n": 0}
+
+    def killed_at_step_5(self, x, y):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            os.kill(os.getpid(), signal.SIGTERM)              # what `kill PID` sends a background run
+        return original(self, x, y)
+
+    monkeypatch.setattr(recipes.AERecipe, "train_step", killed_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        train("ae", epochs=2, out=tmp_path / "stopped", **TINY)
+    assert signal.getsignal(signal.SIGTERM) == before
+    state = load(tmp_path / "stopped" / "checkpoint_last.npz")
+    assert state["position"] == {"epoch": 1, "batch": 1, "step": 4}   # Python raises as os.kill returns
     monkeypatch.setattr(recipes.AERecipe, "train_step", original)
     train("ae", resume=tmp_path / "stopped", progress=False)
     assert_same(params_of(straight), params_of(tmp_path / "stopped"))
