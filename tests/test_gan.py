@@ -310,8 +310,9 @@ def test_classifier_trains_samples_nothing_and_eval_scores_gans(tmp_path, capsys
     out = capsys.readouterr().out
     results = json.loads((gan_run / "eval.json").read_text())
     for key in ("fid", "classifier_score", "class_shares", "label_accuracy", "real_fid_train_vs_test",
-                "real_classifier_score", "real_accuracy"):
+                "real_classifier_score", "real_accuracy", "uncertain_share", "real_uncertain_share"):
         assert key in results and key in out
+    assert 0 <= results["uncertain_share"] <= 1 and (gan_run / "least_certain.png").exists()
     assert 1 <= results["classifier_score"] <= 10 and abs(sum(results["class_shares"]) - 1) < 1e-3
     assert cli.main(["sample", str(gan_run), "--label", "7", "--n", "8", "--out", str(tmp_path / "7.png")]) == 0
     assert (tmp_path / "7.png").exists()

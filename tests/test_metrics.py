@@ -58,6 +58,14 @@ def test_class_shares_and_label_accuracy():
     assert metrics.label_accuracy(probs, np.array([0, 1, 1, 2])) == pytest.approx(0.75)
 
 
+def test_uncertain_share_and_least_certain():
+    probs = np.array([[0.95, 0.05, 0.0], [0.5, 0.3, 0.2], [0.89, 0.11, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+    assert metrics.uncertain_share(probs) == pytest.approx(0.75)              # 0.5, 0.89 and 1/3 are below 0.9
+    assert metrics.uncertain_share(probs, threshold=0.5) == pytest.approx(0.25)
+    assert metrics.least_certain(probs, k=3).tolist() == [3, 1, 2]            # uniform first, then by entropy
+    assert metrics.uncertain_share(np.eye(10)) == 0.0
+
+
 def test_ring_modes():
     real = Ring(train=False).data
     assert metrics.ring_modes(real, Ring.centers(), Ring.std)["modes"] == 8
