@@ -51,45 +51,33 @@ def test_two_epochs_equal_one_plus_resume_plus_one(tmp_path):
         load(resumed / "checkpoint_last.npz")["optimizers"]["optimizer"]["state"][0]["step"]
 
 
-def test_ctrl_c_saves_and_resume_continues_exactly_mid_epoch(tmp_path, monkeypatch):
-    straight = train("ae", epochs=2, out=tmp_path / "straight", **TINY)
-    original = recipes.AERecipe.train_step
-    calls = {"n": 0}
-
-    def interrupt_at_step_4(self, x, y):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return original(self, x, y)
-
-    monkeypatch.setattr(recipes.AERecipe, "train_step", interrupt_at_step_4)
-    with pytest.raises(KeyboardInterrupt):
-        train("ae", epochs=2, out=tmp_path / "stopped", **TINY)
-    state = load(tmp_path / "stopped" / "checkpoint_last.npz")
-    assert state["position"] == {"epoch": 1, "batch": 0, "step": 3}  # 3 batches per epoch: stopped at the 4th
-    monkeypatch.setattr(recipes.AERecipe, "train_step", original)
-    train("ae", resume=tmp_path / "stopped", progress=False)
-    assert_same(params_of(straight), params_of(tmp_path / "stopped"))
+def _ctrl_c():
+    raise KeyboardInterrupt
 
 
-def test_sigterm_saves_like_ctrl_c_and_the_handler_is_put_back(tmp_path, monkeypatch):
+def _kill():
+    os.kill(os.getpid(), signal.SIGTERM)          # what `kill PID` sends a background run (which ignores SIGINT)
+
+
+@pytest.mark.parametrize("stop", [_ctrl_c, _kill], ids=["ctrl-c", "sigterm"])
+def test_a_stopped_run_saves_and_resume_continues_exactly_mid_epoch(tmp_path, monkeypatch, stop):
     before = signal.getsignal(signal.SIGTERM)
     straight = train("ae", epochs=2, out=tmp_path / "straight", **TINY)
     original = recipes.AERecipe.train_step
     calls = {"n": 0}
 
-    def killed_at_step_5(self, x, y):
+    def stop_at_step_4(self, x, y):
         calls["n"] += 1
-        if calls["n"] == 5:
-            os.kill(os.getpid(), signal.SIGTERM)              # what `kill PID` sends a background run
+        if calls["n"] == 4:
+            stop()                                # SIGTERM: Python raises KeyboardInterrupt as os.kill returns
         return original(self, x, y)
 
-    monkeypatch.setattr(recipes.AERecipe, "train_step", killed_at_step_5)
+    monkeypatch.setattr(recipes.AERecipe, "train_step", stop_at_step_4)
     with pytest.raises(KeyboardInterrupt):
         train("ae", epochs=2, out=tmp_path / "stopped", **TINY)
-    assert signal.getsignal(signal.SIGTERM) == before
+    assert signal.getsignal(signal.SIGTERM) == before                     # the handler is put back
     state = load(tmp_path / "stopped" / "checkpoint_last.npz")
-    assert state["position"] == {"epoch": 1, "batch": 1, "step": 4}   # Python raises as os.kill returns
+    assert state["position"] == {"epoch": 1, "batch": 0, "step": 3}  # 3 batches per epoch: stopped at the 4th
     monkeypatch.setattr(recipes.AERecipe, "train_step", original)
     train("ae", resume=tmp_path / "stopped", progress=False)
     assert_same(params_of(straight), params_of(tmp_path / "stopped"))
