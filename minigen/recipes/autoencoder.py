@@ -1,13 +1,14 @@
 """Recipes for the autoencoder (``ae``) and the variational autoencoder (``vae``).
 
 The autoencoder minimises the Bernoulli cross-entropy of its reconstruction: x (N, 28, 28) in [0, 1] → logits
-(N, 784), BCE with logits summed over pixels and averaged over the batch (nats per image, models/autoencoder.py). The VAE minimises −ELBO summed over the batch,
-BCE(logits, x) summed over pixels + KL(N(μ, σ²) ‖ N(0, I)) summed over latent dimensions (models/vae.py derives
-both terms), and reports it per image in nats, as pytorch/examples does; ``--binarize`` draws each pixel as 1 with
-probability equal to its intensity, afresh every batch (the usual protocol for Bernoulli likelihoods), and
-``--iw-samples k`` adds the importance-weighted bound log (1/k) Σ p(x, zᵢ)/q(zᵢ|x), a tighter estimate of
-−log p(x), to the test numbers. Pictures: samples from fixed codes each epoch, reconstructions, interpolations,
-and for a 2-D code the decoder's map of the code space and the test images' codes.
+(N, 784), BCE with logits summed over pixels and averaged over the batch (nats per image, models/autoencoder.py).
+The VAE minimises −ELBO summed over the batch, BCE(logits, x) summed over pixels + KL(N(μ, σ²) ‖ N(0, I)) summed
+over latent dimensions (models/vae.py derives both terms), and reports it per image in nats, as pytorch/examples
+does; ``--binarize`` draws each pixel as 1 with probability equal to its intensity, afresh every batch (the usual
+protocol for Bernoulli likelihoods), and ``--iw-samples k`` adds the importance-weighted bound
+log (1/k) Σ p(x, zᵢ)/q(zᵢ|x), a tighter estimate of −log p(x), to the test numbers. Pictures: samples from fixed
+codes each epoch, reconstructions, interpolations, and for a 2-D code the decoder's map of the code space and the
+test images' codes.
 """
 
 from __future__ import annotations
