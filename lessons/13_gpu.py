@@ -261,7 +261,7 @@ def train(device, steps, read_every):
     x = minigen.tensor(points, device=device)                           # the data crosses to the device once
     y = minigen.tensor(classes.astype(np.int64), device=device)
     losses, pending = [], []
-    bench._synchronize(device)                                          # wait for queued GPU work (section 6)
+    bench.synchronize(device)                                          # wait for queued GPU work (section 6)
     start = time.perf_counter()
     for step in range(1, steps + 1):
         loss = F.cross_entropy(model(x), y)
@@ -272,7 +272,7 @@ def train(device, steps, read_every):
         if step % read_every == 0 or step == steps:
             losses += minigen.stack(pending).numpy().tolist()           # one copy (one wait) for all of them
             pending.clear()
-    bench._synchronize(device)
+    bench.synchronize(device)
     return losses, (time.perf_counter() - start) / steps
 
 
@@ -315,8 +315,8 @@ if HAS_GPU:
 # stopping it (so this call's work is):
 
 # %%
-print(inspect.getsource(bench._synchronize))
-print(inspect.getsource(bench._timed))
+print(inspect.getsource(bench.synchronize))
+print(inspect.getsource(bench.timed))
 
 # %% [markdown]
 # Two more habits. **Warm up**: the first calls are slow for reasons that have nothing to do with the steady
@@ -327,7 +327,7 @@ print(inspect.getsource(bench._timed))
 # %%
 for device in ["cpu"] + ([DEVICE] if HAS_GPU else []):
     step = bench.WORKLOADS["W1"].setup(device).minigen
-    print(f"{device:7} W1, first calls (ms):", "  ".join(f"{bench._timed(step, device) * 1e3:.1f}" for _ in range(6)))
+    print(f"{device:7} W1, first calls (ms):", "  ".join(f"{bench.timed(step, device) * 1e3:.1f}" for _ in range(6)))
 
 # %% [markdown]
 # `bench.time_case` adds one more precaution: minigen and PyTorch (when it is installed) take turns in short
@@ -447,7 +447,7 @@ labels = minigen.tensor([2, 0, 1], device=DEVICE)
 encoded = lesson13.one_hot(labels.data, 3)
 print(f"one_hot of {labels.tolist()} on {backend.device_of(encoded)}:\n{backend.to_numpy(encoded)}")
 step = bench.WORKLOADS["W1"].setup(DEVICE).minigen
-seconds = lesson13.median_time(step, lambda: bench._synchronize(DEVICE), repeats=5, warmup=2)
+seconds = lesson13.median_time(step, lambda: bench.synchronize(DEVICE), repeats=5, warmup=2)
 print(f"W1 on {DEVICE}: median {seconds * 1e3:.1f} ms per step")
 
 # %% [markdown]

@@ -281,7 +281,7 @@ def test_synchronize_waits_on_the_gpu_only(fake, monkeypatch):
     backend.synchronize("cpu")
     assert fake_cupy.synchronizations == before
     backend.synchronize("cuda")
-    bench._synchronize(CUDA)
+    bench.synchronize(CUDA)
     assert fake_cupy.synchronizations == before + 2
 
 
@@ -289,8 +289,8 @@ def test_bench_has_no_torch_twin_on_a_gpu_torch_cannot_use(fake, monkeypatch):
     class CpuOnlyTorch:  # what a CPU-only PyTorch build answers
         cuda = type("cuda", (), {"is_available": staticmethod(lambda: False)})
         get_num_threads = staticmethod(lambda: 1)
-    monkeypatch.setattr(bench, "_torch", lambda: CpuOnlyTorch)
-    assert bench._torch_on(CUDA) is None and bench._torch_on("cpu") is CpuOnlyTorch
+    monkeypatch.setattr(bench.timing, "_torch", lambda: CpuOnlyTorch)
+    assert bench.timing.torch_on(CUDA) is None and bench.timing.torch_on("cpu") is CpuOnlyTorch
     rows = bench.run("cuda", workloads=["W4"], repeats=1, warmup=0, settle=0, matmul_n=32, print_fn=None)
     assert rows[0]["torch_ms"] is None and rows[0]["ms"] > 0
 

@@ -1,5 +1,5 @@
-"""Benchmark workloads W3 and W4 of GUIDE §5: one training step of a DCGAN and of a VAE, in minigen and, when
-it is importable, in PyTorch with the same architecture, batch and optimizer (registered in ``bench``).
+"""Workloads W3 and W4: one training step of a DCGAN and of a VAE, in minigen and, when
+it is importable, in PyTorch with the same architecture, batch and optimizer.
 
 W3 (batch 256): G = Linear(100 → 7·7·256, no bias), BN, LeakyReLU → ConvT(256→128, 5, s1, p2), BN, LeakyReLU
 → ConvT(128→64, 5, s2, p2, op1), BN, LeakyReLU → ConvT(64→1, 5, s2, p2, op1), tanh;
@@ -11,7 +11,8 @@ W4 (batch 128): 784 → 400 (ReLU) → μ, log σ² (20 each); 20 → 400 (ReLU)
 
 from __future__ import annotations
 
-from .bench import Case, _torch_device, _torch_on, workload
+from .registry import Case, workload
+from .timing import torch_device, torch_on
 
 
 def _dcgan(nn):
@@ -57,10 +58,10 @@ def _w3(device):
             minigen.ones(256, 1, device=device), minigen.zeros(256, 1, device=device),
             F.binary_cross_entropy_with_logits)
     torch_step = None
-    torch = _torch_on(device)
+    torch = torch_on(device)
     if torch is not None:
         torch.manual_seed(0)
-        td = _torch_device(device)
+        td = torch_device(device)
         tG, tD = (m.to(td) for m in _dcgan(torch.nn))
         targs = (tG, tD, torch.optim.Adam(tG.parameters(), 2e-4, betas=(0.5, 0.999)),
                  torch.optim.Adam(tD.parameters(), 2e-4, betas=(0.5, 0.999)),
@@ -102,9 +103,9 @@ def _w4(device):
     x = minigen.rand(128, 784, device=device)
     opt = optim.Adam([p for m in modules for p in m.parameters()], 1e-3)
     torch_step = None
-    torch = _torch_on(device)
+    torch = torch_on(device)
     if torch is not None:
-        td = _torch_device(device)
+        td = torch_device(device)
         tmodules = [m.to(td) for m in _vae(torch.nn)]
         tx = torch.rand(128, 784, device=td)
         topt = torch.optim.Adam([p for m in tmodules for p in m.parameters()], 1e-3)
