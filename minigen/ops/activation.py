@@ -17,7 +17,8 @@ import warnings
 
 from ..autograd import Function, Tensor
 from ..backend import xp_of
-from .elementwise import exp, where
+from .dtypes import cast
+from .elementwise import exp, sigmoid, where
 from .reduce import logsumexp
 
 
@@ -57,7 +58,6 @@ class Softplus(Function):
         return xp.where(self.linear, x, y) if self.linear is not None else y
 
     def backward(self, g):
-        from .elementwise import sigmoid
         x, = self.inputs
         slope = sigmoid(x * self.beta)
         if self.linear is not None:
@@ -90,7 +90,6 @@ def _softmax_dim(x: Tensor, dim, name: str, stacklevel: int) -> int:
 
 def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """log softmax over ``dim``; ``_stacklevel`` (PyTorch's) places the implicit-dim warning."""
-    from .dtypes import cast
     x = cast(input, dtype) if dtype is not None else input
     return x - logsumexp(x, _softmax_dim(x, dim, "log_softmax", _stacklevel), keepdim=True)
 

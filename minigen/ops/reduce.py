@@ -21,6 +21,7 @@ from collections import namedtuple
 from ..autograd import Function, Tensor
 from ..backend import xp_of
 from .dtypes import cast
+from .elementwise import exp, log, maximum, minimum, where
 from .shape import broadcast_to, reshape
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])  # PyTorch's torch.return_types.max
@@ -106,7 +107,6 @@ class _Sqrt0(Function):
         return xp_of(v).sqrt(v)
 
     def backward(self, g):
-        from .elementwise import where
         y = self.output()
         return where(Tensor(y.data == 0), 0.0, g / (2.0 * y))
 
@@ -154,7 +154,6 @@ def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None)
     the elementwise maximum, as ``torch.max``. ``axis``/``keepdims`` are aliases, as in PyTorch (so
     ``max(x, axis=1)`` also returns (values, indices); ``amax`` gives the values alone)."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
         return maximum(x, dim)
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
@@ -163,7 +162,6 @@ def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None)
 
 def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
         return minimum(x, dim)
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
@@ -194,7 +192,6 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """log Σ exp(x) over ``dim``, computed as m + log Σ exp(x − m) with m the (constant) maximum."""
-    from .elementwise import exp, log
     if dim is None and axis is None:
         raise TypeError("logsumexp: missing the dim (or axis) to reduce over")
     keepdim = keepdims if keepdims is not None else keepdim

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..backend import xp_of
+from .dtypes import cast, result_dtype
 
 
 def _dim(dim: int, ndim: int, name: str) -> int:
@@ -274,7 +275,6 @@ def cat(tensors, dim: int = 0) -> Tensor:
         if t.ndim != tensors[0].ndim or t.shape[:dim] + t.shape[dim + 1:] != \
                 tensors[0].shape[:dim] + tensors[0].shape[dim + 1:]:
             raise RuntimeError(f"cat: shapes {tensors[0].shape} and {t.shape} differ outside dim {dim}")
-    from .dtypes import cast, result_dtype
     dtype = tensors[0].dtype
     for t in tensors[1:]:
         dtype = result_dtype(dtype, t.dtype)
