@@ -13,6 +13,7 @@ green before anyone has solved anything; ``check(NN, "exercises")`` runs them on
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -52,12 +53,33 @@ def exercise_module(lesson: int, against: str | None = None, reload: bool = True
     return importlib.import_module(name)
 
 
-def check(lesson: int, against: str | None = None) -> None:
-    """Run this lesson's exercise checks (``pytest -m lessonNN tests/test_lessons.py tests/test_lessonNN.py``)
-    and print the summary.
+# pytest's exit codes other than 0 (all passed) and 1 (some failed): the checks did not run, or ran nothing
+PYTEST_TROUBLE = {2: "interrupted (an error while collecting the tests, such as an import error)",
+                  3: "an internal error", 4: "a usage error (such as a file that is not there)",
+                  5: "no tests collected"}
+NEEDED = ("pytest", "hypothesis")         # what the checks import: the `lessons` extra installs them
+INSTALL = "pip install -e '.[lessons]'"
 
-    ``against="exercises"`` checks your file; the default (or ``$MINIGEN_CHECK``) checks the solutions."""
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def check(lesson: int, against: str | None = None) -> bool:
+    """Run this lesson's exercise checks (``pytest -m lessonNN tests/test_lessons.py tests/test_lessonNN.py``)
+    and print the summary. True when every check passed, False when some failed.
+
+    ``against="exercises"`` checks your file; the default (or ``$MINIGEN_CHECK``) checks the solutions. When the
+    checks cannot run at all (pytest or hypothesis not installed, an error before any test ran, no test
+    selected) it raises ``RuntimeError`` with pytest's own words: that is not a failing exercise."""
     against = against or CHECK
+    missing = [name for name in NEEDED if not _installed(name)]
+    if missing:
+        raise RuntimeError(f"the checks need {' and '.join(missing)}, not installed in {sys.executable}: "
+                           f"run `{INSTALL}` from the repository root, then run this cell again")
     env = {**os.environ, "MINIGEN_CHECK": against, "PY_COLORS": "0"}        # plain text in a notebook
     # lessons 01-08 keep their checks in tests/test_lessons.py, later lessons in tests/test_lessonNN.py
     files = [str(p.relative_to(ROOT)) for p in [ROOT / "tests" / "test_lessons.py",
@@ -68,9 +90,17 @@ def check(lesson: int, against: str | None = None) -> None:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     if result.returncode == 0:
         print(f"lesson{lesson:02d} checks on lessons/{against}/lesson{lesson:02d}.py: {lines[-1] if lines else ''}")
-    else:  # what failed, one line each (--tb=line), and the summary
+        return True
+    if result.returncode == 1 and lines and " failed" in lines[-1]:   # what failed, one line each (--tb=line)
         print("\n".join(lines))
         print(f"\nNot yet: edit lessons/{against}/lesson{lesson:02d}.py and run this cell again.")
+        return False
+    why = PYTEST_TROUBLE.get(result.returncode, "it did not run")
+    raise RuntimeError("\n".join([
+        f"the lesson{lesson:02d} checks could not run: pytest exited with code {result.returncode}, {why}.",
+        "command: " + " ".join(command), "--- stdout ---", *result.stdout.splitlines()[-40:],
+        "--- stderr ---", *result.stderr.splitlines()[-40:],
+        f"(a missing package? `{INSTALL}` installs what the checks need)"]))
 
 
 # --- data --------------------------------------------------------------------------------------------------

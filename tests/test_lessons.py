@@ -18,14 +18,11 @@ import minigen
 from minigen import nn
 from minigen.nn import functional as F
 
+from helpers import f64
 from lesson_checks import LESSONS, reference, under_test  # tests/lesson_checks.py
 
 lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08 = (
     getattr(pytest.mark, f"lesson{n:02d}") for n in range(1, 9))
-
-
-def f64(array, requires_grad=True):
-    return minigen.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)
 
 
 # --- Lesson 01: a topological order without recursion; SiLU as a Function -----------------------------------
@@ -348,6 +345,65 @@ def test_kl_divergence_matches_the_closed_form_and_minigen(seed):
     assert minigen.gradcheck(kl, (f64(mu), f64(logvar)))
     zero = kl(f64(np.zeros((2, 3))), f64(np.zeros((2, 3))))
     np.testing.assert_allclose(zero.detach().numpy(), 0.0, atol=1e-15, err_msg="KL(N(0, I) ‖ N(0, I)) = 0")
+
+
+# --- course.check: a failing exercise says "Not yet"; checks that cannot run say why -----------------------
+def _course():
+    import course  # lessons/course.py (tests/lesson_checks.py put lessons/ on sys.path)
+    return course
+
+
+def test_check_reports_failing_exercises_as_not_yet(capsys):
+    # the unsolved exercise stubs raise NotImplementedError: failing checks, pytest's exit code 1
+    assert _course().check(3, "exercises") is False
+    out = capsys.readouterr().out
+    assert "failed" in out and "NotImplementedError" in out
+    assert "Not yet: edit lessons/exercises/lesson03.py" in out
+
+
+def test_check_passes_on_the_solutions(capsys):
+    assert _course().check(3, "solutions") is True
+    assert "passed" in capsys.readouterr().out
+
+
+def test_check_names_a_missing_pytest_instead_of_blaming_the_exercise(tmp_path):
+    # a Python where pytest cannot be imported: the check must say so, not "Not yet: edit ..."
+    script = tmp_path / "no_pytest.py"
+    script.write_text("import sys\n"
+                      "class Block:\n"
+                      "    def find_spec(self, name, path=None, target=None):\n"
+                      "        if name.split('.')[0] in ('pytest', '_pytest'):\n"
+                      "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+                      "sys.meta_path.insert(0, Block())\n"
+                      f"sys.path.insert(0, {str(LESSONS)!r})\n"
+                      "import course\n"
+                      "course.check(3)\n")
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "RuntimeError: the checks need pytest" in result.stderr
+    assert "pip install -e '.[lessons]'" in result.stderr
+    assert "Not yet" not in result.stdout + result.stderr
+
+
+def test_check_shows_pytest_errors_that_are_not_failing_checks(tmp_path, monkeypatch):
+    # hypothesis broken for the pytest that check() starts: collection fails (exit code 2 to 4, not 1)
+    fake = tmp_path / "hypothesis"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'hypothesis' (a test stand-in)\")\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    with pytest.raises(RuntimeError) as raised:
+        _course().check(3, "exercises")
+    message = str(raised.value)
+    assert "could not run: pytest exited with code" in message
+    assert "No module named 'hypothesis' (a test stand-in)" in message           # pytest's own words, shown
+    assert "Not yet" not in message
+
+
+def test_check_says_when_no_check_was_selected():
+    with pytest.raises(RuntimeError, match="exited with code 5, no tests collected"):
+        _course().check(99)                                              # no lesson 99: pytest selects nothing
 
 
 # --- The notebooks: each .ipynb holds the same cells as its jupytext .py -------------------------------------
