@@ -20,6 +20,7 @@ import minigen
 from minigen import Function, Tensor, grad, no_grad
 from minigen.backend import xp_of
 from minigen.nn import functional as F
+from helpers import f64
 from strategies import CASES, as_numpy, outputs_of
 
 pytestmark = pytest.mark.lesson01
@@ -28,10 +29,6 @@ pytestmark = pytest.mark.lesson01
 def shares_memory(a, b) -> bool:
     xp = xp_of(a)
     return bool(xp.shares_memory(a, b)) if hasattr(xp, "shares_memory") else bool(xp.may_share_memory(a, b))
-
-
-def _t(values, device="cpu", requires_grad=True, dtype=minigen.float64):
-    return minigen.tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 # --- No mutation, no aliasing: every op ------------------------------------------------------------------------
@@ -60,7 +57,7 @@ def test_forward_and_backward_never_mutate_inputs_or_the_upstream_gradient(op, d
 def test_gradients_of_an_add_never_alias(device):
     """y = a + b hands the same upstream tensor to both inputs: each .grad must still be its own copy."""
     for create_graph in (False, True):
-        a, b = _t([1.0, 2.0], device), _t([3.0, 4.0], device)
+        a, b = f64([1.0, 2.0], device=device), f64([3.0, 4.0], device=device)
         g = minigen.tensor([1.0, 1.0], dtype=minigen.float64, device=device)
         (a + b).backward(g, create_graph=create_graph)
         assert a.grad is not b.grad and a.grad is not g
@@ -68,7 +65,7 @@ def test_gradients_of_an_add_never_alias(device):
 
 
 def test_backward_of_a_leaf_copies_the_gradient(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     g = minigen.tensor([5.0, 6.0], dtype=minigen.float64, device=device)
     x.backward(g)
     assert not shares_memory(x.grad.data, g.data)
@@ -76,7 +73,7 @@ def test_backward_of_a_leaf_copies_the_gradient(device):
 
 
 def test_accumulating_builds_a_new_gradient_and_leaves_old_references_alone(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     (x * 3).sum().backward()
     first = x.grad
     (x * 4).sum().backward()
@@ -86,7 +83,7 @@ def test_accumulating_builds_a_new_gradient_and_leaves_old_references_alone(devi
 
 # --- Graph shapes: diamonds and reuse ----------------------------------------------------------------------
 def test_a_tensor_used_twice_accumulates_both_paths(device):
-    x = _t([1.0, -2.0, 3.0], device)
+    x = f64([1.0, -2.0, 3.0], device=device)
     a, b = x * 2.0, x.exp()
     y = (a * b).sum()  # d/dx (2x·eˣ) = 2eˣ + 2x·eˣ
     y.backward()
@@ -95,14 +92,14 @@ def test_a_tensor_used_twice_accumulates_both_paths(device):
 
 
 def test_the_same_tensor_twice_in_one_op(device):
-    x = _t([3.0], device)
+    x = f64([3.0], device=device)
     (x * x + x).sum().backward()
     np.testing.assert_allclose(as_numpy(x.grad), [7.0])
 
 
 def test_a_deep_diamond_counts_every_path(device):
     """h doubles at each of 20 levels, each level using the previous one twice: 2²⁰ paths."""
-    x = _t(1.0, device)
+    x = f64(1.0, device=device)
     h = x
     for _ in range(20):
         h = h + h
@@ -122,7 +119,7 @@ def test_a_shared_intermediate_gets_its_gradient_once(device):
             calls.append(1)
             return g * 2
 
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     h = Counted()(x)
     (h * h + h.exp()).sum().backward()
     assert len(calls) == 1
@@ -131,7 +128,7 @@ def test_a_shared_intermediate_gets_its_gradient_once(device):
 
 
 def test_output_that_is_not_used_downstream_gets_zero_gradient(device):
-    x = _t([[3.0, 1.0], [0.0, 5.0]], device)
+    x = f64([[3.0, 1.0], [0.0, 5.0]], device=device)
     values, indices = x.max(1)
     (values * 2).sum().backward()
     np.testing.assert_array_equal(as_numpy(x.grad), [[2.0, 0.0], [0.0, 2.0]])
@@ -139,7 +136,7 @@ def test_output_that_is_not_used_downstream_gets_zero_gradient(device):
 
 # --- Accumulation and retain_graph ---------------------------------------------------------------------------
 def test_second_backward_with_retain_graph_accumulates_until_zeroed(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     y = (x ** 3).sum()
     y.backward(retain_graph=True)
     np.testing.assert_allclose(as_numpy(x.grad), [3.0, 12.0])
@@ -151,7 +148,7 @@ def test_second_backward_with_retain_graph_accumulates_until_zeroed(device):
 
 
 def test_backward_through_a_freed_graph_raises_and_mentions_retain_graph(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     y = (x.exp() * 2).sum()
     y.backward()
     with pytest.raises(RuntimeError, match="retain_graph"):
@@ -164,7 +161,7 @@ def test_backward_through_a_freed_graph_raises_and_mentions_retain_graph(device)
 
 
 def test_grad_frees_the_graph_unless_retained(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     y = (x * x).sum()
     grad(y, x, retain_graph=True)
     grad(y, x)
@@ -173,7 +170,7 @@ def test_grad_frees_the_graph_unless_retained(device):
 
 
 def test_backward_releases_the_intermediate_tensors(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     h = x * 2
     y = h.sum()
     ref = weakref.ref(h)
@@ -186,7 +183,7 @@ def test_backward_releases_the_intermediate_tensors(device):
 
 def test_functions_hold_their_outputs_weakly(device):
     """No reference cycle tensor → grad_fn → tensor: dropping the output frees it at once (no gc needed)."""
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     gc.disable()
     try:
         y = x.exp()
@@ -199,7 +196,7 @@ def test_functions_hold_their_outputs_weakly(device):
 
 # --- Graph recording -------------------------------------------------------------------------------------------
 def test_leaves_and_graph_attributes(device):
-    x = _t([1.0], device)
+    x = f64([1.0], device=device)
     c = minigen.tensor([2.0], device=device)
     y = x * c
     assert x.is_leaf and x.grad_fn is None and x.requires_grad
@@ -211,7 +208,7 @@ def test_leaves_and_graph_attributes(device):
 
 
 def test_no_grad_builds_no_graph(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     with no_grad():
         y = (x * 2).exp().sum()
         assert not minigen.is_grad_enabled()
@@ -222,7 +219,7 @@ def test_no_grad_builds_no_graph(device):
 
 
 def test_no_grad_as_a_decorator_and_enable_grad_inside(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
 
     @no_grad()
     def step():
@@ -243,7 +240,7 @@ def test_no_grad_as_a_decorator_and_enable_grad_inside(device):
 
 
 def test_set_grad_enabled_and_restoring_after_an_exception(device):
-    x = _t([1.0], device)
+    x = f64([1.0], device=device)
     with minigen.set_grad_enabled(False):
         assert not (x * 2).requires_grad
     with pytest.raises(ValueError):
@@ -253,7 +250,7 @@ def test_set_grad_enabled_and_restoring_after_an_exception(device):
 
 
 def test_backward_inside_no_grad_still_computes_gradients(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     y = (x * x).sum()
     with no_grad():
         y.backward()
@@ -262,7 +259,7 @@ def test_backward_inside_no_grad_still_computes_gradients(device):
 
 # --- grad() --------------------------------------------------------------------------------------------------
 def test_grad_returns_a_tuple_and_leaves_dot_grad_alone(device):
-    x, w = _t([1.0, 2.0], device), _t([3.0, 4.0], device)
+    x, w = f64([1.0, 2.0], device=device), f64([3.0, 4.0], device=device)
     gx, gw = grad((x * w).sum(), [x, w])
     np.testing.assert_array_equal(as_numpy(gx), [3.0, 4.0])
     np.testing.assert_array_equal(as_numpy(gw), [1.0, 2.0])
@@ -271,7 +268,7 @@ def test_grad_returns_a_tuple_and_leaves_dot_grad_alone(device):
 
 
 def test_grad_with_create_graph_gives_higher_derivatives(device):
-    x = _t([0.5, -1.5], device)
+    x = f64([0.5, -1.5], device=device)
     (g1,) = grad((x ** 4).sum(), x, create_graph=True)
     (g2,) = grad(g1.sum(), x, create_graph=True)
     (g3,) = grad(g2.sum(), x)
@@ -282,7 +279,7 @@ def test_grad_with_create_graph_gives_higher_derivatives(device):
 
 
 def test_backward_with_create_graph_makes_a_differentiable_grad(device):
-    x = _t([2.0], device)
+    x = f64([2.0], device=device)
     (x ** 3).sum().backward(create_graph=True)
     assert x.grad.requires_grad
     (g2,) = grad(x.grad.sum(), x)
@@ -293,9 +290,9 @@ def test_gradient_penalty_wgan_gp_style(device):
     """grad(D(x̂), x̂, create_graph=True) and backward through the penalty to the critic's weights: checked
     against finite differences, so every backward on the way must itself be differentiable."""
     rng = np.random.default_rng(0)
-    w1 = _t(rng.standard_normal((3, 4)), device)
-    w2 = _t(rng.standard_normal((4,)), device)
-    xhat = _t(rng.standard_normal((2, 3)), device)
+    w1 = f64(rng.standard_normal((3, 4)), device=device)
+    w2 = f64(rng.standard_normal((4,)), device=device)
+    xhat = f64(rng.standard_normal((2, 3)), device=device)
 
     def penalty(w1, w2, xhat):
         critic = (F.leaky_relu(xhat @ w1, 0.2).tanh() @ w2).sum()
@@ -307,7 +304,7 @@ def test_gradient_penalty_wgan_gp_style(device):
 
 
 def test_grad_allow_unused(device):
-    x, unused = _t([1.0], device), _t([2.0], device)
+    x, unused = f64([1.0], device=device), f64([2.0], device=device)
     y = (x * 3).sum()
     with pytest.raises(RuntimeError, match="allow_unused"):
         grad(y, [x, unused], retain_graph=True)
@@ -316,7 +313,7 @@ def test_grad_allow_unused(device):
 
 
 def test_grad_with_respect_to_a_non_leaf(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     h = x * 3
     y = (h * h).sum()
     gh, gx = grad(y, [h, x])
@@ -325,7 +322,7 @@ def test_grad_with_respect_to_a_non_leaf(device):
 
 
 def test_grad_with_several_outputs_and_grad_outputs(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     y1, y2 = x * 2, x * x
     v1 = minigen.tensor([1.0, 10.0], dtype=minigen.float64, device=device)
     v2 = minigen.tensor([100.0, 1000.0], dtype=minigen.float64, device=device)
@@ -334,17 +331,17 @@ def test_grad_with_several_outputs_and_grad_outputs(device):
 
 
 def test_backward_of_a_non_scalar_needs_a_gradient(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     y = x * 2
     y.backward(minigen.tensor([1.0, -1.0], dtype=minigen.float64, device=device))
     np.testing.assert_array_equal(as_numpy(x.grad), [2.0, -2.0])
-    z = _t([[3.0]], device) * 2  # one element in any shape: ones are implied
+    z = f64([[3.0]], device=device) * 2  # one element in any shape: ones are implied
     z.backward()
 
 
 # --- detach, requires_grad_, retain_grad ------------------------------------------------------------------------
 def test_detach_shares_data_and_stops_gradients(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     d = x.detach()
     assert shares_memory(d.data, x.data) and not d.requires_grad and d.grad_fn is None
     (x * d).sum().backward()  # d is a constant: the gradient is d, not 2x
@@ -359,7 +356,7 @@ def test_requires_grad_(device):
 
 
 def test_retain_grad_keeps_the_gradient_of_a_non_leaf(device):
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     h, k = x * 2, x * 3
     h.retain_grad()
     (h * k).sum().backward()
@@ -379,7 +376,7 @@ def test_custom_function_needs_input_grad(device):
             a, b = self.inputs
             return (g * b if self.needs_input_grad[0] else None), (g * a if self.needs_input_grad[1] else None)
 
-    a, b = _t([2.0], device), minigen.tensor([5.0], dtype=minigen.float64, device=device)
+    a, b = f64([2.0], device=device), minigen.tensor([5.0], dtype=minigen.float64, device=device)
     Mul()(a, b).sum().backward()
     assert seen == [(True, False)] and a.grad.item() == 5.0
 
@@ -392,7 +389,7 @@ def test_a_backward_returning_the_wrong_shape_is_reported(device):
         def backward(self, g):
             return g  # should be broadcast back to x's shape
 
-    x = _t([1.0, 2.0], device)
+    x = f64([1.0, 2.0], device=device)
     message = r"bad.backward returned a gradient of shape \(\) for an input of shape \(2,\)"
     with pytest.raises(RuntimeError, match=message):
         Bad()(x).backward()

@@ -12,13 +12,10 @@ from hypothesis.extra import numpy as hnp
 
 import minigen
 from minigen import Function, GradcheckError, Tensor, gradcheck, gradgradcheck
+from helpers import f64
 from strategies import DOMAINS, elements
 
 pytestmark = pytest.mark.lesson02
-
-
-def _t(values, requires_grad=True):
-    return minigen.tensor(values, dtype=minigen.float64, requires_grad=requires_grad)
 
 
 class OffByOneAt(Function):
@@ -42,8 +39,8 @@ MESSAGE = re.compile(r"gradient of input (\d+) \(shape (.*?)\) is wrong at (\d+)
 
 
 def test_a_wrong_backward_is_caught_and_the_message_names_input_element_and_values():
-    a = _t([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
-    b = _t([[1.0, 2.0, 3.0], [-1.0, -2.0, 0.5]])
+    a = f64([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    b = f64([[1.0, 2.0, 3.0], [-1.0, -2.0, 0.5]])
     with pytest.raises(GradcheckError) as info:
         gradcheck(lambda a, b: a * 3.0 + OffByOneAt((1, 2))(b), (a, b))
     match = MESSAGE.search(str(info.value))
@@ -55,7 +52,7 @@ def test_a_wrong_backward_is_caught_and_the_message_names_input_element_and_valu
 
 
 def test_raise_exception_false_returns_false():
-    x = _t([1.0, 2.0])
+    x = f64([1.0, 2.0])
     assert gradcheck(lambda x: OffByOneAt(0)(x), (x,), raise_exception=False) is False
     assert gradcheck(lambda x: x * x, (x,), raise_exception=False) is True
 
@@ -68,7 +65,7 @@ def test_tolerances_decide_how_wrong_is_wrong():
         def backward(self, g):
             return g * 2.0002  # 1e-4 relative error
 
-    x = _t([1.0, -2.0, 3.0])
+    x = f64([1.0, -2.0, 3.0])
     with pytest.raises(GradcheckError):
         gradcheck(lambda x: SlightlyOff()(x), (x,))
     assert gradcheck(lambda x: SlightlyOff()(x), (x,), rtol=1e-3)
@@ -94,7 +91,7 @@ def _normalize_composed(x):
 
 
 def test_a_sum_only_check_misses_the_batchnorm_bug_and_the_random_upstream_check_catches_it():
-    x = _t([0.3, -1.2, 2.5, 0.7, -0.4])
+    x = f64([0.3, -1.2, 2.5, 0.7, -0.4])
     # seeded with .sum(): passes although the backward is wrong
     assert gradcheck(lambda x: Normalize()(x).sum(), (x,))
     # seeded with a random upstream gradient: caught
@@ -122,7 +119,7 @@ class SquareOnce(Function):
 
 
 def test_gradgradcheck_catches_a_backward_that_is_not_differentiable():
-    x = _t([0.5, -1.5, 2.0])
+    x = f64([0.5, -1.5, 2.0])
     assert gradcheck(lambda x: SquareOnce()(x), (x,))  # the first derivative is right
     with pytest.raises(GradcheckError, match=r"input 0 \(shape \(3,\)\)"):
         gradgradcheck(lambda x: SquareOnce()(x), (x,))
@@ -138,7 +135,7 @@ def test_gradgradcheck_checks_the_upstream_gradient_too():
         def backward(self, g):
             return Tensor(g.data * 3.0)  # right values, but no graph back to g
 
-    x = _t([1.0, 2.0])
+    x = f64([1.0, 2.0])
     assert gradcheck(lambda x: DetachesUpstream()(x), (x,))
     with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2,\)\)"):  # input 1 is v
         gradgradcheck(lambda x: DetachesUpstream()(x), (x,))
@@ -147,8 +144,8 @@ def test_gradgradcheck_checks_the_upstream_gradient_too():
 # --- The directional mode for large inputs ------------------------------------------------------------------
 def test_directional_mode_costs_two_extra_evaluations_and_catches_errors():
     rng = np.random.default_rng(0)
-    w = _t(rng.standard_normal((40, 30)))
-    x = _t(rng.standard_normal((8, 40)))
+    w = f64(rng.standard_normal((40, 30)))
+    x = f64(rng.standard_normal((8, 40)))
     calls = []
 
     def f(x, w):
@@ -163,7 +160,7 @@ def test_directional_mode_costs_two_extra_evaluations_and_catches_errors():
 
 # --- Other behaviour of the tool --------------------------------------------------------------------------------
 def test_inputs_are_restored_exactly_and_non_float_outputs_are_ignored():
-    x = _t([[0.1, 0.2], [0.3, 0.4]])
+    x = f64([[0.1, 0.2], [0.3, 0.4]])
     before = x.data.copy()
     assert gradcheck(lambda x: (x.exp(), x.argmax(), x.sum(0)), (x,))
     np.testing.assert_array_equal(x.data, before)
@@ -171,20 +168,20 @@ def test_inputs_are_restored_exactly_and_non_float_outputs_are_ignored():
 
 
 def test_0d_inputs_keep_their_shape():
-    x = _t(0.7)
+    x = f64(0.7)
     assert gradcheck(lambda x: x.exp(), (x,)) and gradgradcheck(lambda x: x.exp() * x, (x,))
     assert x.shape == ()
 
 
 def test_inputs_that_do_not_require_grad_and_unused_inputs():
-    x, c, unused = _t([1.0, 2.0]), _t([3.0, 4.0], requires_grad=False), _t([5.0])
+    x, c, unused = f64([1.0, 2.0]), f64([3.0, 4.0], requires_grad=False), f64([5.0])
     assert gradcheck(lambda x, c, u: x * c, (x, c, unused))
     assert gradgradcheck(lambda x, c, u: x * x * c, (x, c, unused))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_every_seed_passes_a_right_backward(seed):
-    x = _t([0.2, -0.3, 0.9])
+    x = f64([0.2, -0.3, 0.9])
     assert gradcheck(lambda x: x.sigmoid() * x, (x,), seed=seed)
     assert gradgradcheck(lambda x: x.sigmoid() * x, (x,), seed=seed)
 

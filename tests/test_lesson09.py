@@ -18,14 +18,11 @@ from minigen import optim
 from minigen.models import ToyDiscriminator, ToyGenerator
 from minigen.nn import functional as F
 
+from helpers import f64
 from lesson_checks import checks  # tests/lesson_checks.py
 
 pytestmark = pytest.mark.lesson09
 under_test, reference = checks(9)
-
-
-def f64(array, requires_grad=True):
-    return minigen.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)
 
 
 def softplus(a):

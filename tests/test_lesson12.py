@@ -19,14 +19,11 @@ import minigen
 from minigen.models import wgan_gp
 from minigen.nn import functional as F
 
+from helpers import f64
 from lesson_checks import checks  # tests/lesson_checks.py
 
 pytestmark = pytest.mark.lesson12
 under_test, reference = checks(12)
-
-
-def f64(array, requires_grad=False):
-    return minigen.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)
 
 
 def as_alpha(u, ndim):
@@ -53,9 +50,10 @@ def critic_case(kind, seed, n=4):
     """Real and fake batches, mixing weights u (N,), and a critic's float64 weights (requiring grad)."""
     rng = np.random.default_rng(seed)
     shape = (n, 2) if kind == "mlp" else (n, 1, 4, 4)
-    real, fake, u = f64(rng.standard_normal(shape)), f64(rng.standard_normal(shape)), f64(rng.uniform(size=n))
+    real, fake = f64(rng.standard_normal(shape), False), f64(rng.standard_normal(shape), False)
+    u = f64(rng.uniform(size=n), False)
     sizes = ((8, 2), (8,), (1, 8)) if kind == "mlp" else ((2, 1, 3, 3), (2,), (8, 1))
-    weights = [f64(rng.standard_normal(s), requires_grad=True) for s in sizes]
+    weights = [f64(rng.standard_normal(s)) for s in sizes]
     return real, fake, u, weights, (mlp_critic if kind == "mlp" else conv_critic)
 
 
@@ -65,28 +63,29 @@ def test_interpolates_mix_each_example_with_its_own_alpha(n, rest, seed):
     rng = np.random.default_rng(seed)
     real, fake = rng.standard_normal((n, *rest)), rng.standard_normal((n, *rest))
     u = rng.uniform(size=n)
-    x_hat = under_test().interpolates(f64(real), f64(fake), f64(u))
+    x_hat = under_test().interpolates(f64(real, False), f64(fake, False), f64(u, False))
     assert x_hat.shape == real.shape, f"x̂ has the batch's shape {real.shape}, got {x_hat.shape}"
     alpha = u.reshape(n, *([1] * len(rest)))
     np.testing.assert_allclose(x_hat.detach().numpy(), alpha * real + (1 - alpha) * fake, rtol=1e-12, atol=1e-12,
                                err_msg="x̂ = α·real + (1 − α)·fake, α = u[i] for every element of example i")
     np.testing.assert_allclose(x_hat.detach().numpy(), wgan_gp.interpolate(
-        f64(real), f64(fake), as_alpha(f64(u), real.ndim)).detach().numpy(), rtol=1e-12, atol=1e-12)
+        f64(real, False), f64(fake, False), as_alpha(f64(u, False), real.ndim)).detach().numpy(),
+        rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(x_hat.detach().numpy(), reference().interpolates(
-        f64(real), f64(fake), f64(u)).detach().numpy(), rtol=1e-12, atol=1e-12)
+        f64(real, False), f64(fake, False), f64(u, False)).detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_interpolates_use_the_batch_axis_even_when_the_last_axis_has_the_same_size():
-    real, fake = f64(np.ones((3, 3))), f64(np.zeros((3, 3)))
-    x_hat = under_test().interpolates(real, fake, f64([0.0, 0.5, 1.0]))
+    real, fake = f64(np.ones((3, 3)), False), f64(np.zeros((3, 3)), False)
+    x_hat = under_test().interpolates(real, fake, f64([0.0, 0.5, 1.0], False))
     np.testing.assert_allclose(x_hat.detach().numpy(), [[0.0] * 3, [0.5] * 3, [1.0] * 3],
                                err_msg="row i must be u[i] everywhere: reshape u to (N, 1) before multiplying "
                                        "(u of shape (N,) times (N, N) broadcasts along the last axis)")
 
 
 def test_interpolates_are_a_leaf_that_requires_grad_and_do_not_reach_real_or_fake():
-    real, fake = f64(np.ones((2, 1, 3, 3)), requires_grad=True), f64(np.zeros((2, 1, 3, 3)), requires_grad=True)
-    x_hat = under_test().interpolates(real, fake, f64([0.25, 0.75]))
+    real, fake = f64(np.ones((2, 1, 3, 3))), f64(np.zeros((2, 1, 3, 3)))
+    x_hat = under_test().interpolates(real, fake, f64([0.25, 0.75], False))
     assert x_hat.requires_grad, "x̂ must require grad: the critic's gradient is taken with respect to it"
     assert x_hat.is_leaf, "x̂ must be a new leaf (detach, then requires_grad_(True)), not part of a graph"
     (x_hat * x_hat).sum().backward()
@@ -100,8 +99,9 @@ def test_interpolates_are_a_leaf_that_requires_grad_and_do_not_reach_real_or_fak
 def test_gradient_penalty_of_a_linear_critic_in_closed_form(shape, eps):
     rng = np.random.default_rng(len(shape))
     size = int(np.prod(shape[1:]))
-    w = f64(rng.standard_normal(size), requires_grad=True)
-    real, fake, u = f64(rng.standard_normal(shape)), f64(rng.standard_normal(shape)), f64(rng.uniform(size=shape[0]))
+    w = f64(rng.standard_normal(size))
+    real, fake = f64(rng.standard_normal(shape), False), f64(rng.standard_normal(shape), False)
+    u = f64(rng.uniform(size=shape[0]), False)
     gp = under_test().gradient_penalty(linear_critic(w), real, fake, u, eps=eps)
     assert gp.shape == (), f"the penalty is a scalar (a mean over the batch), got shape {gp.shape}"
     norm = np.sqrt((w.detach().numpy() ** 2).sum() + eps)                      # ‖∇f‖ = ‖w‖ everywhere, ε inside
@@ -115,9 +115,9 @@ def test_gradient_penalty_of_a_linear_critic_in_closed_form(shape, eps):
 
 
 def test_gradient_penalty_stays_finite_where_the_critic_is_flat():
-    w = f64(np.zeros(4), requires_grad=True)                                  # ∇f = 0 at every point
-    gp = under_test().gradient_penalty(linear_critic(w), f64(np.ones((3, 4))), f64(np.zeros((3, 4))),
-                                       f64([0.1, 0.5, 0.9]))
+    w = f64(np.zeros(4))                                                      # ∇f = 0 at every point
+    gp = under_test().gradient_penalty(linear_critic(w), f64(np.ones((3, 4)), False), f64(np.zeros((3, 4)), False),
+                                       f64([0.1, 0.5, 0.9], False))
     np.testing.assert_allclose(gp.item(), (np.sqrt(1e-12) - 1) ** 2, rtol=1e-10)
     gp.backward()
     assert np.isfinite(w.grad.numpy()).all(), ("a zero gradient gave a non-finite ∂GP/∂w: the norm's derivative "
