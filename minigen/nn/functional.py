@@ -1,11 +1,24 @@
-"""``minigen.nn.functional`` (import as ``F``): the differentiable operations under PyTorch's names."""
+"""``minigen.nn.functional`` (import as ``F``): the functions of ``torch.nn.functional`` that minigen has, under
+PyTorch's names and signatures, and nothing else.
 
-from ..ops import *  # noqa: F401,F403 - every op is part of F, as in torch.nn.functional
-from ..ops.activation import leaky_relu, log_softmax, relu, softmax, softplus  # noqa: F401
-from ..ops.elementwise import sigmoid, tanh  # noqa: F401
-from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
-                        mse_loss, nll_loss)
-from ..ops.norm import batch_norm, dropout, embedding, linear  # noqa: F401
-from ..ops.conv import conv2d, conv_transpose2d  # noqa: F401
-from ..ops.pool import avg_pool2d, interpolate, max_pool2d, upsample  # noqa: F401
-from ..ops.shape import pad  # noqa: F401
+Tensor arithmetic, reductions and reshaping are not here, as in PyTorch: they are ``minigen`` functions and tensor
+methods (``minigen.sum(x)``, ``x.reshape(n, -1)``). One function here is minigen's own, not PyTorch's:
+``flatten`` (PyTorch has it as ``torch.flatten`` and ``x.flatten``; ``F.flatten(x, 1)`` would fail there).
+"""
+
+from ..ops import (avg_pool2d, batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, conv2d,
+                   conv_transpose2d, cross_entropy, dropout, embedding, flatten, interpolate, leaky_relu, linear,
+                   log_softmax, max_pool2d, mse_loss, nll_loss, pad, relu, sigmoid, softmax, softplus, tanh)
+from ..ops.pool import upsample
+
+__all__ = [
+    # activations
+    "relu", "leaky_relu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax",
+    # layers as functions
+    "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "upsample", "batch_norm",
+    "dropout", "embedding", "pad",
+    # losses
+    "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",
+    # minigen's own, not in torch.nn.functional (see above)
+    "flatten",
+]

@@ -264,7 +264,7 @@ class Unflatten(Layer):
 
     def forward(self, x):
         dim = self.dim % x.ndim
-        return F.reshape(x, x.shape[:dim] + self.unflattened_size + x.shape[dim + 1:])  # (N, C·H·W) → (N, C, H, W)
+        return x.reshape(x.shape[:dim] + self.unflattened_size + x.shape[dim + 1:])  # (N, C·H·W) → (N, C, H, W)
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,10 +1,14 @@
-"""Differentiable operations, one family per file, and the tensor methods and operators built on them."""
+"""Differentiable operations, one family per file, and the tensor methods and operators built on them.
 
-from __future__ import annotations
+``__all__`` lists the public functions: what ``from minigen.ops import *`` gives, and what the gradient tests
+check one by one. ``minigen`` re-exports the tensor-level ones (``minigen.sum``), ``minigen.nn.functional`` the
+neural-network ones under PyTorch's names (``F.conv2d``). Importing this package also attaches the tensor methods
+and operators (``x + y``, ``x.sum()``, ``x.to('cuda')``) to ``Tensor``: the table at the bottom.
+"""
 
 from .. import backend
 from ..autograd import Function, Tensor
-from . import activation, dtypes, elementwise, linalg, loss, reduce, shape
+from . import shape
 from .activation import leaky_relu, log_softmax, relu, softmax, softplus
 from .dtypes import cast
 from .elementwise import (abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg,
@@ -19,6 +23,25 @@ from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, 
 from .shape import (broadcast_to, cat, expand, flatten, getitem, movedim, pad, permute, reshape, squeeze,
                     stack, sum_to, transpose, unsqueeze, view)
 
+__all__ = [
+    # elementwise (elementwise.py; comparisons give bool tensors and no gradient)
+    "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "maximum", "minimum",
+    "clamp", "where", "eq", "ne", "lt", "le", "gt", "ge",
+    # dtype conversion (dtypes.py) and matrix product (linalg.py)
+    "cast", "matmul",
+    # reductions (reduce.py; argmax and argmin give indices and no gradient)
+    "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
+    # shapes, indexing, joining, padding (shape.py)
+    "reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "movedim", "expand",
+    "broadcast_to", "sum_to", "getitem", "cat", "stack", "pad",
+    # activations (activation.py)
+    "relu", "leaky_relu", "softplus", "softmax", "log_softmax",
+    # layers as functions: dense, convolution, pooling and resizing, normalization, dropout, embedding
+    "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "batch_norm", "dropout",
+    "embedding",
+    # losses (loss.py)
+    "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",
+]
 
 def _swap(fn):
     return lambda self, other: fn(other, self)
