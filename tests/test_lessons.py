@@ -426,3 +426,16 @@ def test_every_lesson_has_a_notebook_an_exercise_and_a_solution():
         n = source.name[:2]
         assert (LESSONS / "exercises" / f"lesson{n}.py").exists()
         assert (LESSONS / "solutions" / f"lesson{n}.py").exists()
+
+
+def test_jupyter_opens_the_ipynb_files_as_notebooks_and_the_helpers_as_python_files():
+    # lessons/jupytext.toml, as jupytext's contents manager in JupyterLab resolves it for files in lessons/
+    config = pytest.importorskip("jupytext.config")
+    found = config.find_jupytext_configuration_file(str(LESSONS))
+    assert found is not None and found.endswith("jupytext.toml"), f"lessons/ has no jupytext config: {found}"
+    assert config.load_jupytext_configuration_file(found).notebook_extensions == ["ipynb"], (
+        "with .py among the notebook extensions JupyterLab lists course.py, build.py and conftest.py as notebooks")
+    jupytext = pytest.importorskip("jupytext")
+    for source in NOTEBOOKS:  # each lesson stays paired with its .py through its own metadata
+        formats = jupytext.read(source.with_suffix(".ipynb")).metadata.get("jupytext", {}).get("formats")
+        assert formats == "ipynb,py:percent", f"{source.stem}.ipynb is not paired with {source.name}: {formats}"
