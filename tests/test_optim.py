@@ -6,15 +6,17 @@ import pytest
 import minigen
 from minigen import nn, optim
 
+from helpers import f64
+
 pytestmark = pytest.mark.lesson06
 
 
 def param(values):
-    return nn.Parameter(minigen.tensor(values, dtype=minigen.float64))
+    return nn.Parameter(f64(values, requires_grad=False))
 
 
 def set_grad(p, values):
-    p.grad = minigen.tensor(values, dtype=minigen.float64)
+    p.grad = f64(values, requires_grad=False)
 
 
 def test_sgd_plain_and_weight_decay():
@@ -52,6 +54,22 @@ def test_adam_two_steps_by_hand():
         v = 0.999 * v + 0.001 * g * g
         theta = theta - 0.01 / (1 - 0.9 ** t) * m / (np.sqrt(v) / np.sqrt(1 - 0.999 ** t) + 1e-8)
         np.testing.assert_allclose(p.detach().numpy(), theta, rtol=1e-12)
+
+
+def test_adam_weight_decay_adds_decay_to_the_gradient_two_steps():
+    """PyTorch's Adam (not AdamW): L2 decay joins the gradient, g ← g + λθ, before the moments see it."""
+    p = param([0.5, -1.0, 2.0])
+    lr, (b1, b2), eps, wd = 0.01, (0.8, 0.99), 1e-8, 0.3
+    opt = optim.Adam([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    theta, m, v = np.array([0.5, -1.0, 2.0]), np.zeros(3), np.zeros(3)
+    for t, g in enumerate((np.array([0.1, -0.3, 0.0]), np.array([0.2, 0.1, -0.4])), start=1):
+        set_grad(p, g)
+        opt.step()
+        d = g + wd * theta                                 # the decayed gradient, from θ before this step
+        m = b1 * m + (1 - b1) * d
+        v = b2 * v + (1 - b2) * d * d
+        theta = theta - lr / (1 - b1 ** t) * m / (np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps)
+        np.testing.assert_allclose(p.detach().numpy(), theta, rtol=1e-12, atol=0)
 
 
 def test_optimizers_keep_float32():

@@ -1,5 +1,7 @@
 """minigen.save / minigen.load: round trips, atomic writes, no pickle, clear errors."""
 
+import io
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,30 @@ def test_failed_save_keeps_the_old_file(tmp_path):
         minigen.save({"a": object()}, target)
     assert minigen.load(target)["a"].numpy().tolist() == [1.0, 1.0]
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_save_that_fails_while_writing_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """A crash halfway through the write (a full disk): the target still loads to its old values."""
+    target = tmp_path / "ck.npz"
+    minigen.save({"w": minigen.ones(50, 50)}, target)
+    real_savez = np.savez
+    written = []
+
+    def half_then_fail(file, **arrays):                           # the writer dies after half of the bytes
+        buffer = io.BytesIO()
+        real_savez(buffer, **arrays)
+        data = buffer.getvalue()
+        file.write(data[: len(data) // 2])
+        written.append(len(data) // 2)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        minigen.save({"w": minigen.zeros(50, 50)}, target)
+    assert written and written[0] > 1000                          # the failure came after bytes were written
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.npz"]     # no stray temporary file
+    np.testing.assert_array_equal(minigen.load(target)["w"].numpy(), np.ones((50, 50), np.float32))
 
 
 def test_truncated_file_gives_clear_error(tmp_path):
