@@ -107,8 +107,8 @@ def test_gradient_penalty_of_a_linear_critic_in_closed_form(shape, eps):
     norm = np.sqrt((w.detach().numpy() ** 2).sum() + eps)                      # ‖∇f‖ = ‖w‖ everywhere, ε inside
     np.testing.assert_allclose(gp.item(), (norm - 1) ** 2, rtol=1e-10,
                                err_msg="f(x) = w·x has ∇f = w at every x̂, so GP = (√(‖w‖² + ε) − 1)²")
-    assert gp.requires_grad, ("the penalty must depend on the critic's weights: take ∇_x̂ f with "
-                              "minigen.grad(..., create_graph=True)")
+    assert gp.requires_grad, ("the penalty must depend on the critic's weights: take the gradient with respect to "
+                              "x̂ with minigen.grad(..., create_graph=True)")
     gp.backward()
     np.testing.assert_allclose(w.grad.numpy(), 2 * (norm - 1) * w.detach().numpy() / norm, rtol=1e-8, atol=1e-12,
                                err_msg="∂GP/∂w = 2(‖w‖ − 1)·w/‖w‖ (with ε inside the norm)")
@@ -118,11 +118,15 @@ def test_gradient_penalty_stays_finite_where_the_critic_is_flat():
     w = f64(np.zeros(4))                                                      # ∇f = 0 at every point
     gp = under_test().gradient_penalty(linear_critic(w), f64(np.ones((3, 4)), False), f64(np.zeros((3, 4)), False),
                                        f64([0.1, 0.5, 0.9], False))
-    np.testing.assert_allclose(gp.item(), (np.sqrt(1e-12) - 1) ** 2, rtol=1e-10)
+    assert gp.requires_grad, ("the penalty must depend on the critic's weights: take the gradient with respect to "
+                              "x̂ with minigen.grad(..., create_graph=True)")
     gp.backward()
     assert np.isfinite(w.grad.numpy()).all(), ("a zero gradient gave a non-finite ∂GP/∂w: the norm's derivative "
                                                "g/‖g‖ is 0/0 there; compute the norm as √(Σ g² + ε)")
     np.testing.assert_allclose(w.grad.numpy(), 0.0, atol=1e-9)
+    np.testing.assert_allclose(gp.item(), (np.sqrt(1e-12) - 1) ** 2, rtol=1e-10,
+                               err_msg="a flat critic (∇f = 0) has ‖g‖ = √(0 + ε), so GP = (√ε − 1)² with ε = 1e-12: "
+                                       "ε goes inside the square root, √(Σ g² + ε)")
 
 
 @pytest.mark.parametrize("kind", ["mlp", "conv"])

@@ -136,7 +136,9 @@ def test_sum_to_undoes_broadcasting_as_autograd_does(big, data):
     shape = tuple(1 if s else n for s, n in zip(stretched, big[lead:]))
     g = np.random.default_rng(0).standard_normal(big)
     out = under_test(3).sum_to(g, shape)
-    assert np.shape(out) == tuple(shape)
+    assert np.shape(out) == tuple(shape), (
+        f"sum_to(g of shape {big}, {shape}) returned shape {np.shape(out)}: sum away the {lead} leading axes, "
+        "then sum with keepdims=True over the axes where shape has 1 and g does not")
     t = f64(np.zeros(shape))
     minigen.ops.broadcast_to(t, big).backward(minigen.tensor(g))
     np.testing.assert_allclose(out, t.grad.numpy(), rtol=1e-12, atol=1e-12)
@@ -240,11 +242,18 @@ def test_batch_norm_backward_matches_autograd(shape):
     xt, wt, bt = f64(x), f64(gamma), f64(np.zeros(shape[1]))
     F.batch_norm(xt, None, None, wt, bt, training=True).backward(minigen.tensor(g))
     grads = under_test(6).batch_norm_backward(x, gamma, g)
-    assert len(grads) == 3
-    for name, mine, expected, ref in zip(("x", "gamma", "beta"), grads, (xt.grad, wt.grad, bt.grad),
+    assert len(grads) == 3, f"return three gradients (∂L/∂x, ∂L/∂γ, ∂L/∂β), got {len(grads)}"
+    hints = {"x": "r·(h − mean(h) − x̂·mean(h·x̂)) with h = γ·g, r = 1/√(σ² + ε), the means per channel "
+                  "(over every axis but 1), σ² the biased variance",
+             "γ": "Σ g·x̂ over every axis but 1", "β": "Σ g over every axis but 1"}
+    for name, mine, expected, ref in zip(hints, grads, (xt.grad, wt.grad, bt.grad),
                                          reference(6).batch_norm_backward(x, gamma, g)):
-        np.testing.assert_allclose(mine, expected.numpy(), rtol=1e-7, atol=1e-10, err_msg=f"∂L/∂{name}")
-        np.testing.assert_allclose(mine, ref, rtol=1e-7, atol=1e-10, err_msg=f"∂L/∂{name}")
+        expected = expected.numpy()
+        assert np.shape(mine) == expected.shape, (f"∂L/∂{name} for x of shape {shape} has shape {expected.shape}, "
+                                                  f"got {np.shape(mine)}")
+        np.testing.assert_allclose(mine, expected, rtol=1e-7, atol=1e-10,
+                                   err_msg=f"∂L/∂{name} differs from autograd's (F.batch_norm): it is {hints[name]}")
+        np.testing.assert_allclose(mine, ref, rtol=1e-7, atol=1e-10, err_msg=f"∂L/∂{name} differs from the solution's")
 
 
 @lesson06
