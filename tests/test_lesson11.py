@@ -60,7 +60,7 @@ def test_projection_logits_reach_features_head_and_embedding(seed):
                              (features, head.weight, head.bias, embed.weight))
 
 
-@pytest.mark.parametrize("arch, width", [("421", 4), ("w3", 2)])
+@pytest.mark.parametrize("arch, width", [("421", 4), ("5x5", 2)])
 def test_projection_logits_are_what_minigens_conditional_discriminator_computes(arch, width):
     minigen.manual_seed(0)
     D = ConditionalDiscriminator(width=width, arch=arch).eval()      # eval: no dropout, batch norm's running stats
