@@ -38,7 +38,7 @@ from minigen.models import Classifier, DCGANDiscriminator, DCGANGenerator
 from minigen.models.dcgan import init_weights
 from minigen.models.gan import discriminator_loss, generator_loss
 from minigen.nn import functional as F
-from minigen.recipes.gan import slerp
+from minigen.models.gan import slerp
 from course import FAST, check, digit_images, exercise_module, fast_or_full, save_figure
 
 print("mode:", "fast" if FAST else "full")

@@ -1,15 +1,22 @@
-"""The command line: ``minigen train | sample | eval | bench | demo``."""
+"""The command line: ``minigen train | sample | eval | bench | demo``: the top of the library, importing from every
+layer below it and imported by none."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+import numpy as np
+
+from . import bench, demo, viz
+from .data import DATASETS
+from .evaluation import evaluate_run
+from .recipes import RECIPES
+from .runs import new_run_dir
+from .train import TrainingDiverged, open_run, train
+
 
 def _demo(args) -> int:
-    from . import demo
-    from .runs import new_run_dir
-
     out = new_run_dir(args.out)
     params, losses, x, y = demo.train(steps=args.steps, seed=args.seed, device=args.device)
     acc = demo.accuracy(params, x, y, args.device)
@@ -20,18 +27,11 @@ def _demo(args) -> int:
 
 
 def _bench(args) -> int:
-    try:
-        from . import bench
-    except ImportError:
-        print("minigen bench: the benchmark module is not available yet", file=sys.stderr)
-        return 1
     bench.run(device=args.device, workloads=args.workloads or None, repeats=args.repeats)
     return 0
 
 
 def _train(args) -> int:
-    from .train import TrainingDiverged, train
-
     options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
                                              "width", "ema", "time_limit")}
     if args.hidden:
@@ -49,8 +49,6 @@ def _train(args) -> int:
 
 
 def _open_run(run_dir):
-    from .train import open_run
-
     try:
         return open_run(run_dir)
     except FileNotFoundError as e:
@@ -58,10 +56,6 @@ def _open_run(run_dir):
 
 
 def _sample(args) -> int:
-    import numpy as np
-
-    from . import viz
-
     run = _open_run(args.run_dir)
     run.recipe.train(False)
     noise = run.recipe.noise(args.n, np.random.default_rng(args.seed))
@@ -73,41 +67,26 @@ def _sample(args) -> int:
 
 
 def _eval(args) -> int:
-    import json
-
-    import numpy as np
-
-    from . import data
-    from .train import load_dataset
-
-    run = _open_run(args.run_dir)
-    recipe, config = run.recipe, run.config
-    if args.iw_samples:
-        config["iw_samples"] = args.iw_samples
-    test_set = load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
-    loader = data.DataLoader(test_set, 500, device=recipe.device, transform=recipe.transform(False),
-                             seed=config["seed"] + 1)
-    recipe.train(False)
-    results = recipe.evaluate(loader)
-    if getattr(recipe, "evaluator_metrics", False) and config["dataset"] != "ring":  # GANs: scored by a classifier
-        from . import metrics
-        try:
-            results.update(metrics.evaluate_generator(run, args.evaluator, args.n_samples))
-        except (FileNotFoundError, ValueError) as e:
-            raise SystemExit(f"minigen eval: {e}")
-    test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
-    recipe.final_pictures(run.dir, test_x, test_set.targets[:2000])
-    (run.dir / "eval.json").write_text(json.dumps(results, indent=2))
+    try:
+        results = evaluate_run(args.run_dir, args.evaluator, args.n_samples, args.iw_samples)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"minigen eval: {e}") from None
     for k, v in results.items():
         print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
     return 0
 
 
+def _bench_description() -> str:
+    return ("Time fixed float32 workloads: W1 conv2d fwd+bwd, x (64, 64, 14, 14), w (128, 64, 5, 5), stride 2, "
+            "padding 2; W2 conv_transpose2d fwd+bwd, x (64, 128, 7, 7), w (128, 64, 5, 5), stride 2, padding 2, "
+            "output_padding 1; W3 one DCGAN training step, batch 256; W4 one VAE training step, batch 128. "
+            "Each is reported as a median time, GFLOP/s and a fraction of NumPy's own matmul rate, and against "
+            "PyTorch on the same machine when it is installed. The networks are described in minigen/bench/.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minigen", description="minigen: a small deep-learning library")
     sub = parser.add_subparsers(dest="command", required=True)
-    from .recipes import RECIPES
-    from .train import DATASETS
 
     train = sub.add_parser("train", help="train a model; writes a run directory with checkpoints and pictures")
     train.add_argument("model", nargs="?", choices=sorted(RECIPES), help="what to train")
@@ -128,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--latent-dim", type=int)
     train.add_argument("--hidden", help="hidden sizes, comma-separated (MLP models), e.g. 512,512; "
                        "DCGAN, WGAN-GP: one fully connected layer in each network, e.g. 1024")
-    train.add_argument("--arch", choices=("mlp", "conv", "w3", "421"),
-                       help="AE/VAE: mlp or conv; DCGAN family: w3 (5x5 kernels, GUIDE W3) or 421 (4/2/1)")
+    train.add_argument("--arch", choices=("mlp", "conv", "5x5", "421"),
+                       help="AE/VAE: mlp or conv; DCGAN family: 5x5 (5x5 kernels, stride 1 then 2) or 421 "
+                       "(4x4 kernels, stride 2, padding 1)")
     train.add_argument("--width", type=int, help="DCGAN family, classifier: channels of the first conv layer")
     train.add_argument("--lr-d", type=float, help="GANs: the discriminator's (critic's) learning rate; --lr is G's")
     train.add_argument("--ema", type=float, help="GANs: sample from a running average of G's weights, e.g. 0.999")
@@ -161,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="run directory (a new one if it exists)")
     demo.set_defaults(func=_demo)
 
-    bench = sub.add_parser("bench", help="time the GUIDE workloads W1-W4 (and PyTorch, if importable)")
+    bench = sub.add_parser("bench", help="time workloads W1-W4 against NumPy's matmul rate (and PyTorch, if importable)",
+                           description=_bench_description())
     bench.add_argument("workloads", nargs="*", help="workload ids, e.g. W1 W2 (default: all available)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--repeats", type=int, default=10)
@@ -173,8 +154,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "train" and args.model is None and args.resume is None:
-        parser.error("train: name a model (" + ", ".join(sorted(__import__("minigen.recipes").recipes.RECIPES))
-                     + ") or --resume RUN_DIR")
+        parser.error("train: name a model (" + ", ".join(sorted(RECIPES)) + ") or --resume RUN_DIR")
     return args.func(args)
 
 

@@ -1,4 +1,7 @@
-"""How good are generated images? Numbers from an evaluator classifier trained on the real data.
+"""How good are generated images? The numbers, computed from an evaluator classifier's outputs on the images.
+
+This module is pure arithmetic on arrays (NumPy or CuPy); ``minigen.evaluation`` opens a run, generates its
+samples, runs the evaluator and calls these.
 
 A GAN has no likelihood to report, so its samples are judged by a network that knows the data: the LeNet-style
 evaluator (``minigen train classifier``), which gives each image class probabilities p(y|x) and a feature
@@ -43,15 +46,11 @@ of some centre ("high quality", Srivastava et al., 2017).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from . import backend
 
 
-# --- The numbers -------------------------------------------------------------------------------------------
 def gaussian_stats(features):
     """Features (N, D) → mean (D,) and covariance (D, D), in float64 (unbiased, as numpy.cov)."""
     xp = backend.xp_of(features)
@@ -132,78 +131,3 @@ def ring_modes(points, centers, std: float, k: float = 3.0, min_share: float = 0
     reached = xp.bincount(nearest, minlength=len(centers)) >= len(points) / (4 * len(centers))
     return {"modes": int((counts >= min_share * len(points)).sum()), "modes_reached": int(reached.sum()),
             "high_quality": float(close.mean())}
-
-
-# --- Scoring a run ------------------------------------------------------------------------------------------
-def open_run(run_dir):
-    """A trained run (``train.Run``) restored from its best checkpoint (or its last), in evaluation mode."""
-    from .train import open_run
-    return open_run(run_dir)
-
-
-def find_evaluator(run_dir, dataset: str, evaluator=None) -> Path:
-    """The evaluator run: ``evaluator`` if given, else $MINIGEN_EVALUATOR, else ``classifier-DATASET`` beside the
-    run being scored, else ``runs/classifier-DATASET``."""
-    if evaluator:
-        candidates = [Path(evaluator)]
-    else:
-        candidates = ([Path(os.environ["MINIGEN_EVALUATOR"])] if os.environ.get("MINIGEN_EVALUATOR") else []) + \
-            [Path(run_dir).parent / f"classifier-{dataset}", Path("runs") / f"classifier-{dataset}"]
-    for path in candidates:
-        if (path / "config.json").exists():
-            return path
-    raise FileNotFoundError(
-        f"no evaluator classifier for {dataset!r}: looked in {', '.join(str(p) for p in candidates)}. Train one "
-        f"with `minigen train classifier --dataset {dataset}` (it writes runs/classifier-{dataset}) or pass "
-        f"--evaluator RUN_DIR")
-
-
-def _generate(recipe, n: int, rng, labels=None, batch: int = 500) -> np.ndarray:
-    noise = recipe.noise(n, rng)
-    return np.concatenate([recipe.sample(noise[i:i + batch], None if labels is None else labels[i:i + batch])
-                           for i in range(0, n, batch)])
-
-
-def evaluate_generator(run, evaluator=None, n: int = 10_000) -> dict:
-    """Score ``run``'s generator (a ``train.Run``) with the evaluator classifier: FID against the test images,
-    classifier score, class shares, uncertain share (and label accuracy when conditional), beside the same
-    numbers for real images (the evaluator's calibration); draws the least certain samples (least_certain.png)."""
-    from .train import load_dataset
-    config, recipe = run.config, run.recipe
-    path = find_evaluator(run.dir, config["dataset"], evaluator)
-    judge = open_run(path)
-    if judge.config["model"] != "classifier":
-        raise ValueError(f"{path} is a {judge.config['model']!r} run, not an evaluator classifier")
-    if judge.config["dataset"] != config["dataset"]:
-        raise ValueError(f"the evaluator {path} was trained on {judge.config['dataset']!r}, this run on "
-                         f"{config['dataset']!r}")
-    test = load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
-    train = load_dataset(config["dataset"], True, config.get("data_root"), config.get("limit"))
-    n = min(n, len(test), len(train))
-    rng = np.random.default_rng([config["seed"], 99])
-    recipe.train(False)
-    requested = np.arange(n) % recipe.n_classes if recipe.conditional else None
-    generated = _generate(recipe, n, rng, requested)                       # (n, 28, 28) in [0, 1]
-    to_input = judge.recipe.transform(False)
-    f_gen, p_gen = judge.recipe.predict(generated)
-    f_test, p_test = judge.recipe.predict(to_input(test.data[:n], rng))
-    f_train, p_train = judge.recipe.predict(to_input(train.data[:n], rng))
-    mu_test, sigma_test = gaussian_stats(f_test)
-    shares = class_shares(p_gen)
-    out = {"evaluator": str(path), "n": n,
-           "fid": frechet_distance(*gaussian_stats(f_gen), mu_test, sigma_test),
-           "classifier_score": classifier_score(p_gen),
-           "class_shares": [round(s, 4) for s in shares],
-           "min_share": min(shares), "max_share": max(shares), "uncertain_share": uncertain_share(p_gen)}
-    if requested is not None:
-        out["label_accuracy"] = label_accuracy(p_gen, backend.on_device(requested, judge.recipe.device))
-    test_labels = backend.on_device(test.targets[:n], judge.recipe.device)
-    out.update({"real_fid_train_vs_test": frechet_distance(*gaussian_stats(f_train), mu_test, sigma_test),
-                "real_classifier_score": classifier_score(p_test),
-                "real_class_shares": [round(s, 4) for s in class_shares(p_test)],
-                "real_accuracy": label_accuracy(p_test, test_labels),
-                "real_uncertain_share": uncertain_share(p_test)})
-    from . import viz
-    viz.image_grid(generated[least_certain(p_gen)], nrow=8, path=Path(run.dir) / "least_certain.png",
-                   title=f"the {min(64, n)} least certain of {n:,} samples")
-    return out

@@ -1,5 +1,15 @@
 """The training loop shared by every model: a run directory, a progress bar, metrics, checkpoints, pictures.
 
+Read ``train`` first: it is the whole loop, in the order PyTorch's examples use,
+
+    run = new_run(...) or resume_run(...)          the run directory and everything needed to rebuild the run
+    for each epoch:
+        train_one_epoch(run, ...)                  recipe.train_step(x, y, step) on every batch, NaN check, log
+        end_epoch(run, ...)                        evaluate, log, pictures, checkpoints, learning-rate decay
+    pictures.final(...)                            the recipe's pictures of the trained model
+
+and a recipe (``minigen.recipes``) says what one step does and which pictures to draw.
+
 A run directory holds
     config.json               everything needed to rebuild the run (model, dataset, hyper-parameters, seed)
     metrics.jsonl             one JSON line per logged step and per epoch
@@ -10,8 +20,8 @@ A run directory holds
     ...                       the recipe's own pictures (reconstructions, interpolation, latent map)
 
 Exact resumption: the data order of an epoch depends only on (seed, epoch), and a checkpoint holds the models,
-the optimizers, the position (epoch and batch) and the random generators' state, so
-"2 epochs" and "1 epoch, stop, --resume, 1 more" give the same parameters bit for bit (on the CPU).
+the optimizers, the position (epoch, batch and step) and the random generators' state, so "2 epochs" and "1 epoch,
+stop, --resume, 1 more" give the same parameters bit for bit (on the CPU).
 """
 
 from __future__ import annotations
@@ -21,72 +31,32 @@ import math
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from . import backend, data, recipes
+from . import backend, data, pictures, recipes
 from .runs import new_run_dir
 from .serialization import load, save
-
-DATASETS = ("digits", "mnist", "fashion-mnist", "ring")
 
 
 class TrainingDiverged(RuntimeError):
     pass
 
 
-def load_dataset(name: str, train: bool, root=None, limit: int | None = None):
-    if name == "digits":  # generated: make only as many images as will be used
-        ds = data.Digits(root, train=train, n=limit)
-    elif name == "mnist":
-        ds = data.MNIST(root, train=train)
-    elif name == "fashion-mnist":
-        ds = data.FashionMNIST(root, train=train)
-    elif name == "ring":  # generated 2-D points: 8 Gaussians on a circle (GAN mode collapse in seconds)
-        ds = data.Ring(train=train, n=limit)
-    else:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    if limit:
-        ds.data, ds.targets = ds.data[:limit], ds.targets[:limit]
-    return ds
-
-
-def _flat(x):
-    """Metrics (tensors, arrays or numbers) → Python floats. Those on a GPU come back in one copy per device
-    (each copy waits for the GPU), not one per metric."""
-    arrays = {k: v.data if hasattr(v, "grad_fn") else v for k, v in x.items()}  # a Tensor → its array
-    by_device, out = {}, {}
-    for k, a in arrays.items():
-        if backend.is_array(a) and backend.device_of(a) != "cpu":
-            by_device.setdefault(backend.device_of(a), []).append(k)
-    for keys in by_device.values():
-        xp = backend.xp_of(arrays[keys[0]])
-        values = xp.stack([arrays[k].astype(np.float64).reshape(()) for k in keys])
-        out.update(zip(keys, backend.to_numpy(values).tolist()))
-    return {k: out[k] if k in out else float(a.item() if hasattr(a, "item") else a) for k, a in arrays.items()}
-
-
-def _add(total, value):
-    """``total + value`` for summing a metric over an epoch, in float64 (the CPU's Python floats) and where the
-    value lives: a tensor's value stays on its device, so summing on a GPU reads nothing back."""
-    value = value.data if hasattr(value, "grad_fn") else value  # the array: detached, no graph is built
-    value = value.astype(np.float64) if backend.is_array(value) else float(value)
-    return value if total is None else total + value
-
-
 class Run:
-    """One training run of a recipe, in its own directory."""
+    """One training run of a recipe, in its own directory: the recipe, its position and its checkpoints."""
 
     def __init__(self, config: dict, run_dir: Path):
-        self.config, self.dir = config, run_dir
+        self.config, self.dir = config, Path(run_dir)
         backend.manual_seed(config["seed"])
         self.recipe = recipes.get(config["model"])(config, backend.canonical_device(config["device"]))
-        self.epoch, self.batch, self.step = 0, 0, 0  # position: epochs done, batches done in this epoch
+        self.epoch, self.batch, self.step = 0, 0, 0  # position: epochs done, batches done in this epoch, steps done
         self.seconds = 0.0  # training time so far (for --time-limit), kept across resumes
         self.best = None
 
-    # --- checkpoints -----------------------------------------------------------------------------------
     def state(self) -> dict:
         return {"modules": {k: m.state_dict() for k, m in self.recipe.modules().items()},
                 "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers().items()},
@@ -112,7 +82,6 @@ class Run:
         self.seconds = state.get("seconds", 0.0)
         backend.set_rng_state(state["rng"])
 
-    # --- logging and pictures --------------------------------------------------------------------------
     def log(self, record: dict) -> None:
         with open(self.dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
@@ -121,50 +90,39 @@ class Run:
         path = self.dir / "metrics.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
-    def draw_losses(self) -> None:
-        records = self.history()
-        curves = {}
-        for r in records:
-            if r["kind"] == "step":
-                for k, v in r.items():
-                    if k not in ("kind", "epoch", "step") and isinstance(v, (int, float)):
-                        curves.setdefault(k, ([], []))
-                        curves[k][0].append(r["step"])
-                        curves[k][1].append(v)
-        for r in records:
-            if r["kind"] == "epoch" and "test_loss" in r:
-                curves.setdefault("test_loss", ([], []))
-                curves["test_loss"][0].append(r["step"])
-                curves["test_loss"][1].append(r["test_loss"])
-        if curves:
-            self.recipe.draw_curves(curves, title=f"{self.config['model']} on {self.config['dataset']}",
-                                    path=self.dir / "losses.png")
-
-    def fixed_noise(self, n: int | None = None):
-        return self.recipe.noise(n or self.recipe.n_fixed, np.random.default_rng([self.config["seed"], 2024]))
-
-    def draw_samples(self, epoch: int) -> Path | None:
-        if not self.recipe.generative:
-            return None
-        self.recipe.train(False)
-        images = self.recipe.sample(self.fixed_noise())
-        self.recipe.train(True)
-        return self.recipe.sample_picture(images, f"epoch {epoch}", self.dir / f"samples_epoch_{epoch:03d}.png")
+    def fixed_noise(self) -> np.ndarray:
+        """The noise behind samples_epoch_NNN.png: the same every epoch (and after a resume)."""
+        return self.recipe.noise(self.recipe.samples_per_epoch, np.random.default_rng([self.config["seed"], 2024]))
 
 
-def _sigterm_as_ctrl_c():
-    """Make ``kill PID`` (SIGTERM) stop a run as Ctrl-C does: checkpoint saved, ``--resume`` continues. A run
-    started in the background (``nohup minigen train … &``) ignores Ctrl-C's SIGINT, so SIGTERM is how it gets
-    stopped. Returns a function that puts the previous handler back (a no-op off the main thread, where Python
-    cannot install handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+# --- starting a run ----------------------------------------------------------------------------------------
+def new_run(model: str, dataset: str, out=None, device: str = "cpu", seed: int = 0, limit=None, data_root=None,
+            **hyper) -> Run:
+    """A new run directory (``runs/MODEL-DATASET``, or ``-2``, ``-3``… : never an earlier run's) with its
+    config.json: the recipe's defaults, then its defaults for this dataset, then the ``hyper``-parameters that
+    are not None (epochs, batch_size, lr and the recipe's options)."""
+    recipe_cls = recipes.get(model)
+    if dataset not in data.DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(data.DATASETS)}")
+    config = {**recipe_cls.defaults, **recipe_cls.dataset_defaults.get(dataset, {}),
+              **{k: v for k, v in hyper.items() if v is not None}}
+    config.update(model=model, dataset=dataset, device=device, seed=seed, limit=limit,
+                  data_root=str(data_root) if data_root else None)
+    run_dir = new_run_dir(out or Path("runs") / f"{model}-{dataset}")
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    return Run(config, run_dir)
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+def resume_run(run_dir, **changes) -> Run:
+    """The run in ``run_dir`` at its last checkpoint. ``changes`` that are not None (a new total of ``epochs``, a
+    new ``time_limit``, a new ``lr_decay`` from here on) are written into its config.json first."""
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    config.update({k: v for k, v in changes.items() if v is not None})
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    run = Run(config, run_dir)
+    run.restore(run_dir / "checkpoint_last.npz")
+    return run
 
 
 def open_run(run_dir) -> Run:
@@ -182,115 +140,174 @@ def open_run(run_dir) -> Run:
     raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
 
 
-def train(model: str, dataset: str = "digits", epochs=None, batch_size=None, lr=None, device: str = "cpu",
-          seed: int = 0, out=None, resume=None, data_root=None, limit=None, log_every: int = 20,
-          progress: bool = True, **options) -> Path:
-    """Train ``model`` (a recipe name) and return its run directory. See the module docstring."""
-    from tqdm.auto import tqdm
-
-    if resume is not None:
-        run_dir = Path(resume)
-        config = json.loads((run_dir / "config.json").read_text())
-        if epochs is not None:
-            config["epochs"] = epochs  # continue to a new total
-        if options.get("time_limit") is not None:
-            config["time_limit"] = options["time_limit"]  # a new limit on the total training time
-        if options.get("lr_decay") is not None:
-            config["lr_decay"] = options["lr_decay"]      # a new schedule from here on (lr × decay per epoch)
-        (run_dir / "config.json").write_text(json.dumps(config, indent=2))
-    else:
-        recipe_cls = recipes.get(model)
-        if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
-        config = {**recipe_cls.defaults, **recipe_cls.dataset_defaults.get(dataset, {}),
-                  **{k: v for k, v in options.items() if v is not None}}
-        config.update(model=model, dataset=dataset, device=device, seed=seed, limit=limit,
-                      data_root=str(data_root) if data_root else None)
-        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
-            if value is not None:
-                config[key] = value
-        run_dir = new_run_dir(out or Path("runs") / f"{model}-{dataset}")
-        (run_dir / "config.json").write_text(json.dumps(config, indent=2))
-
-    run = Run(config, run_dir)
-    if resume is not None:
-        run.restore(run_dir / "checkpoint_last.npz")
-    recipe = run.recipe
-    train_set = load_dataset(config["dataset"], True, config["data_root"], config["limit"])
-    test_set = load_dataset(config["dataset"], False, config["data_root"], config["limit"])
-    loader = data.DataLoader(train_set, config["batch_size"], shuffle=True, drop_last=False, seed=config["seed"],
-                             device=run.recipe.device, transform=recipe.transform(True))
-    test_loader = data.DataLoader(test_set, 500, seed=config["seed"] + 1, device=recipe.device,
+def loaders(run: Run):
+    """The training loader (shuffled by (seed, epoch)) and the test loader, and the test set itself."""
+    c, recipe = run.config, run.recipe
+    train_set = data.load_dataset(c["dataset"], True, c["data_root"], c["limit"])
+    test_set = data.load_dataset(c["dataset"], False, c["data_root"], c["limit"])
+    train_loader = data.DataLoader(train_set, c["batch_size"], shuffle=True, drop_last=False, seed=c["seed"],
+                                   device=recipe.device, transform=recipe.transform(True))
+    test_loader = data.DataLoader(test_set, 500, seed=c["seed"] + 1, device=recipe.device,
                                   transform=recipe.transform(False))
+    return train_loader, test_loader, test_set
+
+
+# --- the loop ----------------------------------------------------------------------------------------------
+def train(model: str | None = None, dataset: str = "digits", epochs=None, batch_size=None, lr=None,
+          device: str = "cpu", seed: int = 0, out=None, resume=None, data_root=None, limit=None,
+          log_every: int = 20, progress: bool = True, **options) -> Path:
+    """Train ``model`` (a recipe name) on ``dataset``, or continue the run in ``resume``; return its run
+    directory. ``options`` are the recipe's (``latent_dim``, ``arch``, ``lr_decay``, ``time_limit``, …)."""
+    if resume is not None:
+        run = resume_run(resume, epochs=epochs, time_limit=options.get("time_limit"),
+                         lr_decay=options.get("lr_decay"))
+    else:
+        run = new_run(model, dataset, out, device, seed, limit, data_root, epochs=epochs, batch_size=batch_size, lr=lr,
+                      **options)
+    train_loader, test_loader, test_set = loaders(run)
+    with checkpoint_on_interrupt(run):
+        while run.epoch < run.config["epochs"]:
+            sums, count, started = train_one_epoch(run, train_loader, log_every, progress)
+            end_epoch(run, test_loader, sums, count, started)
+            if past_time_limit(run):
+                break
+    test_x = run.recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
+    pictures.final(run.recipe, run.dir, test_x, test_set.targets[:2000])
+    return run.dir
+
+
+def train_one_epoch(run: Run, loader, log_every: int = 20, progress: bool = True):
+    """One pass over the training set (or the rest of it, after a resume mid-epoch). Returns every step's
+    metrics summed where they live (on a GPU: read back once an epoch), the number of steps, the start time."""
+    config, recipe, epoch = run.config, run.recipe, run.epoch
     check_every = 1 if recipe.device == "cpu" else log_every  # reading a GPU value back costs a sync
-    last_good = run_dir / "checkpoint_last.npz"
+    loader.set_epoch(epoch)
+    started = time.time()
+    bar = tqdm(total=len(loader), initial=run.batch, desc=f"{config['model']} epoch {epoch + 1}/{config['epochs']}",
+               disable=not progress, unit="batch", dynamic_ncols=True)
+    sums, count = {}, 0
+    for i, (x, y) in enumerate(loader):
+        if i < run.batch:
+            continue  # resumed mid-epoch: these batches were already trained on
+        metrics = recipe.train_step(x, y, run.step)
+        run.batch += 1
+        run.step += 1
+        for k, v in metrics.items():
+            sums[k] = _add(sums.get(k), v)
+        count += 1
+        if run.step % check_every == 0 or run.batch == len(loader):
+            values = _flat(metrics)
+            stop_if_diverged(run, values)
+            if run.step % log_every == 0:
+                run.log({"kind": "step", "epoch": epoch + 1, "step": run.step, **values})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+        bar.update(1)
+    bar.close()
+    return sums, count, started
+
+
+def end_epoch(run: Run, test_loader, sums: dict, count: int, started: float) -> None:
+    """After an epoch: evaluate on the test set, log and print the epoch's numbers, draw the samples and the
+    curves, keep the best checkpoint and the last one, and decay the learning rate (``lr_decay``)."""
+    recipe = run.recipe
+    recipe.train(False)
+    evaluation = recipe.evaluate(test_loader)
+    recipe.train(True)
+    run.epoch, run.batch = run.epoch + 1, 0
+    run.seconds += time.time() - started
+    decay = run.config.get("lr_decay")
+    if decay:                                  # before the checkpoint, so a resume continues the schedule
+        for optimizer in recipe.optimizers().values():
+            for group in optimizer.param_groups:
+                group["lr"] *= decay
+    record = {"kind": "epoch", "epoch": run.epoch, "step": run.step, "seconds": time.time() - started,
+              **{f"train_{k}" if not k.startswith("train") else k: v / max(count, 1) for k, v in _flat(sums).items()},
+              **evaluation}
+    run.log(record)
+    print(f"epoch {run.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()
+                                             if isinstance(v, float) and k != "seconds")
+          + f" ({record['seconds']:.1f} s)", flush=True)
+    if recipe.samples_per_epoch:
+        pictures.epoch_samples(recipe, run.fixed_noise(), run.epoch, run.dir / f"samples_epoch_{run.epoch:03d}.png")
+    pictures.losses(recipe, run.history(), f"{run.config['model']} on {run.config['dataset']}",
+                    run.dir / "losses.png")
+    key, direction = recipe.best
+    if key in evaluation and (run.best is None or (evaluation[key] < run.best if direction == "min"
+                                                   else evaluation[key] > run.best)):
+        run.best = evaluation[key]
+        run.save("checkpoint_best.npz")
+    run.save("checkpoint_last.npz")
+
+
+def stop_if_diverged(run: Run, values: dict) -> None:
+    """A NaN or infinite metric stops the run, naming the step and the last good checkpoint."""
+    bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+    if bad:
+        last_good = run.dir / "checkpoint_last.npz"
+        raise TrainingDiverged(
+            f"{run.config['model']}: {bad} at step {run.step} (epoch {run.epoch + 1}, batch {run.batch}); stopped. "
+            f"The last good checkpoint is {last_good if last_good.exists() else 'none (no epoch finished yet)'}")
+
+
+def past_time_limit(run: Run) -> bool:
+    """True once the training time (summed over resumes) passes ``time_limit`` minutes; says so."""
+    limit = run.config.get("time_limit")
+    if limit and run.seconds > 60 * limit:
+        print(f"time limit of {limit} minutes reached after epoch {run.epoch} "
+              f"({run.seconds / 60:.1f} minutes of training)", flush=True)
+        return True
+    return False
+
+
+@contextmanager
+def checkpoint_on_interrupt(run: Run):
+    """Ctrl-C (SIGINT) or ``kill PID`` (SIGTERM) inside the block saves checkpoint_last.npz at the current batch
+    and says how to continue; the KeyboardInterrupt then goes on up. A run started in the background
+    (``nohup minigen train … &``) ignores Ctrl-C's SIGINT, so SIGTERM is how it gets stopped."""
     restore_sigterm = _sigterm_as_ctrl_c()
     try:
-        while run.epoch < config["epochs"]:
-            epoch = run.epoch
-            loader.set_epoch(epoch)
-            started = time.time()
-            bar = tqdm(total=len(loader), initial=run.batch, desc=f"{config['model']} epoch {epoch + 1}/"
-                       f"{config['epochs']}", disable=not progress, unit="batch", dynamic_ncols=True)
-            sums, count = {}, 0  # every step's metrics, summed where they live: on a GPU, read back once an epoch
-            for i, (x, y) in enumerate(loader):
-                if i < run.batch:
-                    continue  # resumed mid-epoch: these batches were already trained on
-                metrics = recipe.train_step(x, y)
-                run.batch += 1
-                run.step += 1
-                for k, v in metrics.items():
-                    sums[k] = _add(sums.get(k), v)
-                count += 1
-                if run.step % check_every == 0 or run.batch == len(loader):
-                    values = _flat(metrics)
-                    if not all(math.isfinite(v) for v in values.values()):
-                        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
-                        raise TrainingDiverged(
-                            f"{config['model']}: {bad} at step {run.step} (epoch {epoch + 1}, batch {run.batch}); "
-                            f"stopped. The last good checkpoint is "
-                            f"{last_good if last_good.exists() else 'none (no epoch finished yet)'}")
-                    if run.step % log_every == 0:
-                        run.log({"kind": "step", "epoch": epoch + 1, "step": run.step, **values})
-                        bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
-                bar.update(1)
-            bar.close()
-            recipe.train(False)
-            evaluation = recipe.evaluate(test_loader)
-            recipe.train(True)
-            run.epoch, run.batch = epoch + 1, 0
-            run.seconds += time.time() - started
-            recipe.end_epoch(run.epoch)
-            record = {"kind": "epoch", "epoch": run.epoch, "step": run.step, "seconds": time.time() - started,
-                      **{f"train_{k}" if not k.startswith("train") else k: v / max(count, 1)
-                         for k, v in _flat(sums).items()},
-                      **evaluation}
-            run.log(record)
-            print(f"epoch {run.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()
-                                                     if isinstance(v, float) and k != "seconds")
-                  + f" ({record['seconds']:.1f} s)", flush=True)
-            run.draw_samples(run.epoch)
-            run.draw_losses()
-            key, direction = recipe.best
-            if key in evaluation and (run.best is None or (evaluation[key] < run.best if direction == "min"
-                                                           else evaluation[key] > run.best)):
-                run.best = evaluation[key]
-                run.save("checkpoint_best.npz")
-            run.save("checkpoint_last.npz")
-            if config.get("time_limit") and run.seconds > 60 * config["time_limit"]:
-                print(f"time limit of {config['time_limit']} minutes reached after epoch {run.epoch} "
-                      f"({run.seconds / 60:.1f} minutes of training)", flush=True)
-                break
+        yield
     except KeyboardInterrupt:
         path = run.save("checkpoint_last.npz")
         print(f"\ninterrupted at epoch {run.epoch + 1}, batch {run.batch}; saved {path}. "
-              f"Continue with: minigen train {config['model']} --resume {run_dir}", flush=True)
+              f"Continue with: minigen train --resume {run.dir}", flush=True)
         raise
     finally:
         restore_sigterm()
-    test_x, test_y = test_set.data[:2000], test_set.targets[:2000]
-    test_x = recipe.transform(False)(test_x, np.random.default_rng(0))
-    recipe.train(False)
-    recipe.final_pictures(run_dir, test_x, test_y)
-    recipe.train(True)
-    return run_dir
+
+
+def _sigterm_as_ctrl_c():
+    """Make SIGTERM raise KeyboardInterrupt, as Ctrl-C does. Returns a function that puts the previous handler
+    back (a no-op off the main thread, where Python cannot install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+# --- metrics on their device -------------------------------------------------------------------------------
+def _flat(x):
+    """Metrics (tensors, arrays or numbers) → Python floats. Those on a GPU come back in one copy per device
+    (each copy waits for the GPU), not one per metric."""
+    arrays = {k: v.data if hasattr(v, "grad_fn") else v for k, v in x.items()}  # a Tensor → its array
+    by_device, out = {}, {}
+    for k, a in arrays.items():
+        if backend.is_array(a) and backend.device_of(a) != "cpu":
+            by_device.setdefault(backend.device_of(a), []).append(k)
+    for keys in by_device.values():
+        xp = backend.xp_of(arrays[keys[0]])
+        values = xp.stack([arrays[k].astype(np.float64).reshape(()) for k in keys])
+        out.update(zip(keys, backend.to_numpy(values).tolist()))
+    return {k: out[k] if k in out else float(a.item() if hasattr(a, "item") else a) for k, a in arrays.items()}
+
+
+def _add(total, value):
+    """``total + value`` for summing a metric over an epoch, in float64 (the CPU's Python floats) and where the
+    value lives: a tensor's value stays on its device, so summing on a GPU reads nothing back."""
+    value = value.data if hasattr(value, "grad_fn") else value  # the array: detached, no graph is built
+    value = value.astype(np.float64) if backend.is_array(value) else float(value)
+    return value if total is None else total + value

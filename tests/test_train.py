@@ -66,11 +66,11 @@ def test_a_stopped_run_saves_and_resume_continues_exactly_mid_epoch(tmp_path, mo
     original = recipes.AERecipe.train_step
     calls = {"n": 0}
 
-    def stop_at_step_4(self, x, y):
+    def stop_at_step_4(self, x, y, step):
         calls["n"] += 1
         if calls["n"] == 4:
             stop()                                # SIGTERM: Python raises KeyboardInterrupt as os.kill returns
-        return original(self, x, y)
+        return original(self, x, y, step)
 
     monkeypatch.setattr(recipes.AERecipe, "train_step", stop_at_step_4)
     with pytest.raises(KeyboardInterrupt):
@@ -95,9 +95,9 @@ def test_nan_loss_stops_with_step_and_last_good_checkpoint(tmp_path, monkeypatch
     original = recipes.AERecipe.train_step
     calls = {"n": 0}
 
-    def nan_at_step_5(self, x, y):
+    def nan_at_step_5(self, x, y, step):
         calls["n"] += 1
-        out = original(self, x, y)
+        out = original(self, x, y, step)
         return {"loss": float("nan")} if calls["n"] == 5 else out
 
     monkeypatch.setattr(recipes.AERecipe, "train_step", nan_at_step_5)

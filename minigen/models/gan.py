@@ -25,13 +25,28 @@ The MLP GAN here: G 100 → 256 → 512 → 1024 → 784 (ReLU, tanh out, so ima
 D 784 → 1024 → 512 → 256 → 1 (LeakyReLU 0.2, Dropout 0.3; a leaky slope keeps gradients flowing to G where
 ReLU would zero them, dropout keeps D from memorising the training set). The toy pair (``ToyGenerator``,
 ``ToyDiscriminator``) is the same idea on 2-D points, for the ring of 8 Gaussians.
+
+**Walking the latent space** (``slerp``): a straight line between two samples of N(0, I) in 100 dimensions passes
+through points of norm ≈ 0.7·√100, where the prior has almost no mass (its samples have norm ≈ √100); the great
+circle between them keeps the norm typical, so every point on the walk is a z that G was trained on.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import nn
 from ..creation import ones_like, zeros_like
 from ..nn import functional as F
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Spherical interpolation between latent points a and b (D,) at fractions t (S, 1) → (S, D):
+    (sin((1 − t)Ω)·a + sin(tΩ)·b) / sin Ω, with Ω the angle between a and b (a straight line when Ω ≈ 0)."""
+    omega = np.arccos(np.clip(np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b)), -1, 1))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
 def discriminator_loss(real_logits, fake_logits):

@@ -41,7 +41,7 @@ from .dcgan import DCGANDiscriminator
 class Critic(DCGANDiscriminator):
     """The DCGAN discriminator without batch norm and without dropout: (N, 1, 28, 28) → (N, 1)."""
 
-    def __init__(self, arch: str = "w3", width: int = 64, channels: int = 1, hidden: int = 0):
+    def __init__(self, arch: str = "5x5", width: int = 64, channels: int = 1, hidden: int = 0):
         super().__init__(arch, width, channels, dropout=0.0, batchnorm=False, hidden=hidden)
 
 

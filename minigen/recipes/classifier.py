@@ -1,7 +1,7 @@
 """Recipe for the evaluator classifier (``classifier``): a LeNet-style CNN trained with cross-entropy.
 
 Its run directory is an ordinary run (checkpoints, metrics.jsonl, losses.png) that ``minigen eval`` of a GAN run
-loads to score generated images (see ``minigen.metrics``). The best checkpoint is the epoch with the highest test
+loads to score generated images (see ``minigen.evaluation``). The best checkpoint is the epoch with the highest test
 accuracy; ``errors.png`` shows the test images it gets wrong.
 """
 
@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, data, optim, viz
+from .. import backend, data, optim
 from ..autograd import Tensor, no_grad
 from ..creation import tensor
 from ..models import Classifier
 from ..nn import functional as F
-from .base import Recipe
+from .base import Recipe, update
 
 
 class ClassifierRecipe(Recipe):
     name = "classifier"
     defaults = dict(epochs=4, batch_size=128, lr=1e-3, lr_decay=0.7, width=32)
     best = ("test_accuracy", "max")
-    generative = False
+    samples_per_epoch = 0        # nothing to draw from noise
+    pictures = ("errors",)       # the test images it gets wrong
 
     def __init__(self, config, device):
         super().__init__(config, device)
@@ -37,12 +38,10 @@ class ClassifierRecipe(Recipe):
     def optimizers(self):
         return {"optimizer": self.optimizer}
 
-    def train_step(self, x, y):
+    def train_step(self, x, y, step):
         logits = self.model(x)                                        # (N, 10)
         loss = F.cross_entropy(logits, y)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
+        update(self.optimizer, loss)
         accuracy = Tensor((logits.data.argmax(axis=1) == y.data).mean())  # on the device: read when logged
         return {"loss": loss, "accuracy": accuracy}
 
@@ -71,15 +70,3 @@ class ClassifierRecipe(Recipe):
             feats.append(h.data)
             probs.append(F.softmax(self.model.head(h), dim=1).data)    # (B, 10)
         return xp.concatenate(feats), xp.concatenate(probs)
-
-    @no_grad()
-    def final_pictures(self, run_dir, test_x, test_y):
-        _, probs = self.predict(test_x)
-        predicted = backend.to_numpy(probs.argmax(axis=1))
-        wrong = np.flatnonzero(predicted != test_y)[:64]
-        if not len(wrong):
-            return []
-        captions = [f"{test_y[i]}→{predicted[i]}" for i in wrong]
-        return [viz.captioned_grid(test_x[wrong].reshape(-1, 28, 28), captions, nrow=8,
-                                   title=f"test images misclassified (label→prediction): {len(wrong)} of "
-                                         f"the first {len(test_y)}", path=run_dir / "errors.png")]

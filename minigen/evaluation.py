@@ -1,0 +1,113 @@
+"""Scoring a trained run: what ``minigen eval RUN`` does.
+
+1. Open the run from its directory (its best checkpoint, else its last) and evaluate it on its test set as the
+   training loop does after every epoch (test loss, importance-weighted NLL, D's outputs, the ring's modes).
+2. For a generator of images (the GANs): find the evaluator classifier (``minigen train classifier``), generate
+   ``n`` images, and score them with ``minigen.metrics`` against the same number of real test images: Fréchet
+   distance in the evaluator's feature space, classifier score, class shares, uncertain share, label accuracy
+   when conditional; beside the same numbers for real images (the train images against the test images), which
+   say what a perfect generator would score with this evaluator; and draw the 64 least certain samples.
+3. Redraw the recipe's final pictures and write everything to ``eval.json`` in the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import backend, data, pictures, viz
+from .metrics import (class_shares, classifier_score, frechet_distance, gaussian_stats, label_accuracy,
+                      least_certain, uncertain_share)
+from .train import Run, open_run
+
+
+def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: int | None = None) -> dict:
+    """Evaluate the run in ``run_dir`` (see the module docstring); returns the numbers written to eval.json."""
+    run = open_run(run_dir)
+    recipe, config = run.recipe, run.config
+    if iw_samples:
+        config["iw_samples"] = iw_samples
+    test_set = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
+    loader = data.DataLoader(test_set, 500, device=recipe.device, transform=recipe.transform(False),
+                             seed=config["seed"] + 1)
+    recipe.train(False)
+    results = recipe.evaluate(loader)
+    if getattr(recipe, "scored_by_evaluator", False) and config["dataset"] != "ring":
+        results.update(evaluate_generator(run, evaluator, n_samples))
+    test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
+    pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
+    (run.dir / "eval.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def find_evaluator(run_dir, dataset: str, evaluator=None) -> Path:
+    """The evaluator run: ``evaluator`` if given, else $MINIGEN_EVALUATOR, else ``classifier-DATASET`` beside the
+    run being scored, else ``runs/classifier-DATASET``."""
+    if evaluator:
+        candidates = [Path(evaluator)]
+    else:
+        candidates = ([Path(os.environ["MINIGEN_EVALUATOR"])] if os.environ.get("MINIGEN_EVALUATOR") else []) + \
+            [Path(run_dir).parent / f"classifier-{dataset}", Path("runs") / f"classifier-{dataset}"]
+    for path in candidates:
+        if (path / "config.json").exists():
+            return path
+    raise FileNotFoundError(
+        f"no evaluator classifier for {dataset!r}: looked in {', '.join(str(p) for p in candidates)}. Train one "
+        f"with `minigen train classifier --dataset {dataset}` (it writes runs/classifier-{dataset}) or pass "
+        f"--evaluator RUN_DIR")
+
+
+def open_evaluator(path, dataset: str) -> Run:
+    """The evaluator classifier's run, checked: a classifier, trained on ``dataset``."""
+    judge = open_run(path)
+    if judge.config["model"] != "classifier":
+        raise ValueError(f"{path} is a {judge.config['model']!r} run, not an evaluator classifier")
+    if judge.config["dataset"] != dataset:
+        raise ValueError(f"the evaluator {path} was trained on {judge.config['dataset']!r}, this run on {dataset!r}")
+    return judge
+
+
+def generate(recipe, n: int, rng, labels=None, batch: int = 500) -> np.ndarray:
+    """n samples of the recipe's generator, in batches: (n, 28, 28) in [0, 1]."""
+    noise = recipe.noise(n, rng)
+    return np.concatenate([recipe.sample(noise[i:i + batch], None if labels is None else labels[i:i + batch])
+                           for i in range(0, n, batch)])
+
+
+def evaluate_generator(run: Run, evaluator=None, n: int = 10_000) -> dict:
+    """Score ``run``'s generator with the evaluator classifier (see the module docstring, step 2)."""
+    config, recipe = run.config, run.recipe
+    path = find_evaluator(run.dir, config["dataset"], evaluator)
+    judge = open_evaluator(path, config["dataset"])
+    test = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
+    train = data.load_dataset(config["dataset"], True, config.get("data_root"), config.get("limit"))
+    n = min(n, len(test), len(train))
+    rng = np.random.default_rng([config["seed"], 99])
+    recipe.train(False)
+    requested = np.arange(n) % recipe.n_classes if recipe.conditional else None
+    generated = generate(recipe, n, rng, requested)                        # (n, 28, 28) in [0, 1]
+    to_input = judge.recipe.transform(False)
+    f_gen, p_gen = judge.recipe.predict(generated)
+    f_test, p_test = judge.recipe.predict(to_input(test.data[:n], rng))
+    f_train, p_train = judge.recipe.predict(to_input(train.data[:n], rng))
+    mu_test, sigma_test = gaussian_stats(f_test)
+    shares = class_shares(p_gen)
+    out = {"evaluator": str(path), "n": n,
+           "fid": frechet_distance(*gaussian_stats(f_gen), mu_test, sigma_test),
+           "classifier_score": classifier_score(p_gen),
+           "class_shares": [round(s, 4) for s in shares],
+           "min_share": min(shares), "max_share": max(shares), "uncertain_share": uncertain_share(p_gen)}
+    if requested is not None:
+        out["label_accuracy"] = label_accuracy(p_gen, backend.on_device(requested, judge.recipe.device))
+    test_labels = backend.on_device(test.targets[:n], judge.recipe.device)
+    out.update({"real_fid_train_vs_test": frechet_distance(*gaussian_stats(f_train), mu_test, sigma_test),
+                "real_classifier_score": classifier_score(p_test),
+                "real_class_shares": [round(s, 4) for s in class_shares(p_test)],
+                "real_accuracy": label_accuracy(p_test, test_labels),
+                "real_uncertain_share": uncertain_share(p_test)})
+    viz.image_grid(generated[least_certain(p_gen)], nrow=8, path=Path(run.dir) / "least_certain.png",
+                   title=f"the {min(64, n)} least certain of {n:,} samples")
+    return out
