@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigen
-from minigen import backend
+from minigen import backend, ops
 from minigen.nn import functional as F
 
 
@@ -561,6 +561,47 @@ def _expand(draw):
     else:
         fn = (lambda t: t.expand(*sizes)) if form == "star" else (lambda t: t.expand(sizes))
     return Case("expand", fn, (x,), (True,), lambda a: np.broadcast_to(a, target), f"{form} {sizes}")
+
+
+@case("broadcast_to")
+def _broadcast_to(draw):
+    x = values(draw, DOMAIN_OF["shape"][0], draw(shapes(max_side=2)))
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    target = lead + tuple(draw(st.integers(1, 3)) if n == 1 else n for n in x.shape)
+    return Case("broadcast_to", lambda t: ops.broadcast_to(t, target), (x,), (True,),
+                lambda a: np.broadcast_to(a, target), str(target))
+
+
+@case("sum_to")
+def _sum_to(draw):
+    """The adjoint of broadcast_to: sums the leading axes broadcasting adds and the size-1 axes it stretches."""
+    x = values(draw, DOMAIN_OF["shape"][0], draw(shapes()))
+    lead = draw(st.integers(0, x.ndim))
+    target = tuple(1 if draw(st.booleans()) else n for n in x.shape[lead:])
+
+    def ref(a):
+        out = a.reshape((-1,) + a.shape[lead:]).sum(axis=0)      # every leading axis at once
+        for i, n in enumerate(target):
+            if n == 1:
+                out = out.sum(axis=i, keepdims=True)
+        return out
+    return Case("sum_to", lambda t: ops.sum_to(t, target), (x,), (True,), ref, str(target))
+
+
+@case("view")
+def _view(draw):
+    shape = draw(shapes())
+    x = values(draw, DOMAIN_OF["shape"][0], shape)
+    target = draw(st.sampled_from([(x.size,), (1, x.size), (-1,), tuple(reversed(shape)), shape + (1,)]))
+    return Case("view", lambda t: ops.view(t, *target), (x,), (True,), lambda a: a.reshape(target), str(target))
+
+
+@case("movedim")
+def _movedim(draw):
+    x = values(draw, DOMAIN_OF["shape"][0], draw(shapes(min_dims=1)))
+    source, destination = (draw(st.integers(-x.ndim, x.ndim - 1)) for _ in range(2))
+    return Case("movedim", lambda t: ops.movedim(t, source, destination), (x,), (True,),
+                lambda a: np.moveaxis(a, source, destination), f"{source} → {destination}")
 
 
 @case("getitem_basic")

@@ -22,7 +22,7 @@ def test_matmul_inner_size_message(sa, sb, inner, device):
     expected = f"matmul: shapes {sa} and {sb}: inner sizes {inner[0]} and {inner[1]} differ"
     with pytest.raises(RuntimeError, match=re.escape(expected)):
         a @ b
-    if sa == (2, 3) and sb == (4, 5):  # the exact message of the issue
+    if sa == (2, 3) and sb == (4, 5):  # the whole message, word for word
         with pytest.raises(RuntimeError) as info:
             minigen.matmul(a, b)
         assert str(info.value) == "matmul: shapes (2, 3) and (4, 5): inner sizes 3 and 4 differ"
