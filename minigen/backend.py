@@ -101,6 +101,16 @@ def to_numpy(array) -> np.ndarray:
     return array if isinstance(array, np.ndarray) else cupy.asnumpy(array)
 
 
+def scatter_add(array, key, values) -> None:
+    """``array[key] += values`` in place, where a position that ``key`` names twice receives both values (plain
+    ``array[key] += values`` would keep only the last). NumPy spells it ``np.add.at``, CuPy ``cupyx.scatter_add``."""
+    if isinstance(array, np.ndarray):
+        np.add.at(array, key, values)
+    else:
+        import cupyx  # CuPy's companion package, installed with it: imported only when a GPU array gets here
+        cupyx.scatter_add(array, key, values)
+
+
 def synchronize(device) -> None:
     """Wait until the work queued on ``device`` is done. GPU kernels run after their launch returns; the CPU
     runs each operation before returning, so there it does nothing."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import Tensor, grad
+from .backend import to_numpy
 
 
 class GradcheckError(AssertionError):
@@ -115,7 +116,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-7, rtol: float 
             minus = f()
             flat[k] = original
             numeric[k] = (plus - minus) / (2 * eps)
-        a = np.asarray(g.get() if hasattr(g, "get") else g, dtype=np.float64).reshape(-1)
+        a = to_numpy(g).astype(np.float64).reshape(-1)
         error = np.abs(a - numeric)
         allowed = atol + rtol * np.abs(numeric)
         if not (error <= allowed).all():

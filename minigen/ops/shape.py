@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from ..backend import xp_of
+from ..backend import scatter_add, xp_of
 from .dtypes import cast, result_dtype
 
 
@@ -216,11 +216,8 @@ class IndexAdd(Function):
         out = xp.zeros(self.shape, dtype=g.dtype)
         if _is_basic(self.key):
             out[self.key] = g  # each position at most once: plain assignment
-        elif xp is np:
-            np.add.at(out, self.key, g)  # repeated indices must add up
         else:
-            import cupyx
-            cupyx.scatter_add(out, self.key, g)
+            scatter_add(out, self.key, g)  # repeated indices must add up
         return out
 
     def backward(self, gout):
