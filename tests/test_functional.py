@@ -3,7 +3,6 @@ behaviour is pinned by hand-computed cases."""
 
 import types
 
-import numpy as np
 import pytest
 
 import minigen

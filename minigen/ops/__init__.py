@@ -13,10 +13,12 @@ from .activation import leaky_relu, log_softmax, relu, softmax, softplus
 from .dtypes import cast
 from .elementwise import (abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg,
                           pow, sigmoid, sqrt, sub, tanh, where)
-from .linalg import matmul
+from .linalg import linear, matmul
 from .conv import conv2d, conv_transpose2d
 from .pool import avg_pool2d, interpolate, max_pool2d
-from .norm import batch_norm, dropout, embedding, linear
+from .norm import batch_norm
+from .dropout import dropout
+from .embedding import embedding
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss,
                    nll_loss)
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
@@ -27,8 +29,8 @@ __all__ = [
     # elementwise (elementwise.py; comparisons give bool tensors and no gradient)
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "maximum", "minimum",
     "clamp", "where", "eq", "ne", "lt", "le", "gt", "ge",
-    # dtype conversion (dtypes.py) and matrix product (linalg.py)
-    "cast", "matmul",
+    # dtype conversion (dtypes.py)
+    "cast",
     # reductions (reduce.py; argmax and argmin give indices and no gradient)
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
     # shapes, indexing, joining, padding (shape.py)
@@ -36,8 +38,9 @@ __all__ = [
     "broadcast_to", "sum_to", "getitem", "cat", "stack", "pad",
     # activations (activation.py)
     "relu", "leaky_relu", "softplus", "softmax", "log_softmax",
-    # layers as functions: dense, convolution, pooling and resizing, normalization, dropout, embedding
-    "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "batch_norm", "dropout",
+    # layers as functions: matrix product and dense layer (linalg.py), convolution (conv.py), pooling and
+    # resizing (pool.py), batch normalization (norm.py), dropout (dropout.py), embedding (embedding.py)
+    "matmul", "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "batch_norm", "dropout",
     "embedding",
     # losses (loss.py)
     "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",

@@ -1,4 +1,5 @@
-"""Matrix multiplication, y = a @ b, with PyTorch's (and NumPy's) rules for shapes.
+"""Matrix multiplication, y = a @ b, with PyTorch's (and NumPy's) rules for shapes; and the dense layer built on
+it, ``linear``.
 
 For matrices a (n, k) and b (k, m), yᵢⱼ = Σₖ aᵢₖ bₖⱼ, and the chain rule gives
 
@@ -7,6 +8,9 @@ For matrices a (n, k) and b (k, m), yᵢⱼ = Σₖ aᵢₖ bₖⱼ, and the cha
 
 Leading (batch) dims broadcast like any elementwise op, so each gradient is summed back to its input's shape.
 A 1-D a is treated as a row (1, k) and a 1-D b as a column (k, 1); the added dim is removed from the result.
+
+linear (``F.linear``): y = x Wᵀ + b with W (out, in), x (..., in) → y (..., out). Composed from matmul and add,
+so its gradients are theirs: ∂L/∂x = ∂L/∂y W, ∂L/∂W = Σ (∂L/∂y)ᵀ x over the leading dims, ∂L/∂b = Σ ∂L/∂y.
 """
 
 from __future__ import annotations
@@ -47,3 +51,11 @@ def matmul(a, b) -> Tensor:
     except ValueError:
         raise RuntimeError(f"matmul: batch dims of shapes {a.shape} and {b.shape} cannot be broadcast") from None
     return MatMul()(a, b)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    if input.shape[-1:] != weight.shape[-1:]:
+        raise RuntimeError(f"linear: input of shape {input.shape} does not match weight of shape "
+                           f"{weight.shape} (expected the input's last dim to be {weight.shape[-1]})")
+    y = matmul(input, transpose(weight, 0, 1) if weight.ndim == 2 else weight)  # (..., in) @ (in, out)
+    return y if bias is None else y + bias

@@ -1,6 +1,4 @@
-"""Dense layer, batch normalization, dropout and embedding, as functions (``F.linear``, ``F.batch_norm``, ...).
-
-linear: y = x Wᵀ + b with W (out, in), x (..., in) → y (..., out). Composed from matmul and add.
+"""Batch normalization as a function (``F.batch_norm``), and its fused backward.
 
 batch_norm over the batch (and, for images, the pixels) of each channel c, with m values per channel
 (m = N for (N, C), N·H·W for (N, C, H, W)):
@@ -13,28 +11,15 @@ With create_graph=True the backward recomputes x̂ and 1/σ from x with tensor o
 Running statistics are updated in place without building a graph: running ← (1 − momentum)·running +
 momentum·batch, with the *unbiased* variance σ²·m/(m − 1), as PyTorch. In eval mode y = γ (x − running_mean)
 / √(running_var + ε) + β: an affine map per channel, differentiable like any other.
-
-dropout: during training zero each element with probability p and scale the survivors by 1/(1 − p), so the
-expected value is unchanged; ∂L/∂x = g · mask / (1 − p). The mask comes from the device's seeded generator.
 """
 
 from __future__ import annotations
 
-from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled, no_grad
 from ..backend import xp_of
 from .elementwise import sqrt
-from .linalg import matmul
 from .reduce import mean, sum
-from .shape import getitem, reshape, transpose
-
-
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    if input.shape[-1:] != weight.shape[-1:]:
-        raise RuntimeError(f"linear: input of shape {input.shape} does not match weight of shape "
-                           f"{weight.shape} (expected the input's last dim to be {weight.shape[-1]})")
-    y = matmul(input, transpose(weight, 0, 1) if weight.ndim == 2 else weight)  # (..., in) @ (in, out)
-    return y if bias is None else y + bias
+from .shape import reshape
 
 
 def _channel_shape(x) -> tuple:
@@ -123,31 +108,3 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return input * reshape(scale, shape) + reshape(shift, shape)
 
 
-class Dropout(Function):
-    def __init__(self, keep):
-        self.keep = keep  # the scaled mask: 0 or 1/(1 − p), a constant
-
-    def forward(self, x):
-        return x * self.keep
-
-    def backward(self, g):
-        return g * Tensor(self.keep)
-
-
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
-    if not training or p == 0:
-        return input
-    if p == 1:
-        return input * 0.0
-    u = backend.generator(input.device).random(input.shape, dtype=input.dtype)  # uniform in [0, 1)
-    keep = (u >= p).astype(input.dtype) * input.dtype.type(1 / (1 - p))
-    return Dropout(keep)(input)
-
-
-def embedding(input: Tensor, weight: Tensor, padding_idx=None) -> Tensor:
-    """Rows of ``weight`` (num_embeddings, dim) picked by integer ``input`` (...) → (..., dim)."""
-    if input.dtype.kind not in "iu":
-        raise RuntimeError(f"embedding: expected integer indices, got dtype {input.dtype}")
-    return getitem(weight, input.data)

@@ -1,0 +1,37 @@
+"""Dropout (``F.dropout``): during training zero each element with probability p and scale the survivors by
+1/(1 − p), so the expected value of every element is unchanged:
+
+    y = x · m / (1 − p),   m ~ Bernoulli(1 − p) elementwise        ∂L/∂x = ∂L/∂y · m / (1 − p)
+
+The scaled mask is a constant of the graph, so the backward is one multiplication and can be differentiated
+again. The mask comes from the seeded generator of the tensor's device (``backend.generator``): the same seed
+drops the same elements. Outside training (``training=False``) dropout is the identity.
+"""
+
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function, Tensor
+
+
+class Dropout(Function):
+    def __init__(self, keep):
+        self.keep = keep  # the scaled mask: 0 or 1/(1 − p), a constant
+
+    def forward(self, x):
+        return x * self.keep
+
+    def backward(self, g):
+        return g * Tensor(self.keep)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0.0
+    u = backend.generator(input.device).random(input.shape, dtype=input.dtype)  # uniform in [0, 1)
+    keep = (u >= p).astype(input.dtype) * input.dtype.type(1 / (1 - p))
+    return Dropout(keep)(input)
