@@ -13,7 +13,8 @@ hypothesis (broadcasting, 0-d and size-1 axes, repeated values, exact zeros):
 Values are drawn from each op's domain (one table, ``DOMAINS``); kinks and ties (relu at 0, max with repeated
 values, clamp on a bound) are *not* avoided, because minigen follows torch's rule at each of them.
 
-Skipped where torch is absent (CI): torch is not a dependency of minigen.
+Skipped where torch is absent: torch is not a dependency of minigen; the ``parity`` extra installs it for the tests
+(README's test command does).
 """
 
 from __future__ import annotations
@@ -934,7 +935,7 @@ TENSOR_METHODS = ("exp log sqrt abs tanh sigmoid relu maximum minimum where clam
 
 
 def test_tensor_methods_exist():
-    """Every op of the issue that torch has as a Tensor method is one in minigen too."""
+    """Every op of TENSOR_METHODS that torch has as a Tensor method is one in minigen too."""
     missing = [n for n in TENSOR_METHODS if hasattr(torch.Tensor, n) and not hasattr(minigen.Tensor, n)]
     assert not missing
 

@@ -1,9 +1,10 @@
 """conv2d, conv_transpose2d, max_pool2d, avg_pool2d and interpolate against PyTorch (float64): forward values,
 first derivatives for a random upstream gradient, and second derivatives (the gradient of ⟨first derivatives,
 random directions⟩ with respect to the inputs and the upstream gradient), on parameters drawn valid by
-construction. Skipped when PyTorch is not installed (it is not a dependency):
+construction. Skipped when PyTorch is not installed (it is not a dependency of minigen; the ``parity`` extra
+installs it):
 
-    PYTHONPATH=. /work/torchenv/bin/python -m pytest tests/test_torch_parity_conv.py
+    pip install -e '.[dev,parity]' && python -m pytest tests/test_torch_parity_conv.py
 """
 
 import numpy as np

@@ -1,7 +1,8 @@
 """linear, batch_norm (train and eval, running statistics), embedding and dropout against PyTorch (float64):
-forward values, first and second derivatives. Skipped when PyTorch is not installed:
+forward values, first and second derivatives. Skipped when PyTorch is not installed (the ``parity`` extra installs
+it):
 
-    PYTHONPATH=. /work/torchenv/bin/python -m pytest tests/test_torch_parity_layers.py
+    pip install -e '.[dev,parity]' && python -m pytest tests/test_torch_parity_layers.py
 """
 
 import numpy as np
