@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from .. import creation
+from ..ops.embedding import _padding_index
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -273,6 +274,7 @@ class Unflatten(Layer):
 class Embedding(Layer):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, device=None, dtype=None):
         super().__init__()
+        padding_idx = _padding_index(padding_idx, num_embeddings, "Embedding")  # a negative one counts from the end
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.weight = Parameter(creation.empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
         init.normal_(self.weight)
