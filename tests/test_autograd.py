@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import minigen
 from minigen import Function, Tensor, grad, no_grad
+from minigen.autograd import topological_order
 from minigen.backend import xp_of
 from minigen.nn import functional as F
 from helpers import f64
@@ -125,6 +126,38 @@ def test_a_shared_intermediate_gets_its_gradient_once(device):
     assert len(calls) == 1
     hs = np.array([2.0, 4.0])
     np.testing.assert_allclose(as_numpy(x.grad), 2 * (2 * hs + np.exp(hs)))
+
+
+@given(seed=st.integers(0, 2 ** 16), n=st.integers(1, 25))
+def test_topological_order_lists_every_function_once_before_those_that_made_its_inputs(seed, n):
+    """autograd.topological_order on a random graph: nodes built from two random earlier nodes each."""
+    rng = np.random.default_rng(seed)
+    nodes = [f64([1.0]), f64([2.0])]
+    for _ in range(n):
+        a, b = rng.integers(0, len(nodes), 2)
+        nodes.append(nodes[a] * 0.5 + nodes[b] if rng.random() < 0.5 else nodes[a].tanh())
+    order = topological_order([nodes[-1]])
+    position = {id(fn): i for i, fn in enumerate(order)}
+    assert len(position) == len(order), "a function listed twice"
+    reachable, stack = set(), [nodes[-1].grad_fn]
+    while stack:                                                  # every function the output depends on
+        fn = stack.pop()
+        if fn is not None and id(fn) not in reachable:
+            reachable.add(id(fn))
+            stack.extend(x.grad_fn for x in fn.inputs)
+    assert set(position) == reachable
+    for fn in order:
+        for x in fn.inputs:
+            if x.grad_fn is not None:
+                assert position[id(fn)] < position[id(x.grad_fn)], "a function after one that made its input"
+
+
+def test_topological_order_needs_no_recursion():
+    x = f64([1.0])
+    h = x
+    for _ in range(20_000):                                       # deeper than Python's recursion limit
+        h = h * 1.0
+    assert len(topological_order([h])) == 20_000
 
 
 def test_output_that_is_not_used_downstream_gets_zero_gradient(device):

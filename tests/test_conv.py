@@ -12,6 +12,7 @@
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import minigen
 from minigen.nn import functional as F
@@ -296,6 +297,21 @@ def test_device_matches_cpu(device):
 
 
 @lesson04
+@given(size=st.integers(1, 12), kernel=st.integers(1, 5), stride=st.integers(1, 4), padding=st.integers(0, 3),
+       dilation=st.integers(1, 3), output_padding=st.integers(0, 3))
+def test_output_sizes_count_the_kernel_positions(size, kernel, stride, padding, dilation, output_padding):
+    """conv_output_size counts the starts 0, s, 2s, … at which the kernel's span d·(k − 1) + 1 fits in the padded
+    input; conv_transpose_output_size inverts it (output_padding picks among the sizes that map back)."""
+    span = dilation * (kernel - 1) + 1
+    starts = len(range(0, size + 2 * padding - span + 1, stride))
+    n = fast.conv_output_size(size, kernel, stride, padding, dilation)
+    assert n == starts if starts > 0 else n <= 0                  # ≤ 0: no position fits (conv2d then raises)
+    if output_padding < max(stride, dilation):
+        out = fast.conv_transpose_output_size(size, kernel, stride, padding, dilation, output_padding)
+        if out > 0:
+            assert fast.conv_output_size(out, kernel, stride, padding, dilation) == size
+
+
 def test_unbatched_input():
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((3, 6, 6)), rng.standard_normal((4, 3, 3, 3))

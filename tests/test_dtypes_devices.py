@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import minigen
 from minigen import backend
 from minigen.nn import functional as F
+from helpers import f64
 from strategies import CASES, as_numpy, broadcastable, outputs_of
 
 pytestmark = pytest.mark.lesson03
@@ -100,16 +101,25 @@ def test_where_with_two_python_floats_gives_the_default_dtype(device):
 @given(shapes=broadcastable(2))
 def test_binary_ops_broadcast_like_numpy_and_reduce_gradients_back(shapes, device):
     sa, sb = shapes
-    a = minigen.ones(sa, device=device, requires_grad=True)
-    b = minigen.ones(sb, device=device, requires_grad=True)
+    rng = np.random.default_rng(0)
+    a_np, b_np = rng.standard_normal(sa), rng.standard_normal(sb)
+    a, b = f64(a_np, device=device), f64(b_np, device=device)
     y = a * b + a - b
-    assert y.shape == np.broadcast_shapes(sa, sb)
-    y.sum().backward()
+    out = np.broadcast_shapes(sa, sb)
+    assert y.shape == out
+    g = rng.standard_normal(out)                                   # a random upstream gradient, not .sum()
+    y.backward(minigen.tensor(g, device=device))
+
+    def reduce_to(full, shape):
+        """Sum the axes broadcasting added in front and the size-1 axes it stretched."""
+        lead = len(out) - len(shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and out[lead + i] != 1)
+        return full.sum(axis=axes).reshape(shape)
+
     assert a.grad.shape == sa and b.grad.shape == sb
-    n = int(np.prod(y.shape))
-    # each element of a was used n / a.size times, in (a·b + a): d/da = b + 1 = 2 per use
-    np.testing.assert_allclose(as_numpy(a.grad), 2 * n / max(int(np.prod(sa)), 1))
-    np.testing.assert_allclose(as_numpy(b.grad), 0 * n / max(int(np.prod(sb)), 1))
+    # ∂y/∂a = b + 1 and ∂y/∂b = a − 1 at every output element, summed over the elements each input fed
+    np.testing.assert_allclose(as_numpy(a.grad), reduce_to(g * (np.broadcast_to(b_np, out) + 1), sa), rtol=1e-12)
+    np.testing.assert_allclose(as_numpy(b.grad), reduce_to(g * (np.broadcast_to(a_np, out) - 1), sb), rtol=1e-12)
 
 
 # --- Creation: dtypes and devices ---------------------------------------------------------------------------

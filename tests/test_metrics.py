@@ -26,11 +26,23 @@ def test_frechet_distance_matches_closed_forms():
     # commuting (diagonal) covariances: Σ (√a − √b)² over the diagonal
     a, b = np.diag([1.0, 4.0, 0.0]), np.diag([9.0, 1.0, 4.0])
     assert metrics.frechet_distance(np.zeros(3), a, np.zeros(3), b) == pytest.approx(4 + 1 + 4)
-    # symmetric in its two arguments even when the covariances do not commute
+    # covariances that do not commute: tr (Σ₁Σ₂)^½ is the sum of the square roots of the eigenvalues of Σ₁Σ₂
+    # (real and ≥ 0: Σ₁Σ₂ is similar to Σ₁^½ Σ₂ Σ₁^½), which tr(Σ₁^½ Σ₂^½) is not
     rng = np.random.default_rng(1)
     s1, s2 = (m @ m.T for m in rng.standard_normal((2, 5, 5)))
     mu1, mu2 = rng.standard_normal((2, 5))
+    trace_sqrt = np.sqrt(np.linalg.eigvals(s1 @ s2).real.clip(0)).sum()
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt
+    assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
     assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(metrics.frechet_distance(mu2, s2, mu1, s1))
+
+
+def test_gaussian_stats_are_the_mean_and_the_unbiased_covariance():
+    features = np.random.default_rng(3).standard_normal((50, 4)).astype(np.float32)
+    mu, sigma = metrics.gaussian_stats(features)
+    assert mu.dtype == sigma.dtype == np.float64
+    np.testing.assert_allclose(mu, features.astype(np.float64).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(sigma, np.cov(features.astype(np.float64), rowvar=False), rtol=1e-12)
 
 
 def test_matrix_square_root():
@@ -50,6 +62,19 @@ def test_classifier_score_bounds():
     assert metrics.classifier_score(one_class) == pytest.approx(1)
     five = np.eye(10)[np.arange(1000) % 5]
     assert metrics.classifier_score(five) == pytest.approx(5, rel=1e-6)
+
+
+def test_classifier_score_is_the_exponential_of_the_mutual_information():
+    """exp(E_x KL(p(y|x) ‖ p(y))) = exp(H(p(y)) − E_x H(p(y|x))): the entropy form, on soft, unbalanced rows."""
+    logits = np.random.default_rng(4).standard_normal((200, 6)) * [2.0, 1.0, 0.5, 3.0, 1.0, 0.1]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+
+    def entropy(p):
+        return -(p * np.log(p)).sum(-1)
+
+    expected = np.exp(entropy(probs.mean(0)) - entropy(probs).mean())
+    assert 1 < expected < 6
+    assert metrics.classifier_score(probs) == pytest.approx(expected, rel=1e-9)
 
 
 def test_class_shares_and_label_accuracy():
