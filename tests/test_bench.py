@@ -21,3 +21,19 @@ def test_registry_and_unknown_workload():
     assert {"W1", "W2"} <= set(bench.WORKLOADS)
     with pytest.raises(KeyError, match="unknown workload 'W9'"):
         bench.run(workloads=["W9"], repeats=1, warmup=0, settle=0, matmul_n=64, print_fn=None)
+
+
+def test_timed_waits_for_queued_work_before_starting_and_before_stopping_the_clock(monkeypatch):
+    """The clock must not count work queued earlier, and must count this call's queued work: sync, start, run,
+    sync, stop, in that order (on a GPU, calls return before their work is done)."""
+    events, ticks = [], iter([10.0, 12.5])
+
+    def clock():
+        events.append("clock")
+        return next(ticks)
+
+    monkeypatch.setattr(bench.timing, "synchronize", lambda device: events.append(f"sync {device}"))
+    monkeypatch.setattr(bench.timing.time, "perf_counter", clock)
+    seconds = bench.timing.timed(lambda: events.append("work"), "cuda")
+    assert events == ["sync cuda", "clock", "work", "sync cuda", "clock"]
+    assert seconds == 2.5

@@ -11,7 +11,7 @@ from minigen.models import ConditionalDiscriminator
 from minigen.models import gan as gan_losses
 from minigen.models.gan import slerp
 from minigen.models.vae import kl_divergence, reparameterize
-from minigen.models.wgan_gp import gradient_penalty
+from minigen.models.wgan_gp import gradient_penalty, interpolate
 
 from helpers import f64
 
@@ -105,6 +105,19 @@ def test_projection_discriminator_adds_the_label_vectors_inner_product_with_the_
 
 
 # --- the gradient penalty (lesson 12) ----------------------------------------------------------------------------
+@pytest.mark.lesson12
+def test_interpolate_mixes_each_example_with_its_own_alpha_into_a_new_leaf():
+    rng = np.random.default_rng(6)
+    real, fake = rng.standard_normal((4, 1, 3, 3)), rng.standard_normal((4, 1, 3, 3))
+    alpha = rng.uniform(size=(4, 1, 1, 1))                        # one α per example
+    r, f = f64(real), f64(fake)
+    x_hat = interpolate(r, f, f64(alpha, False))
+    np.testing.assert_array_equal(x_hat.detach().numpy(), alpha * real + (1 - alpha) * fake)
+    assert x_hat.is_leaf and x_hat.requires_grad                  # the critic's gradient is taken w.r.t. x̂
+    x_hat.sum().backward()
+    assert r.grad is None and f.grad is None                      # no graph back to the real or fake batch
+
+
 @pytest.mark.lesson12
 def test_gradient_penalty_gives_finite_weight_gradients_where_the_critic_is_flat():
     # A critic whose output ignores its input: ∇ₓf = 0, so ‖∇ₓf‖ = √(0 + ε). Without ε inside the square root
