@@ -396,7 +396,9 @@ except RecursionError as error:
 # %% [markdown]
 # Write `topological_order(root)`: every node reachable from `root` through `_prev`, each exactly once, each
 # after all the nodes in its `_prev`, with an explicit stack instead of recursion (minigen's
-# `autograd.topological_order` works this way). With it, the long chain goes through. The cell below uses the
+# `autograd.topological_order` walks the graph this way, but orders the `Function`s that made the tensors, and
+# returns them reversed: outputs first, the order backward visits them, where ours puts every node after its inputs
+# and the cell below walks it with `reversed`). With it, the long chain goes through. The cell below uses the
 # module the checks look at: the solutions, unless you set `MINIGEN_CHECK=exercises` (or write
 # `exercise_module(1, "exercises")` to try your own file; every lesson's exercise cells work the same way):
 
