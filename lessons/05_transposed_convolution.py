@@ -203,7 +203,7 @@ plt.show()
 # through three layers with random weights. Both transposed stacks print a periodic pattern on it (a period of
 # 8 pixels after three ×2 layers); the resize-conv stack stays flat. Trained generators learn to suppress most
 # of this, but not always all of it. minigen's DCGAN generator (`minigen/models/dcgan.py`) offers both kinds of
-# layer: `arch="w3"`, kernel 5 and stride 2 (the reference architecture), and `arch="421"`; in the samples of the
+# layer: `arch="5x5"`, kernel 5 and stride 2 (the default), and `arch="421"`; in the samples of the
 # first, this is the pattern to look for.
 #
 # ## Exercises

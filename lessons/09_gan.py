@@ -72,7 +72,7 @@ plt.show()
 # %% [markdown]
 # The game has one value, which D tries to make large and G small:
 #
-# V(D, G) = E_{x∼p_data}[log D(x)] + E_{z∼N(0,I)}[log(1 − D(G(z)))].
+# V(D, G) = E_data[log D(x)] + E_z[log(1 − D(G(z)))],  x ∼ p_data under E_data, z ∼ N(0, I) under E_z.
 #
 # The first term rewards D for saying "real" (D(x) → 1) on data; the second for saying "fake" (D(G(z)) → 0)
 # on G's samples. G only appears in the second term, and lowers it by making D(G(z)) large: by fooling D.
