@@ -102,3 +102,28 @@ def test_embedding_with_padding_idx_is_a_rule_not_the_derivative():
     with pytest.raises(minigen.GradcheckError, match=r"wrong at 3 of 12 elements; worst at index \(2, "):
         minigen.gradcheck(lambda w: F.embedding(index, w, padding_idx=2), weight)
     assert minigen.gradgradcheck(lambda w: F.embedding(index, w, padding_idx=2), weight)
+
+
+# --- losses: PyTorch's deprecated size_average and reduce are left out -------------------------------------------
+LOSSES = ["mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy"]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_losses_take_reduction_only_by_keyword_and_not_the_deprecated_pair(loss):
+    x = minigen.tensor([[0.2, 0.7], [0.9, 0.4]])
+    t = minigen.tensor([1, 0]) if loss in ("nll_loss", "cross_entropy") else minigen.tensor([[0.0, 1.0], [1.0, 0.5]])
+    fn, terms = getattr(F, loss), t.numel()  # one loss term per target
+    assert fn(x, t, reduction="sum").item() == pytest.approx(terms * fn(x, t).item())
+    for legacy in ({"size_average": False}, {"reduce": False}):
+        with pytest.raises(TypeError, match=next(iter(legacy))):
+            fn(x, t, **legacy)
+    with pytest.raises(TypeError):  # PyTorch's third and fourth positions: weight, then size_average
+        fn(x, t, None, "sum")
+
+
+def test_inplace_is_accepted_and_ignored():
+    x = minigen.tensor([-1.0, 2.0])
+    for y in (F.relu(x, inplace=True), F.leaky_relu(x, 0.1, inplace=True), F.dropout(x, 0.5, inplace=True),
+              nn.ReLU(inplace=True)(x), nn.LeakyReLU(0.1, inplace=True)(x), nn.Dropout(0.5, inplace=True)(x)):
+        assert y is not x and x.tolist() == [-1.0, 2.0]  # a new tensor; the input is never overwritten
+    assert F.relu(x, inplace=True).tolist() == [0.0, 2.0]

@@ -68,12 +68,15 @@ class Softplus(Function):
         return g * slope
 
 
-# Parameter names, order and defaults are torch.nn.functional's (``inplace`` is accepted and ignored).
+# Parameter names, order and defaults are torch.nn.functional's. ``inplace`` is accepted, so PyTorch code runs
+# unchanged, and ignored: minigen never overwrites a tensor, which backward may still need.
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0) elementwise; ``inplace`` is accepted and ignored (a new tensor is returned)."""
     return ReLU()(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, else negative_slope · x; ``inplace`` is accepted and ignored (a new tensor is returned)."""
     return LeakyReLU(negative_slope)(input)
 
 

@@ -26,6 +26,8 @@ class Dropout(Function):
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) when ``training``; else the
+    identity. ``inplace`` is accepted, as in PyTorch, and ignored (a new tensor is returned)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
     if not training or p == 0:

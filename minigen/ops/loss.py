@@ -12,8 +12,9 @@ With p = input probabilities, t = targets, z = logits:
 
 ``reduction``: 'none' keeps one loss per element, 'sum' adds them, 'mean' divides by the count, or for the
 class losses (and mse_loss) with a ``weight`` by the total weight of the targets (PyTorch's definition).
-The signatures are torch.nn.functional's, including the deprecated ``size_average`` and ``reduce``, which
-(when given) override ``reduction`` with a warning, as in PyTorch.
+The signatures are torch.nn.functional's without its deprecated ``size_average`` and ``reduce`` (an older
+spelling of ``reduction``). The arguments that follow them in PyTorch are keyword-only here, so a call that runs
+in minigen means the same in PyTorch.
 """
 
 from __future__ import annotations
@@ -43,28 +44,14 @@ def _reduce(loss: Tensor, reduction: str, name: str) -> Tensor:
     raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def _legacy_reduction(size_average, reduce, reduction: str) -> str:
-    """PyTorch's deprecated pair: reduce=False → 'none'; else size_average=False → 'sum'; else 'mean'."""
-    if size_average is None and reduce is None:
-        return reduction
-    if reduce is not None and not reduce:
-        reduction = "none"
-    else:
-        reduction = "sum" if size_average is not None and not size_average else "mean"
-    warnings.warn(f"size_average and reduce are deprecated; use reduction={reduction!r}", stacklevel=3)
-    return reduction
-
-
 def _same_shape(input: Tensor, target: Tensor, name: str):
     if input.shape != target.shape:
         raise ValueError(f"{name}: target shape {target.shape} differs from input shape {input.shape}")
 
 
-def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
-             weight=None) -> Tensor:
+def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", weight=None) -> Tensor:
     """Mean squared error; a ``weight`` of the input's shape scales each term (then 'mean' divides by Σ w).
     A target of another shape is broadcast, with PyTorch's warning."""
-    reduction = _legacy_reduction(size_average, reduce, reduction)
     if input.shape != target.shape:
         warnings.warn(f"mse_loss: target shape {target.shape} differs from input shape {input.shape}; they will "
                       "be broadcast together, which is rarely what you want", stacklevel=2)
@@ -103,9 +90,7 @@ class BinaryCrossEntropy(Function):
         return gp, gt
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
-                         reduction: str = "mean") -> Tensor:
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reduction: str = "mean") -> Tensor:
     _same_shape(input, target, "binary_cross_entropy")
     if input.device == "cpu" and ((input.data < 0) | (input.data > 1)).any():  # see _nll_loss: CPU only
         raise RuntimeError("binary_cross_entropy: input values must lie in [0, 1] (probabilities); "
@@ -120,9 +105,8 @@ def _softplus(z: Tensor) -> Tensor:
     return Softplus(1.0, None)(z)  # no linear cut-off: exact for every z
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
-                                     reduction: str = "mean", pos_weight=None) -> Tensor:
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, *, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
     _same_shape(input, target, "binary_cross_entropy_with_logits")
     if pos_weight is None:
         loss = (1.0 - target) * input + _softplus(-input)
@@ -146,9 +130,8 @@ def _class_last(input: Tensor, target: Tensor, name: str):
     return input, target
 
 
-def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
-             reduce=None, reduction: str = "mean") -> Tensor:
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+def nll_loss(input: Tensor, target: Tensor, weight=None, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
     return _nll_loss(input, target, weight, ignore_index, reduction, smoothing=0.0)
 
 
@@ -183,9 +166,8 @@ def _nll_loss(input: Tensor, target: Tensor, weight, ignore_index: int, reductio
     return _reduce(loss, reduction, "nll_loss")
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
-                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+def cross_entropy(input: Tensor, target: Tensor, weight=None, *, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     logp = log_softmax(input, 1 if input.ndim > 1 else 0)
     if target.dtype.kind in "iu":
         return _nll_loss(logp, target, weight, ignore_index, reduction, smoothing=label_smoothing)
