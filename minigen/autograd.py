@@ -69,6 +69,16 @@ def is_grad_enabled() -> bool:
 
 
 class Tensor:
+    """An array (``data``, NumPy or CuPy) with what autograd needs: ``requires_grad``, ``grad`` and ``grad_fn``.
+
+    Defined here: what a tensor is (shape, dtype, device, ``item``, ``numpy``...) and its place in the graph
+    (``requires_grad_``, ``detach``, ``backward``). Everything that computes (the operators ``+ - * / ** @``,
+    comparisons and indexing; ``x.sum()``, ``x.exp()``, ``x.reshape()``, ``x.to('cuda')``, ``x.T``...) is an op of
+    ``minigen.ops``, attached as a method by ``minigen/ops/__init__.py``: a table maps each method name to its op,
+    set on this class with ``setattr`` when ``import minigen`` imports the ops. So ``x.sum(1)`` is
+    ``minigen.ops.sum(x, 1)``, each op is written once, and this file does not import the ops (they import it).
+    """
+
     __array_priority__ = 1000  # makes ``ndarray * Tensor`` call Tensor.__rmul__
     __hash__ = object.__hash__  # ``==`` is elementwise, so hash by identity
 
@@ -159,7 +169,8 @@ class Function:
         if len(inputs) > 1:
             devices = {x.device for x in inputs}
             if len(devices) > 1:
-                raise RuntimeError(f"{self.name}: expected all tensors on one device, got {' and '.join(sorted(devices))}")
+                raise RuntimeError(f"{self.name}: expected all tensors on one device, "
+                                   f"got {' and '.join(sorted(devices))}")
         outputs = self.forward(*(x.data for x in inputs))
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         record = _grad_enabled and any(x.requires_grad for x in inputs)

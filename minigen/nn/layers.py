@@ -28,11 +28,25 @@ def _check(layer, condition: bool, expected: str, x) -> None:
 
 
 class Layer(Module):
+    """A module that names itself in error messages (``Conv2d(3, 8, kernel_size=3): expected ...``)."""
+
     def signature(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
 class Linear(Layer):
+    """y = x Wᵀ + b (``F.linear``).
+
+    Args:
+        in_features, out_features: sizes of each input and output vector.
+        bias: learn the additive b (default True).
+        device, dtype: where and how the parameters are created.
+
+    Parameters: ``weight`` (out_features, in_features) and ``bias`` (out_features,), both U(−1/√in, 1/√in).
+
+    Shape: input (..., in_features) → output (..., out_features).
+    """
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
@@ -56,6 +70,8 @@ class Linear(Layer):
 
 
 class _ConvNd(Layer):
+    """What Conv2d and ConvTranspose2d share: arguments, parameters, PyTorch's initialisation, the input check."""
+
     transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
@@ -106,6 +122,24 @@ class _ConvNd(Layer):
 
 
 class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation, as in PyTorch) of the input with ``out_channels`` learned kernels, plus a
+    bias per output channel (``F.conv2d``).
+
+    Args:
+        in_channels, out_channels: channels of the input and the output.
+        kernel_size, stride, dilation: int or (h, w).
+        padding: int, (h, w), 'valid' (0) or 'same' (output as large as the input; stride 1 only). Zeros.
+        groups: split the channels into this many groups, each convolved with its own kernels.
+        bias: learn one bias per output channel (default True).
+        padding_mode: only 'zeros'. device, dtype: where and how the parameters are created.
+
+    Parameters: ``weight`` (out_channels, in_channels/groups, kh, kw) and ``bias`` (out_channels,),
+    U(−1/√fan_in, 1/√fan_in) with fan_in = in_channels/groups · kh · kw.
+
+    Shape: input (N, C_in, H, W) or (C_in, H, W) → output (N, C_out, Ho, Wo) or (C_out, Ho, Wo), with
+    Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1 (the same for Wo).
+    """
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
         if padding_mode != "zeros":
@@ -119,6 +153,23 @@ class Conv2d(_ConvNd):
 
 
 class ConvTranspose2d(_ConvNd):
+    """2-D transposed convolution: the adjoint (backward) of a Conv2d with the same arguments, used to
+    upsample: each input pixel adds its value times the kernel onto a stride-spaced patch of the output
+    (``F.conv_transpose2d``).
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, dilation, groups, bias: as ``Conv2d``.
+        padding: int or (h, w): removed from each border of the output (the Conv2d padding this one undoes).
+        output_padding: int or (h, w), smaller than the stride: added to one side, to choose among the output sizes
+            that a stride-s convolution maps to the same size.
+        padding_mode: only 'zeros'. device, dtype: where and how the parameters are created.
+
+    Parameters: ``weight`` (in_channels, out_channels/groups, kh, kw) and ``bias`` (out_channels,).
+
+    Shape: input (N, C_in, H, W) or (C_in, H, W) → output (N, C_out, Ho, Wo) or (C_out, Ho, Wo), with
+    Ho = (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1 (the same for Wo).
+    """
+
     transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
@@ -135,6 +186,22 @@ class ConvTranspose2d(_ConvNd):
 
 
 class _BatchNorm(Layer):
+    """Batch normalization (``F.batch_norm``): y = (x − μ) / √(σ² + eps) · γ + β per channel.
+
+    In training μ and σ² are the batch's (over N and every spatial position), and the running statistics move
+    towards them: running ← (1 − momentum)·running + momentum·batch (the unbiased variance). In eval mode the
+    running statistics are used instead, so the output of one example no longer depends on the others.
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to σ² (default 1e-5).
+        momentum: weight of each new batch in the running statistics (default 0.1; None: a cumulative average).
+        affine: learn γ (``weight``, starts at 1) and β (``bias``, starts at 0) (default True).
+        track_running_stats: keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers (default
+            True); without them eval mode also uses the batch's statistics.
+        device, dtype: where and how the parameters and buffers are created.
+    """
+
     dims: tuple = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
@@ -178,14 +245,35 @@ class _BatchNorm(Layer):
 
 
 class BatchNorm1d(_BatchNorm):
+    """Batch normalization of vectors or sequences; arguments as in ``_BatchNorm`` above.
+
+    Shape: input (N, C) or (N, C, L) → output of the same shape.
+    """
+
     dims = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
+    """Batch normalization of images, one mean and variance per channel over (N, H, W); arguments as in
+    ``_BatchNorm`` above.
+
+    Shape: input (N, C, H, W) → output of the same shape.
+    """
+
     dims = (4,)
 
 
 class Dropout(Layer):
+    """In training, zeroes each element with probability ``p`` and scales the others by 1/(1 − p); in eval mode
+    the identity (``F.dropout``).
+
+    Args:
+        p: probability of an element to be zeroed (default 0.5).
+        inplace: accepted, as in PyTorch, and ignored (a new tensor is returned).
+
+    Shape: any; the output has the input's shape.
+    """
+
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0 <= p <= 1:
@@ -200,6 +288,11 @@ class Dropout(Layer):
 
 
 class ReLU(Layer):
+    """max(x, 0) elementwise (``F.relu``). ``inplace``: accepted, as in PyTorch, and ignored.
+
+    Shape: any; the output has the input's shape.
+    """
+
     def __init__(self, inplace: bool = False):
         super().__init__()
 
@@ -208,6 +301,15 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
+    """x where x > 0, else negative_slope · x (``F.leaky_relu``).
+
+    Args:
+        negative_slope: the slope for x < 0 (default 0.01).
+        inplace: accepted, as in PyTorch, and ignored.
+
+    Shape: any; the output has the input's shape.
+    """
+
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = negative_slope
@@ -220,16 +322,29 @@ class LeakyReLU(Layer):
 
 
 class Tanh(Layer):
+    """tanh(x) elementwise, into (−1, 1). Shape: any; the output has the input's shape."""
+
     def forward(self, x):
         return F.tanh(x)
 
 
 class Sigmoid(Layer):
+    """σ(x) = 1 / (1 + e⁻ˣ) elementwise, into (0, 1). Shape: any; the output has the input's shape."""
+
     def forward(self, x):
         return F.sigmoid(x)
 
 
 class Softplus(Layer):
+    """log(1 + e^(βx)) / β elementwise, a smooth ReLU (``F.softplus``).
+
+    Args:
+        beta: β (default 1).
+        threshold: where βx > threshold the output is x itself (default 20).
+
+    Shape: any; the output has the input's shape.
+    """
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
         self.beta, self.threshold = beta, threshold
@@ -239,6 +354,8 @@ class Softplus(Layer):
 
 
 class Identity(Layer):
+    """Returns its input; accepts and ignores any arguments. Shape: any; the output is the input."""
+
     def __init__(self, *args, **kwargs):
         super().__init__()
 
@@ -247,6 +364,11 @@ class Identity(Layer):
 
 
 class Flatten(Layer):
+    """Flattens dims ``start_dim`` to ``end_dim`` into one (default: all but the batch dim).
+
+    Shape: (N, C, H, W) → (N, C·H·W) with the defaults.
+    """
+
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
@@ -259,6 +381,11 @@ class Flatten(Layer):
 
 
 class Unflatten(Layer):
+    """Splits dim ``dim`` into ``unflattened_size`` (the reverse of Flatten).
+
+    Shape: with dim=1 and unflattened_size=(C, H, W): (N, C·H·W) → (N, C, H, W).
+    """
+
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
@@ -272,6 +399,19 @@ class Unflatten(Layer):
 
 
 class Embedding(Layer):
+    """A lookup table: integer index i → row i of ``weight`` (``F.embedding``).
+
+    Args:
+        num_embeddings: the number of rows (indices 0 … num_embeddings − 1).
+        embedding_dim: the size of each row.
+        padding_idx: a row that starts at zeros and receives no gradient (negative: counted from the end).
+        device, dtype: where and how the weight is created.
+
+    Parameters: ``weight`` (num_embeddings, embedding_dim), N(0, 1).
+
+    Shape: integer input (...) → output (..., embedding_dim).
+    """
+
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, device=None, dtype=None):
         super().__init__()
         padding_idx = _padding_index(padding_idx, num_embeddings, "Embedding")  # a negative one counts from the end
@@ -295,6 +435,19 @@ class Embedding(Layer):
 
 
 class MaxPool2d(Layer):
+    """The maximum of each kernel_size window, windows ``stride`` apart (``F.max_pool2d``).
+
+    Args:
+        kernel_size: int or (h, w).
+        stride: int or (h, w) (default: kernel_size).
+        padding: int or (h, w): −∞ added to each border. dilation: spacing of a window's elements.
+        return_indices: also return each maximum's flat index h·W + w in its input plane.
+        ceil_mode: round the output size up, so a last partial window counts.
+
+    Shape: (N, C, H, W) or (C, H, W) → (N, C, Ho, Wo) or (C, Ho, Wo), with
+    Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1 (⌈·⌉ with ceil_mode).
+    """
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
@@ -310,6 +463,19 @@ class MaxPool2d(Layer):
 
 
 class AvgPool2d(Layer):
+    """The mean of each kernel_size window, windows ``stride`` apart (``F.avg_pool2d``).
+
+    Args:
+        kernel_size: int or (h, w).
+        stride: int or (h, w) (default: kernel_size).
+        padding: int or (h, w): zeros added to each border.
+        ceil_mode: round the output size up, so a last partial window counts.
+        count_include_pad: count the padding zeros in each mean's divisor (default True).
+
+    Shape: (N, C, H, W) or (C, H, W) → (N, C, Ho, Wo) or (C, Ho, Wo), with
+    Ho = ⌊(H + 2·padding − kh) / stride⌋ + 1 (⌈·⌉ with ceil_mode).
+    """
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
@@ -324,6 +490,15 @@ class AvgPool2d(Layer):
 
 
 class Upsample(Layer):
+    """Resizes images to ``size`` or by ``scale_factor`` (``F.interpolate``).
+
+    Args:
+        size: int or (Ho, Wo). scale_factor: number or pair (give exactly one of the two).
+        mode: 'nearest' (copy the nearest pixel, the default) or 'bilinear'.
+
+    Shape: (N, C, H, W) → (N, C, Ho, Wo), with Ho = ⌊H · scale_factor⌋ when a scale is given.
+    """
+
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest"):
         super().__init__()
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
@@ -369,6 +544,10 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
+    """A list of modules, registered so that their parameters belong to the owner: ``parameters()``,
+    ``to()`` and ``state_dict()`` reach them. It has no forward of its own; index it or iterate over it.
+    """
+
     def __init__(self, modules=()):
         super().__init__()
         for m in modules:

@@ -27,6 +27,9 @@ class Parameter(Tensor):
 
 
 class Module:
+    """The base of every layer and model. A subclass calls ``super().__init__()``, then assigns its parameters,
+    buffers and sub-modules in ``__init__``, and computes in ``forward``; ``module(x)`` calls ``forward(x)``."""
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
