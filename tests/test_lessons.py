@@ -7,6 +7,8 @@ reference solution *and* with something independent of both (finite differences,
 loop), so a wrong reference solution fails here too.
 """
 
+import os
+
 import hypothesis
 import numpy as np
 import pytest
@@ -401,7 +403,7 @@ def test_check_shows_pytest_errors_that_are_not_failing_checks(tmp_path, monkeyp
     fake = tmp_path / "hypothesis"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'hypothesis' (a test stand-in)\")\n")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]))
     with pytest.raises(RuntimeError) as raised:
         _course().check(3, "exercises")
     message = str(raised.value)
