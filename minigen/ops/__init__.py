@@ -10,17 +10,17 @@ from .. import backend
 from ..autograd import Function, Tensor
 from . import shape
 from .activation import leaky_relu, log_softmax, relu, softmax, softplus
+from .conv import conv2d, conv_transpose2d
+from .dropout import dropout
 from .dtypes import cast
 from .elementwise import (abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg,
                           pow, sigmoid, sqrt, sub, tanh, where)
-from .linalg import linear, matmul
-from .conv import conv2d, conv_transpose2d
-from .pool import avg_pool2d, interpolate, max_pool2d
-from .norm import batch_norm
-from .dropout import dropout
 from .embedding import embedding
+from .linalg import linear, matmul
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss,
                    nll_loss)
+from .norm import batch_norm
+from .pool import avg_pool2d, interpolate, max_pool2d
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, expand, flatten, getitem, movedim, pad, permute, reshape, squeeze,
                     stack, sum_to, transpose, unsqueeze, view)
@@ -40,8 +40,8 @@ __all__ = [
     "relu", "leaky_relu", "softplus", "softmax", "log_softmax",
     # layers as functions: matrix product and dense layer (linalg.py), convolution (conv.py), pooling and
     # resizing (pool.py), batch normalization (norm.py), dropout (dropout.py), embedding (embedding.py)
-    "matmul", "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "batch_norm", "dropout",
-    "embedding",
+    "matmul", "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "batch_norm",
+    "dropout", "embedding",
     # losses (loss.py)
     "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",
 ]
