@@ -45,7 +45,8 @@ print("mode:", "fast" if FAST else "full")
 # The encoder no longer outputs a point. For each image x it outputs a Gaussian over codes,
 # q(z|x) = N(μ(x), diag σ²(x)): a mean μ and, for numerical convenience, the log-variance log σ² (any real
 # number is a valid log-variance, while σ² must stay positive). The decoder is lesson 07's: from a code z to 784
-# pixel logits, p(x|z) = Bernoulli(σ(logits(z))) per pixel.
+# pixel logits, p(x|z) = Bernoulli(sigmoid(logits(z))) per pixel. (From here on σ is always the standard
+# deviation; the sigmoid is written out.)
 
 # %%
 minigen.manual_seed(0)
@@ -62,9 +63,15 @@ print("3 images →  μ", mu.shape, " log σ²", logvar.shape, " → logits", mo
 # integral is hopeless (most codes explain a given image badly), so we sample codes where they matter, from
 # q(z|x), and correct for it:
 #
-# log p(x) = log E_{z∼q}[p(x|z) p(z) / q(z|x)] ≥ E_{z∼q}[log p(x|z)] − KL(q(z|x) ‖ p(z))  (Jensen: log E ≥ E log).
+# log p(x) = log E_q[p(x|z) p(z) / q(z|x)],  where E_q averages over codes z ∼ q(z|x).
 #
-# The right-hand side is the **ELBO**, and it has two readable terms:
+# The logarithm is concave (it bends downward), so the log of an average is at least the average of the logs:
+# log E[Y] ≥ E[log Y], **Jensen's inequality**. Applied here, with log(ab) = log a + log b:
+#
+# log p(x) ≥ E_q[log p(x|z)] + E_q[log p(z) − log q(z|x)] = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)),
+#
+# where KL(q ‖ p) = E_q[log q(z) − log p(z)] is the **Kullback–Leibler divergence** of q from p: never negative,
+# and 0 only when q = p. The right-hand side is the **ELBO**, and it has two readable terms:
 #
 # - **reconstruction**, E_q[log p(x|z)] = −(lesson 07's cross-entropy): decode codes sampled around μ(x) and
 #   score the image. It wants each q(z|x) narrow and the codes of different images apart;
@@ -200,8 +207,8 @@ with minigen.no_grad():
     decoded = model.decode(minigen.tensor(points)).sigmoid().numpy().reshape(-1, 28, 28)
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
-scatter = left.scatter(codes[:, 0], codes[:, 1], c=test_labels, cmap="tab10", s=6)
-fig.colorbar(scatter, ax=left, ticks=range(10))
+scatter = left.scatter(codes[:, 0], codes[:, 1], c=test_labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=6)
+fig.colorbar(scatter, ax=left, ticks=range(10))                 # with vmin, vmax = −0.5, 9.5: ticks mid-colour
 left.set_xlim(-3, 3); left.set_ylim(-3, 3); left.set_aspect("equal"); left.set_title("μ(x) of test images")
 right.imshow(viz.make_grid(decoded, nrow=steps), cmap="gray")
 right.axis("off"); right.set_title("the decoder over z ∈ [−2.5, 2.5]²")
@@ -213,22 +220,33 @@ plt.show()
 #
 # Take two test images of different digits, encode them, walk along the straight line between their codes,
 # and decode each step. Because the space between codes is filled, the digit changes gradually.
+#
+# One catch: with only two dimensions, similar digits share a region of the map (4s and 9s; 3s, 5s and 8s), so
+# a test image's code can decode to a neighbouring digit, a 4 that comes back looking like a 9. Each row below
+# therefore shows the two test images themselves at its ends (first and last column) and, between them, the
+# decoder at ten points on the line from one code to the other: the first and last of those ten are the two
+# images as the model sees them.
 
 # %%
 t = np.linspace(0, 1, 10, dtype=np.float32)[:, None]                         # (10, 1)
-first = [int(np.flatnonzero(test_labels == d)[0]) for d in range(10)]       # a test image of each digit
+first = [int(np.flatnonzero(test_labels == d)[0]) for d in range(10)]       # the first test image of each digit
+pairs = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
 with minigen.no_grad():
-    mu = model.encode(x_test[first])[0].numpy()                              # (10, 2): the codes of digits 0–9
-    rows = [model.decode(minigen.tensor((1 - t) * mu[a] + t * mu[b])).sigmoid().numpy().reshape(-1, 28, 28)
-            for a, b in ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))]            # 5 rows of 10 steps
-fig = viz.interpolation(rows, title="0 → 1, 2 → 3, 4 → 5, 6 → 7, 8 → 9")
+    mu = model.encode(x_test[first])[0].numpy()                              # (10, 2): their codes
+    rows = [np.concatenate([test_images[first[a]][None],                     # the image at each end, and
+                            model.decode(minigen.tensor((1 - t) * mu[a] + t * mu[b])).sigmoid().numpy()
+                            .reshape(-1, 28, 28),                            # 10 decoded steps between
+                            test_images[first[b]][None]]) for a, b in pairs]  # 5 rows of 12
+ends = ", ".join(f"{test_labels[first[a]]} and {test_labels[first[b]]}" for a, b in pairs)
+fig = viz.interpolation(rows, title=f"ends: the test images {ends}; between: the decoder from one code to the other")
 plt.show()
 
 # %% [markdown]
 # ## 8. The real thing: `minigen train vae`
 #
-# The same model with a 20-dimensional code (PyTorch's example, GUIDE workload W4) is minigen's main job. A run
-# directory collects samples after every epoch, reconstructions, interpolations and the loss curves, and
+# The same model with a 20-dimensional code (PyTorch's example VAE, whose training step is workload W4 of
+# `minigen bench`) is minigen's main job. A run directory collects samples after every epoch, reconstructions,
+# interpolations and the loss curves, and
 # `minigen eval` estimates the test log-likelihood with the **importance-weighted bound** (Burda et al., 2016),
 # the ELBO's tighter cousin: log p(x) ≥ log (1/k) Σᵢ p(x|zᵢ) p(zᵢ) / q(zᵢ|x), which approaches log p(x) as the
 # number of samples k grows.
