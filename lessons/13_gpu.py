@@ -335,9 +335,9 @@ for device in ["cpu"] + ([DEVICE] if HAS_GPU else []):
 #
 # ## 7. The benchmark: `minigen bench` on this machine
 #
-# The benchmark's four workloads, set by the project's guide (the "GUIDE workloads" of lessons 04 and 08): W1
-# and W2 are a convolution and a transposed convolution, forward and backward; W3 is a whole DCGAN training step
-# (batch 256, lesson 10's `arch="w3"` networks); W4 a VAE training step (batch 128). The CPU run below prints
+# The benchmark's four workloads (lessons 04, 08 and 10 name them by these ids): W1 and W2 are a convolution and a
+# transposed convolution, forward and backward; W3 is a whole DCGAN training step (batch 256, lesson 10's
+# `arch="5x5"` networks); W4 a VAE training step (batch 128). The CPU run below prints
 # what `minigen bench` prints (`bench.run` is the function behind it); on a GPU the same function runs with
 # `device="cuda"`, one workload at a time, and the two are put side by side after. Fast mode takes 3 timed runs
 # and a 512² matmul for the reference rate, and leaves W3 out on the CPU (one step takes seconds there); full
