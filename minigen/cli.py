@@ -27,7 +27,7 @@ def _demo(args) -> int:
 
 
 def _bench(args) -> int:
-    bench.run(device=args.device, workloads=args.workloads or None, repeats=args.repeats)
+    bench.run(device=args.device, workloads=args.workloads or None, repeats=args.repeats, memory=args.memory)
     return 0
 
 
@@ -79,9 +79,11 @@ def _eval(args) -> int:
 def _bench_description() -> str:
     return ("Time fixed float32 workloads: W1 conv2d fwd+bwd, x (64, 64, 14, 14), w (128, 64, 5, 5), stride 2, "
             "padding 2; W2 conv_transpose2d fwd+bwd, x (64, 128, 7, 7), w (128, 64, 5, 5), stride 2, padding 2, "
-            "output_padding 1; W3 one DCGAN training step, batch 256; W4 one VAE training step, batch 128. "
-            "Each is reported as a median time, GFLOP/s and a fraction of NumPy's own matmul rate, and against "
-            "PyTorch on the same machine when it is installed. The networks are described in minigen/bench/.")
+            "output_padding 1; W3 one DCGAN training step, batch 256; W4 one VAE training step, batch 128; W5 one "
+            "training step of a small diffusion U-Net (1.84 M parameters), batch 128; W6 one sampling call of that "
+            "U-Net, batch 256. Each is reported as a median time, GFLOP/s and a fraction of NumPy's own matmul "
+            "rate where defined, the peak memory of its first steps, and against PyTorch on the same machine when "
+            "it is installed (each library timed in its own block). The networks are described in minigen/bench/.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,11 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="run directory (a new one if it exists)")
     demo.set_defaults(func=_demo)
 
-    bench = sub.add_parser("bench", help="time workloads W1-W4 against NumPy's matmul rate (and PyTorch, if importable)",
+    bench = sub.add_parser("bench", help="time workloads W1-W6 against NumPy's matmul rate (and PyTorch, if importable)",
                            description=_bench_description())
     bench.add_argument("workloads", nargs="*", help="workload ids, e.g. W1 W2 (default: all available)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--repeats", type=int, default=10)
+    bench.add_argument("--no-memory", dest="memory", action="store_false",
+                       help="skip the peak-memory column (it runs each workload again in fresh processes)")
     bench.set_defaults(func=_bench)
     return parser
 

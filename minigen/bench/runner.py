@@ -1,4 +1,10 @@
-"""Running workloads: minigen and PyTorch take turns in short timed blocks, and a table of the results."""
+"""Running workloads: each library timed in a block of its own, peak memory in fresh processes, and a table.
+
+Timing. For each workload, minigen's step runs ``warmup`` times untimed and then ``repeats`` times timed; then the
+process rests ``settle`` seconds and PyTorch's step does the same. One library's BLAS and OpenMP worker threads keep
+spinning for up to about 0.1 s after it returns, and would slow down whatever ran next on the other core: so the
+two never interleave, and the rest comes before each block. The figure is the median.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +12,32 @@ import statistics
 import time
 
 from .. import backend
+from .memory import peak_mib
 from .registry import WORKLOADS, Case
 from .timing import matmul_gflops, thread_settings, timed
 
 
-def time_case(case: Case, device: str, repeats: int = 20, warmup: int = 3, block: int = 5, settle: float = 0.3):
-    """Median seconds of minigen's step and of PyTorch's (None without a twin).
-
-    The two libraries take turns in blocks of ``block`` timed runs. Before each block the process sleeps
-    ``settle`` seconds and runs the step once untimed: BLAS and OpenMP worker threads keep spinning for up to
-    about 0.1 s after a library returns, and would otherwise slow down whichever library ran next."""
+def time_block(step, device: str, repeats: int, warmup: int, settle: float) -> float:
+    """Rest ``settle`` seconds, run ``step`` ``warmup`` times, then the median of ``repeats`` timed runs."""
+    time.sleep(settle)
     for _ in range(warmup):
-        case.minigen()
-        if case.torch is not None:
-            case.torch()
-    times = {"minigen": [], "torch": []}
-    while len(times["minigen"]) < repeats:
-        n = min(block, repeats - len(times["minigen"]))
-        for name in ("minigen", "torch"):
-            step = getattr(case, name)
-            if step is None:
-                continue
-            time.sleep(settle)
-            step()
-            times[name] += [timed(step, device) for _ in range(n)]
-    return statistics.median(times["minigen"]), (statistics.median(times["torch"]) if times["torch"] else None)
+        step()
+    return statistics.median(timed(step, device) for _ in range(repeats))
+
+
+def time_case(case: Case, device: str, repeats: int = 20, warmup: int = 3, settle: float = 0.3):
+    """Median seconds of minigen's step and of PyTorch's (None without a twin), each in its own block."""
+    seconds = time_block(case.minigen, device, repeats, warmup, settle)
+    torch_seconds = time_block(case.torch, device, repeats, warmup, settle) if case.torch is not None else None
+    return seconds, torch_seconds
 
 
 def run(device: str = "cpu", workloads=None, repeats: int = 20, warmup: int = 3, print_fn=print,
-        settle: float = 0.3, matmul_n: int = 2048) -> list[dict]:
+        settle: float = 0.3, matmul_n: int = 2048, memory: bool = True) -> list[dict]:
     """Time ``workloads`` (ids; default: all registered) on ``device``; print a table through ``print_fn``
     (None: silent) and return one dict per workload: id, description, device, ms, gflops, matmul_gflops,
-    matmul_fraction, torch_ms, ratio (None where not defined)."""
+    matmul_fraction, torch_ms, ratio, and with ``memory`` the peak MiB of one step (mib, torch_mib, mib_ratio);
+    None where not defined."""
     device = backend.canonical_device(device)
     ids = list(WORKLOADS) if workloads is None else list(workloads)
     for id in ids:
@@ -46,22 +46,32 @@ def run(device: str = "cpu", workloads=None, repeats: int = 20, warmup: int = 3,
     say = print_fn or (lambda *args: None)
     reference = matmul_gflops(device, matmul_n)
     say(f"device {device}; float32 {matmul_n}² matmul: {reference:.1f} GFLOP/s; threads: {thread_settings()}")
-    say(f"{'id':4} {'minigen ms':>11} {'GFLOP/s':>8} {'of matmul':>10} {'torch ms':>9} {'ratio':>6}  workload")
+    say(f"{'id':4} {'minigen ms':>11} {'torch ms':>9} {'ratio':>6} {'GFLOP/s':>8} {'of matmul':>10} "
+        f"{'minigen MiB':>12} {'torch MiB':>10} {'ratio':>6}  workload")
     rows = []
     for id in ids:
         spec = WORKLOADS[id]
         case = spec.setup(device)
         seconds, torch_seconds = time_case(case, device, repeats, warmup, settle=settle)
         gflops = case.flops / seconds / 1e9 if case.flops else None
+        del case                                           # free its memory before the next workload
         row = {"id": id, "description": spec.description, "device": device, "ms": seconds * 1e3,
                "gflops": gflops, "matmul_gflops": reference,
                "matmul_fraction": gflops / reference if gflops else None,
                "torch_ms": torch_seconds * 1e3 if torch_seconds else None,
-               "ratio": seconds / torch_seconds if torch_seconds else None}
+               "ratio": seconds / torch_seconds if torch_seconds else None,
+               "mib": None, "torch_mib": None, "mib_ratio": None}
+        if memory:
+            row["mib"] = peak_mib(spec.setup, device, "minigen")
+            row["torch_mib"] = peak_mib(spec.setup, device, "torch") if torch_seconds else None
+            if row["mib"] is not None and row["torch_mib"]:
+                row["mib_ratio"] = row["mib"] / row["torch_mib"]
         rows.append(row)
 
         def show(value, fmt):
             return format(value, fmt) if value is not None else "-"
-        say(f"{id:4} {row['ms']:11.2f} {show(gflops, '8.1f'):>8} {show(row['matmul_fraction'], '10.0%'):>10} "
-            f"{show(row['torch_ms'], '9.2f'):>9} {show(row['ratio'], '6.2f'):>6}  {spec.description}")
+        say(f"{id:4} {row['ms']:11.2f} {show(row['torch_ms'], '9.2f'):>9} {show(row['ratio'], '6.2f'):>6} "
+            f"{show(gflops, '8.1f'):>8} {show(row['matmul_fraction'], '10.0%'):>10} {show(row['mib'], '12.1f'):>12} "
+            f"{show(row['torch_mib'], '10.1f'):>10} {show(row['mib_ratio'], '6.2f'):>6}  {spec.description}")
     return rows
+
