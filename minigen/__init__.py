@@ -10,9 +10,10 @@ from .backend import cuda_is_available, initial_seed, manual_seed
 from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops import (abs, add, amax, amin, argmax, argmin, cat, clamp, div, eq, exp, flatten, ge, gt, le, log,
-                  logsumexp, lt, matmul, max, maximum, mean, min, minimum, mul, ne, neg, permute, pow, reshape,
-                  sigmoid, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
+from .ops import (abs, add, amax, amin, argmax, argmin, cat, chunk, clamp, div, eq, exp, flatten, ge, gt, le,
+                  log, logsumexp, lt, matmul, max, maximum, mean, min, minimum, mul, ne, neg, permute, pow,
+                  reshape, sigmoid, split, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var,
+                  where)
 from .ops.dtypes import bool_ as bool, float16, float32, float64, int32, int64, uint8  # noqa: A001
 from . import nn, optim  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401

@@ -661,6 +661,55 @@ def _stack(draw):
                 lambda *a: np.stack(a, axis=d), f"dim {d}")
 
 
+def _weighted_pieces(pieces, d, pick):
+    """The pieces scaled by 1, 2, 3, … and joined again (or only piece ``pick``, scaled): a gradient sent to the
+    wrong slice, or to a piece not returned, fails the gradient check."""
+    if pick is not None:
+        return pieces[pick] * (pick + 1)
+    return minigen.cat([p * (i + 1) for i, p in enumerate(pieces)], dim=d)
+
+
+def _weighted_pieces_ref(a, sizes, d, pick):
+    bounds = np.cumsum(sizes)[:-1]
+    pieces = [p * (i + 1) for i, p in enumerate(np.split(a, bounds, axis=d))]
+    return pieces[pick] if pick is not None else np.concatenate(pieces, axis=d)
+
+
+@case("split")
+def _split(draw):
+    """An int piece size (the last piece smaller; larger than the dim: one piece) or a list of sizes."""
+    x = values(draw, DOMAIN_OF["shape"][0], draw(shapes(min_dims=1, max_side=4)))
+    d = draw(st.integers(-x.ndim, x.ndim - 1))
+    n = x.shape[d]
+    if draw(st.booleans()):
+        size = draw(st.integers(1, n + 1))
+        arg, sizes = size, [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+        sizes = list(np.diff([0] + cuts + [n]))              # zero-sized pieces included
+        arg = sizes if draw(st.booleans()) else tuple(sizes)
+    pick = draw(st.none() | st.integers(0, len(sizes) - 1))
+    form = draw(st.sampled_from(["function", "method", "keyword"]))
+    call = {"function": lambda t: minigen.split(t, arg, d), "method": lambda t: t.split(arg, d),
+            "keyword": lambda t: minigen.split(t, split_size_or_sections=arg, dim=d)}[form]
+    return Case("split", lambda t: _weighted_pieces(call(t), d, pick), (x,), (True,),
+                lambda a: _weighted_pieces_ref(a, sizes, d, pick), f"{form} {arg!r}, dim {d}, pick {pick}")
+
+
+@case("chunk")
+def _chunk(draw):
+    """⌈n / chunks⌉ per piece, the last one smaller: possibly fewer pieces than asked for (6 in 4: 2, 2, 2)."""
+    x = values(draw, DOMAIN_OF["shape"][0], draw(shapes(min_dims=1, max_side=4)))
+    d = draw(st.integers(-x.ndim, x.ndim - 1))
+    chunks = draw(st.integers(1, 5))
+    n, per = x.shape[d], -(-x.shape[d] // chunks)
+    sizes = [per] * (n // per) + ([n % per] if n % per else [])
+    pick = draw(st.none() | st.integers(0, len(sizes) - 1))
+    call = draw(st.sampled_from([lambda t: minigen.chunk(t, chunks, d), lambda t: t.chunk(chunks, dim=d)]))
+    return Case("chunk", lambda t: _weighted_pieces(call(t), d, pick), (x,), (True,),
+                lambda a: _weighted_pieces_ref(a, sizes, d, pick), f"{chunks} chunks, dim {d}, pick {pick}")
+
+
 @case("pad")
 def _pad(draw):
     x = values(draw, DOMAIN_OF["pad"][0], draw(shapes(min_dims=1)))

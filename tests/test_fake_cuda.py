@@ -95,6 +95,8 @@ OPS = {  # name: (function of tensors, its inputs: float arrays require grad, in
                  [_normal(3, 4, 5), np.array([2, 0, 2])]),
     "cat, stack, pad": (lambda a, b: F.pad(minigen.cat([a, b], 1), (1, 2)) * minigen.stack([a, b]).sum(),
                         [_normal(2, 3), _normal(2, 3)]),
+    "chunk, split": (lambda x: minigen.cat([p * (i + 1) for i, p in enumerate(x.chunk(3, 1))], 1)
+                     + minigen.cat([p * (i + 1) for i, p in enumerate(minigen.split(x, [1, 3]))]), [_normal(4, 7)]),
     "elementwise": (lambda a, b: minigen.where(a > b, a, b) ** 2 / (b.abs() + 1) + a.clamp(-0.5, 0.5).exp()
                     + minigen.maximum(a, b) - (a * a + 1).sqrt().neg().mean(), [_normal(4, 3), _normal(4, 3)]),
     "matmul, reshape, permute": (lambda a, b: (a @ b).reshape(2, -1).permute(1, 0).flatten(),

@@ -145,3 +145,21 @@ def test_default_softmax_dim_warns_like_pytorch(device):
     with pytest.warns(UserWarning, match="dim"):
         y = F.softmax(x)
     np.testing.assert_allclose(as_numpy(y), as_numpy(F.softmax(x, dim=1)))
+
+
+def test_chunk_and_split_by_hand(device):
+    """Pieces are views of the input (no copy); chunk takes ⌈n / chunks⌉ per piece, so 6 rows in 4 chunks are
+    three pieces of 2; each piece's gradient lands in its own rows."""
+    x = minigen.tensor(np.arange(12.0).reshape(6, 2), dtype=minigen.float64, device=device, requires_grad=True)
+    pieces = x.chunk(4)
+    assert [p.shape for p in pieces] == [(2, 2), (2, 2), (2, 2)]
+    np.testing.assert_array_equal(as_numpy(pieces[1]), [[4.0, 5.0], [6.0, 7.0]])
+    assert all(np.shares_memory(p.data, x.data) for p in pieces) if device == "cpu" else True
+    assert [p.shape for p in minigen.chunk(x, 4, dim=1)] == [(6, 1), (6, 1)]
+    assert [p.shape for p in minigen.split(x, 4)] == [(4, 2), (2, 2)]
+    assert [p.shape for p in x.split([1, 0, 5])] == [(1, 2), (0, 2), (5, 2)]
+    a, b = minigen.split(x, [1, 5])
+    (3 * a.sum() + (b * b).sum()).backward()
+    np.testing.assert_array_equal(as_numpy(x.grad), np.vstack([[3.0, 3.0], 2 * np.arange(2.0, 12.0).reshape(5, 2)]))
+    with pytest.raises(IndexError, match="split: dim 2 is out of range for 2 dims"):
+        x.split(1, 2)

@@ -663,6 +663,38 @@ def test_stack(data, shape, seed, n):
     parity(lambda lib, *ts: lib.lib.stack(list(ts), dim=dim), *xs, seed=seed)
 
 
+@given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5), seed=seeds)
+def test_split_and_chunk(data, shape, seed):
+    """Every piece (count, shapes, values) and its gradients; empty dims, sizes that do not divide, more chunks
+    than elements, a piece size beyond the dim, zero-sized sections."""
+    x = data.draw(arrays(shape))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    n = shape[dim]
+    chunks = data.draw(st.integers(1, 6))
+    parity(lambda lib, t: lib.lib.chunk(t, chunks, dim), x, seed=seed)
+    parity(lambda lib, t: t.chunk(chunks, dim=dim), x, seed=seed)
+    size = data.draw(st.integers(1 if n else 0, n + 2))
+    parity(lambda lib, t: lib.lib.split(t, size, dim), x, seed=seed)
+    parity(lambda lib, t: t.split(size, dim=dim), x, seed=seed)
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=3)))
+    sections = list(np.diff([0] + cuts + [n]).tolist())
+    parity(lambda lib, t: lib.lib.split(t, sections, dim=dim), x, seed=seed)
+
+
+def test_split_and_chunk_errors_match():
+    for call in [lambda lib: lib.lib.chunk(lib.tensor(np.ones(5)), 0),
+                 lambda lib: lib.tensor(np.array(1.0)).chunk(2),
+                 lambda lib: lib.tensor(np.ones(5)).split(0),
+                 lambda lib: lib.tensor(np.ones(5)).split(-1),
+                 lambda lib: lib.lib.split(lib.tensor(np.ones(5)), [2, 2]),
+                 lambda lib: lib.lib.split(lib.tensor(np.ones(5)), [6, -1])]:
+        with pytest.raises(RuntimeError) as theirs:
+            call(TH)
+        with pytest.raises(RuntimeError) as ours:
+            call(MG)
+        assert str(ours.value) == str(theirs.value)
+
+
 @given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=3), seed=seeds)
 def test_pad(data, shape, seed):
     x = data.draw(arrays(shape))
@@ -933,7 +965,7 @@ def test_F_names_are_torch_functional_names_but_the_documented_one():
 TENSOR_METHODS = ("exp log sqrt abs tanh sigmoid relu maximum minimum where clamp clip eq ne lt le gt ge sum mean "
                   "var std max min amax amin argmax argmin logsumexp reshape view transpose permute flatten squeeze "
                   "unsqueeze expand expand_as view_as reshape_as matmul pow neg add sub mul div softmax log_softmax "
-                  "T mT movedim").split()
+                  "T mT movedim split chunk").split()
 
 
 def test_tensor_methods_exist():

@@ -22,8 +22,8 @@ from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross
 from .norm import batch_norm
 from .pool import avg_pool2d, interpolate, max_pool2d
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
-from .shape import (broadcast_to, cat, expand, flatten, getitem, movedim, pad, permute, reshape, squeeze,
-                    stack, sum_to, transpose, unsqueeze, view)
+from .shape import (broadcast_to, cat, chunk, expand, flatten, getitem, movedim, pad, permute, reshape, split,
+                    squeeze, stack, sum_to, transpose, unsqueeze, view)
 
 __all__ = [
     # elementwise (elementwise.py; comparisons give bool tensors and no gradient)
@@ -35,7 +35,7 @@ __all__ = [
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
     # shapes, indexing, joining, padding (shape.py)
     "reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "movedim", "expand",
-    "broadcast_to", "sum_to", "getitem", "cat", "stack", "pad",
+    "broadcast_to", "sum_to", "getitem", "cat", "stack", "split", "chunk", "pad",
     # activations (activation.py)
     "relu", "leaky_relu", "softplus", "softmax", "log_softmax",
     # layers as functions: matrix product and dense layer (linalg.py), convolution (conv.py), pooling and
@@ -98,6 +98,8 @@ _methods = {
     "log_softmax": lambda self, dim, dtype=None: log_softmax(self, dim, dtype=dtype),
     "reshape": reshape, "view": view, "transpose": transpose, "permute": permute, "flatten": flatten,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "movedim": movedim,
+    "split": lambda self, split_size, dim=0: split(self, split_size, dim),  # PyTorch's method names it split_size
+    "chunk": chunk,
     "to": _to, "type": lambda self, dtype: cast(self, dtype),
     "float": lambda self: cast(self, "float32"), "double": lambda self: cast(self, "float64"),
     "long": lambda self: cast(self, "int64"), "int": lambda self: cast(self, "int32"),

@@ -9,10 +9,14 @@
                                         Keys follow PyTorch, not NumPy, where they differ: integers beside
                                         index arrays select first (x[0, :, [1, 2]] is (n1, 2), not (2, n1)).
 - cat along d:                          ∂L/∂xᵢ = the slice of ∂L/∂y that xᵢ filled
+- split / chunk along d:                the pieces are slices x[..., a:b] (views, as in PyTorch), so each piece's
+                                        gradient lands in its slice of zeros and the pieces' gradients add up
+                                        to cat's: the two are each other's adjoint
 - pad:                                  ∂L/∂x = the centre of ∂L/∂y (pad's adjoint is a crop; a negative
                                         width is itself a crop, done with getitem)
 
-Everything else here (view, flatten, squeeze, unsqueeze, expand, transpose, stack) is built from these.
+Everything else here (view, flatten, squeeze, unsqueeze, expand, transpose, stack, split, chunk) is built from
+these.
 """
 
 from __future__ import annotations
@@ -276,6 +280,50 @@ def cat(tensors, dim: int = 0) -> Tensor:
     for t in tensors[1:]:
         dtype = result_dtype(dtype, t.dtype)
     return Cat(dim)(*(cast(t, dtype) for t in tensors))
+
+
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """PyTorch's ``split``: pieces of ``split_size_or_sections`` along ``dim`` (the last one smaller when the size
+    does not divide), or of the listed sizes, which must add up to the dim's size. A tuple of slices of
+    ``tensor`` (views: no copy), each with its own gradient."""
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = _dim(dim, tensor.ndim, "split")
+    n = tensor.shape[d]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+        if size == 0 and n != 0:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        count = max(-(-n // size), 1) if size else 1      # ⌈n / size⌉ pieces, at least one
+        sizes = [size] * (count - 1) + [n - size * (count - 1)]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                               f"split_sizes={sizes}")
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                               f"at dimension {d}), but got split_sizes={sizes}")
+    pieces, start = [], 0
+    for s in sizes:
+        pieces.append(getitem(tensor, (slice(None),) * d + (slice(start, start + s),)))
+        start += s
+    return tuple(pieces)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """PyTorch's ``chunk``: ``chunks`` pieces along ``dim`` of ⌈n / chunks⌉ elements each, the last one smaller;
+    so possibly *fewer* than ``chunks`` pieces (6 elements in 4 chunks: 2, 2, 2). Views, as ``split``."""
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    n = input.shape[_dim(dim, input.ndim, "chunk")]
+    if n == 0:                                    # an empty dim: ``chunks`` empty pieces, as PyTorch
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-n // chunks), dim)     # ⌈n / chunks⌉
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
