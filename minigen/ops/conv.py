@@ -245,14 +245,78 @@ def conv2d_array(x, w, geom: Geometry, out_hw, cols=None):
 
 
 def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw, gy_cl=None):
-    """x̄ = col2im(gy @ W): gy (N, O, Ho, Wo) → (N, C, H, W). Also the transposed convolution's forward.
+    """x̄ for gy (N, O, Ho, Wo) → (N, C, H, W): the conv's input gradient and the transposed convolution's forward.
+
+    Two ways, with the same matrix-product flops: gather (``_input_grad_polyphase``: windows of gy, k²·O numbers
+    per pixel of x̄, copied then multiplied) or scatter (``_input_grad_col2im``, the plain twin the tests compare it
+    with: multiply first, giving k²·C numbers per pixel of gy, then add them into x̄ pass after pass). Gathering
+    copies O-wide rows, scattering C-wide ones and then re-reads x̄ for every group of windows; measured on U-Net
+    and DCGAN shapes, gathering wins (up to 2×) for stride 1 while O ≤ 2C and for stride 2 while O ≤ C, and loses
+    up to 3× where C is small (an image's one channel). Dilation and groups always scatter.
     ``gy_cl``: _channels_last(gy), if the caller has it."""
+    O, C = w.shape[0], w.shape[1] * geom.groups
+    if geom.dilation == (1, 1) and geom.groups == 1 and O <= C * (2 if geom.stride == (1, 1) else 1):
+        return _input_grad_polyphase(gy, w, geom, x_hw)
+    return _input_grad_col2im(gy, w, geom, x_hw, gy_cl)
+
+
+def _input_grad_col2im(gy, w, geom: Geometry, x_hw, gy_cl=None):
+    """x̄ = col2im(gy @ W): one matrix product, then each pixel sums the k² entries that copied it (a scatter)."""
     g = geom.groups
     N, O, Ho, Wo = gy.shape
     C = w.shape[1] * g
     gy_cl = _channels_last(gy, g) if gy_cl is None else gy_cl     # (g, N·Ho·Wo, O/g)
     gcols = _matmul(gy_cl, _weight_matrix(w, g))                    # (g, N·Ho·Wo, K)
     return _col2im(gcols, geom, w.shape[2:], (Ho, Wo), (N, C) + tuple(x_hw))
+
+
+def _phase(phi: int, stride: int, padding: int, kernel: int, out: int):
+    """One output phase of a strided conv's input gradient, along one axis (dilation 1).
+
+    Input pixel h = s·a + φ receives gy[m]·w[i] wherever h + p − i = s·m, i.e. from the taps i ≡ φ + p (mod s)
+    only: i = r + s·t with r = (φ + p) mod s, at m = a + q − t with q = ⌊(φ + p)/s⌋. Reversing the taps,
+    t' = T − 1 − t, turns this into a stride-1 correlation: x̄[s·a + φ] = Σ_t' gy[a + q − T + 1 + t'] · w[r + s·(T−1−t')].
+    Returns (taps i in t' order, the gy row read for a = 0 and t' = 0, how many a)."""
+    r, q = (phi + padding) % stride, (phi + padding) // stride
+    taps = list(range(r, kernel, stride))[::-1]                     # w's taps for t' = 0, 1, …, T − 1
+    count = len(range(phi, out, stride))                            # input pixels of this phase
+    return taps, q - len(taps) + 1, count
+
+
+def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
+    """x̄ by gathering: for a stride s, the input pixels split into s×s phases (h mod s, w mod s); each phase is a
+    stride-1 correlation of gy with a sub-kernel of w (``_phase``), done as im2col + one matrix product, and
+    written to its own pixels x̄[:, φh::s, φw::s]. No zero is multiplied, nothing is scattered (with s = 1 it is
+    the full correlation of gy with the flipped kernel). x̄ is returned as an NCHW view of channels-last memory."""
+    xp = xp_of(gy)
+    N, O, Ho, Wo = gy.shape
+    C, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    (H, W), (sh, sw), (ph, pw) = x_hw, geom.stride, geom.padding
+    rows = [_phase(f, sh, ph, kh, H) for f in range(min(sh, H))]
+    cols = [_phase(f, sw, pw, kw, W) for f in range(min(sw, W))]
+    # one zero-padded channels-last copy of gy that every phase's windows fit in
+    top = max([0] + [-start for taps, start, n in rows if taps and n])
+    left = max([0] + [-start for taps, start, n in cols if taps and n])
+    Hp = max([top + Ho] + [top + start + n + len(taps) - 1 for taps, start, n in rows if taps and n])
+    Wp = max([left + Wo] + [left + start + n + len(taps) - 1 for taps, start, n in cols if taps and n])
+    gp = xp.zeros((N, Hp, Wp, O), dtype=gy.dtype)
+    gp[:, top:top + Ho, left:left + Wo] = gy.transpose(0, 2, 3, 1)  # (N, Hp, Wp, O)
+    sN, sH, sW, sO = gp.strides
+    out = xp.empty((N, H, W, C), dtype=gy.dtype)                     # x̄, channels-last
+    for fh, (taps_h, start_h, nh) in enumerate(rows):
+        for fw, (taps_w, start_w, nw) in enumerate(cols):
+            phase = out[:, fh::sh, fw::sw]                           # (N, nh, nw, C), a view
+            if not (taps_h and taps_w):
+                phase[...] = 0                                       # no tap of w reaches these pixels
+                continue
+            Th, Tw = len(taps_h), len(taps_w)
+            fields = xp.lib.stride_tricks.as_strided(               # (N, nh, nw, Th, Tw, O)
+                gp[:, top + start_h:, left + start_w:], (N, nh, nw, Th, Tw, O), (sN, sH, sW, sH, sW, sO))
+            phase_cols = xp.ascontiguousarray(fields).reshape(N * nh * nw, Th * Tw * O)
+            sub = w[:, :, taps_h][:, :, :, taps_w]                   # (O, C, Th, Tw)
+            sub = xp.ascontiguousarray(sub.transpose(2, 3, 0, 1)).reshape(Th * Tw * O, C)  # rows (t'h, t'w, o)
+            phase[...] = (phase_cols @ sub).reshape(N, nh, nw, C)
+    return out.transpose(0, 3, 1, 2)                                 # (N, C, H, W) view
 
 
 def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=None):
