@@ -74,7 +74,7 @@ DOMAIN_OF = {
     "sum": ("real",), "mean": ("real",), "var": ("real",), "std": ("distinct",), "logsumexp": ("wide",),
     "max": ("distinct",), "min": ("distinct",), "amax": ("distinct",), "amin": ("distinct",),
     "shape": ("real",),  # reshape, view, transpose, permute, T, flatten, squeeze, unsqueeze, expand, indexing
-    "cat": ("real",), "stack": ("real",), "pad": ("real",),
+    "cat": ("real",), "stack": ("real",), "pad": ("real",), "interpolate": ("real",),
     "mse_loss": ("real", "real"), "binary_cross_entropy": ("prob", "unit", "positive"),
     "binary_cross_entropy_with_logits": ("wide", "unit", "positive", "positive"),
     "cross_entropy": ("wide", "positive", "unit"), "nll_loss": ("real", "positive"),
@@ -719,6 +719,54 @@ def _pad(draw):
     np_widths = [(0, 0)] * (x.ndim - pairs) + [(widths[2 * i], widths[2 * i + 1]) for i in range(pairs)][::-1]
     return Case("pad", lambda t: F.pad(t, widths, value=value), (x,), (True,),
                 lambda a: np.pad(a, np_widths, constant_values=value), f"{widths}, value {value}")
+
+
+# --- Resizing ------------------------------------------------------------------------------------------------
+def _interpolate_ref(a, out_hw, scales, mode, align_corners):
+    """F.interpolate from its definition, one output pixel at a time (float64 coordinates)."""
+    (H, W), (Ho, Wo) = a.shape[2:], out_hw
+
+    def source(o, n_in, n_out, scale):                  # PyTorch's source coordinate of output position o
+        if mode == "nearest":
+            step = np.float32(1 / scale) if scale else np.float32(n_in) / np.float32(n_out)
+            return min(int(np.floor(np.float32(o) * step)), n_in - 1) if n_out not in (n_in, 2 * n_in) else \
+                o * n_in // n_out
+        if align_corners:
+            return o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        return max((o + 0.5) * (1 / scale if scale else n_in / n_out) - 0.5, 0.0)
+
+    out = np.zeros(a.shape[:2] + (Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            r, c = source(i, H, Ho, scales[0]), source(j, W, Wo, scales[1])
+            if mode == "nearest":
+                out[:, :, i, j] = a[:, :, r, c]
+                continue
+            r0, c0 = int(r), int(c)
+            r1, c1, lr, lc = min(r0 + 1, H - 1), min(c0 + 1, W - 1), r - r0, c - c0
+            out[:, :, i, j] = ((1 - lr) * ((1 - lc) * a[:, :, r0, c0] + lc * a[:, :, r0, c1])
+                               + lr * ((1 - lc) * a[:, :, r1, c0] + lc * a[:, :, r1, c1]))
+    return out
+
+
+@case("interpolate")
+def _interpolate(draw):
+    """'nearest' and 'bilinear' (align_corners both ways), by size (up, down, odd ratios) or by scale_factor."""
+    x = values(draw, DOMAIN_OF["interpolate"][0], (draw(st.integers(1, 2)), draw(st.integers(1, 2)),
+                                                   draw(st.integers(1, 4)), draw(st.integers(1, 4))))
+    mode = draw(st.sampled_from(["nearest", "bilinear"]))
+    kwargs = {} if mode == "nearest" else {"align_corners": draw(st.sampled_from([False, True]))}
+    if draw(st.booleans()):
+        out_hw = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+        kwargs["size"], scales = out_hw if out_hw[0] != out_hw[1] or draw(st.booleans()) else out_hw[0], (None, None)
+    else:
+        scales = (draw(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 1 / 3])), draw(st.sampled_from([0.75, 2.0, 2.5])))
+        out_hw = tuple(int(np.floor(n * s)) for n, s in zip(x.shape[2:], scales))
+        assume(min(out_hw) >= 1)
+        kwargs["scale_factor"] = scales if scales[0] != scales[1] else scales[0]
+    return Case("interpolate", lambda t: F.interpolate(t, mode=mode, **kwargs), (x,), (True,),
+                lambda a: _interpolate_ref(a, out_hw, scales, mode, kwargs.get("align_corners")),
+                f"{mode}, {kwargs}")
 
 
 # --- Losses ----------------------------------------------------------------------------------------------------

@@ -80,6 +80,9 @@ OPS = {  # name: (function of tensors, its inputs: float arrays require grad, in
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False), [_normal(2, 3, 8, 8)]),
     "interpolate nearest": (lambda x: F.interpolate(x, scale_factor=2), [_normal(2, 3, 4, 5)]),
     "interpolate bilinear": (lambda x: F.interpolate(x, size=(7, 3), mode="bilinear"), [_normal(2, 3, 4, 5)]),
+    "interpolate nearest 4×5 → 7×3, bilinear aligned ×1.5": (
+        lambda x: F.interpolate(x, size=(7, 3)).sum() + F.interpolate(x, scale_factor=1.5, mode="bilinear",
+                                                                      align_corners=True), [_normal(2, 3, 4, 5)]),
     "embedding": (lambda w, i: F.embedding(i, w), [_normal(6, 3), np.array([[0, 5, 0], [2, 2, 2]])]),
     "cross_entropy": (F.cross_entropy, [_normal(6, 4), np.array([0, 3, 1, 1, 2, 0])]),
     "nll_loss, ignore_index": (lambda z, t: F.nll_loss(F.log_softmax(z, 1), t, ignore_index=1),

@@ -172,6 +172,80 @@ def test_bilinear_by_hand():
                                [[[[0, 0.5, 1]]]])
 
 
+@lesson05
+def test_nearest_gradient_sums_the_copies_and_skips_the_unpicked():
+    x = minigen.tensor(np.arange(5.0).reshape(1, 1, 5, 1), dtype=minigen.float64, requires_grad=True)
+    y = F.interpolate(x, size=(2, 1))        # ⌊o · 5/2⌋ → rows 0 and 2; rows 1, 3, 4 are skipped
+    np.testing.assert_array_equal(_numpy(y).ravel(), [0.0, 2.0])
+    y.backward(minigen.tensor([[[[10.0], [20.0]]]], dtype=minigen.float64))
+    np.testing.assert_array_equal(_numpy(x.grad).ravel(), [10.0, 0.0, 20.0, 0.0, 0.0])
+    x = minigen.tensor([[[[1.0, 2.0]]]], dtype=minigen.float64, requires_grad=True)
+    y = F.interpolate(x, size=(1, 3))        # ⌊o · 2/3⌋ → columns 0, 0, 1: pixel 0 has two copies
+    y.backward(minigen.tensor([[[[1.0, 10.0, 100.0]]]], dtype=minigen.float64))
+    np.testing.assert_array_equal(_numpy(x.grad).ravel(), [11.0, 100.0])
+
+
+@lesson05
+@pytest.mark.parametrize("size", [(4, 4), (3, 5)])
+def test_nearest_gradient_keeps_inf_where_it_belongs(size, device):
+    """A sum over the copies, not a product by a 0/1 matrix: an infinite gradient reaches only its own pixel
+    (0 · ∞ would put NaN into every pixel of its row)."""
+    x = minigen.zeros(1, 1, 2, 2, dtype=minigen.float64, device=device, requires_grad=True)
+    g = np.ones((1, 1) + size)
+    g[0, 0, 0, 0] = np.inf
+    F.interpolate(x, size=size).backward(minigen.tensor(g, device=device))
+    grad = _numpy(x.grad)[0, 0]
+    assert np.isposinf(grad[0, 0]) and np.isfinite(grad.ravel()[1:]).all()
+
+
+@lesson05
+def test_bilinear_gradient_by_hand_is_the_transposed_weights():
+    # align_corners=False, 2 → 4: sources 0, 0.25, 0.75, 1.25 (clamped to pixel 1): weight rows [1, 0],
+    # [.75, .25], [.25, .75], [0, 1]; the gradient of input j is Σ_o w[o, j] · g[o]
+    x = minigen.tensor([[[[0.0, 1.0]]]], dtype=minigen.float64, requires_grad=True)
+    F.interpolate(x, size=(1, 4), mode="bilinear").backward(
+        minigen.tensor([[[[1.0, 2.0, 3.0, 4.0]]]], dtype=minigen.float64))
+    np.testing.assert_allclose(_numpy(x.grad).ravel(), [1 + 1.5 + 0.75, 0.5 + 2.25 + 4], rtol=1e-15)
+    # align_corners=True, 2 → 3: sources 0, 0.5, 1
+    x.grad = None
+    F.interpolate(x, size=(1, 3), mode="bilinear", align_corners=True).backward(
+        minigen.tensor([[[[1.0, 2.0, 4.0]]]], dtype=minigen.float64))
+    np.testing.assert_allclose(_numpy(x.grad).ravel(), [2.0, 5.0], rtol=1e-15)
+
+
+@lesson05
+def test_scale_factor_sets_the_coordinates_not_only_the_size():
+    """PyTorch: with scale_factor the source coordinate uses 1/scale (3 → 4 pixels at scale 1.5: step 2/3), with
+    size (or recompute_scale_factor=True) it uses H/Ho (step 3/4): source (o + ½) · step − ½ of output o = 0, 1, 2, 3
+    is 0 (clamped), ½, 7/6, 11/6 against 0 (clamped), 5/8, 11/8, 17/8 (the last pixel, 2)."""
+    x = minigen.tensor([[[[0.0, 1.0, 2.0]]]], dtype=minigen.float64)
+    by_scale = F.interpolate(x, scale_factor=(1, 1.5), mode="bilinear")
+    by_size = F.interpolate(x, size=(1, 4), mode="bilinear")
+    recomputed = F.interpolate(x, scale_factor=(1, 1.5), mode="bilinear", recompute_scale_factor=True)
+    np.testing.assert_allclose(_numpy(by_scale).ravel(), [0.0, 0.5, 7 / 6, 11 / 6], rtol=1e-15)
+    np.testing.assert_allclose(_numpy(by_size).ravel(), [0.0, 0.625, 1.375, 2.0], rtol=1e-15)
+    np.testing.assert_array_equal(_numpy(recomputed), _numpy(by_size))
+
+
+@lesson05
+def test_interpolate_errors_name_the_op_and_the_shapes():
+    x = minigen.zeros(1, 2, 4, 4)
+    with pytest.raises(ValueError, match=r"interpolate: input \(1, 2, 4, 4\) gives an empty output \(0, 2\)"):
+        F.interpolate(x, size=(0, 2))
+    with pytest.raises(ValueError, match=r"interpolate: give exactly one of size and scale_factor \(input \(1, 2, 4"):
+        F.interpolate(x)
+    with pytest.raises(ValueError, match=r"interpolate: input \(1, 2, 4, 4\) has 2 spatial dims, got size=\(2, 3, 4\)"):
+        F.interpolate(x, size=(2, 3, 4))
+    with pytest.raises(ValueError, match=r"interpolate: input \(1, 2, 4, 4\) needs a positive scale_factor"):
+        F.interpolate(x, scale_factor=(2, 3, 4))
+    with pytest.raises(RuntimeError, match=r"interpolate: expected a 4-D input \(N, C, H, W\), got shape \(2, 4, 4\)"):
+        F.interpolate(minigen.zeros(2, 4, 4), size=3, mode="bilinear")
+    with pytest.raises(ValueError, match="align_corners can only be set with mode='bilinear'"):
+        F.interpolate(x, size=3, align_corners=False)
+    with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful with an explicit size"):
+        F.interpolate(x, size=3, recompute_scale_factor=True)
+
+
 # --- dtypes and errors ---------------------------------------------------------------------------------------------
 @lesson04
 @pytest.mark.parametrize("op", [lambda x: F.max_pool2d(x, 2), lambda x: F.avg_pool2d(x, 3, 2, 1),

@@ -128,10 +128,10 @@ def test_avg_pool2d_parity(case, count_include_pad):
        align_corners=st.booleans(), by_size=st.booleans(),
        size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
        scale=st.tuples(st.sampled_from([0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 1 / 3]),
-                       st.sampled_from([0.5, 1.0, 1.7, 2.0, 3.0])))
-def test_interpolate_parity(h, w, mode, align_corners, by_size, size, scale):
+                       st.sampled_from([0.5, 1.0, 1.7, 2.0, 3.0])), recompute=st.sampled_from([None, False, True]))
+def test_interpolate_parity(h, w, mode, align_corners, by_size, size, scale, recompute):
     x = np.random.default_rng(0).standard_normal((2, 2, h, w))
-    kwargs = {"size": size} if by_size else {"scale_factor": scale}
+    kwargs = {"size": size} if by_size else {"scale_factor": scale, "recompute_scale_factor": recompute}
     if not by_size:
         assume(all(int(n * s) >= 1 for n, s in zip((h, w), scale)))
     if mode == "bilinear":

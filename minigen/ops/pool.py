@@ -23,10 +23,15 @@ window size clipped to the padded image (count_include_pad=True), or the number 
 window (count_include_pad=False), or ``divisor_override``.
 
 **Interpolation** (resizing) is separable and linear: y = A · x · Bᵀ, with A (Ho, H) mixing rows and B (Wo, W)
-mixing columns. 'nearest' has one 1 per row of A (source index ⌊dst · H/Ho⌋, as PyTorch computes it), and
-the forward just copies those rows; 'bilinear' has two weights per row. The gradient is ∂L/∂x = Aᵀ · ∂L/∂y · B,
-whose own gradient is the resize again. Resize-then-conv is the usual cure for the checkerboard artifacts of
-transposed convolutions.
+mixing columns. The gradient is ∂L/∂x = Aᵀ · ∂L/∂y · B, whose own gradient is the resize again.
+
+- 'nearest' has one 1 per row of A (source index ⌊o · H/Ho⌋, as PyTorch computes it): the forward copies the
+  chosen rows and columns, and Aᵀ · ∂L/∂y · B sums the gradients of every copy of a pixel (for a whole-number
+  factor k, a reshape to (.., H, k, W, k) and a sum; otherwise a scatter-add), never a product by zeros.
+- 'bilinear' has two weights per row, 1 − λ and λ around the source coordinate; the adjoint multiplies by the
+  transposed weights.
+
+Resize-then-conv is the usual cure for the checkerboard artifacts of transposed convolutions.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import math
 import numpy as np
 
 from ..autograd import Function, Tensor
-from ..backend import xp_of
+from ..backend import scatter_add, xp_of
 from .conv import _pair
 from .shape import squeeze, unsqueeze
 
@@ -264,7 +269,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 # --- Interpolation: y = A x Bᵀ -----------------------------------------------------------------------------
 def _nearest_index(n_in: int, n_out: int, scale) -> np.ndarray:
-    """Source index of each output position for mode='nearest', computed as PyTorch does (in float32)."""
+    """Source index of each output position for mode='nearest', computed as PyTorch does (in float32):
+    ⌊o · s⌋ with s = 1/scale_factor when one is given, else n_in/n_out; clipped to the last pixel."""
     if n_out == n_in:
         return np.arange(n_out)
     if n_out == 2 * n_in:
@@ -274,15 +280,15 @@ def _nearest_index(n_in: int, n_out: int, scale) -> np.ndarray:
     return np.minimum(src, n_in - 1)
 
 
-def _resize_matrix(n_in: int, n_out: int, scale, mode: str, align_corners: bool, dtype) -> np.ndarray:
-    """A (n_out, n_in): row o holds the weights of output o on the input positions."""
-    A = np.zeros((n_out, n_in), dtype=dtype)
-    rows = np.arange(n_out)
-    if mode == "nearest":
-        A[rows, _nearest_index(n_in, n_out, scale)] = 1
-        return A
-    # bilinear, per axis: PyTorch's area_pixel_compute_source_index, in the input's precision
+def _linear_weights(n_in: int, n_out: int, scale, align_corners: bool, dtype) -> np.ndarray:
+    """A (n_out, n_in) for 'bilinear' along one axis: row o holds 1 − λ at ⌊src⌋ and λ at ⌊src⌋ + 1.
+
+    The source coordinate is PyTorch's area_pixel_compute_source_index, in the input's precision:
+    align_corners=True puts the corner pixels' centres on each other, src = o · (n_in − 1)/(n_out − 1);
+    False (half-pixel) lines up the pixel *edges*, src = (o + ½) · s − ½ clamped at 0, with
+    s = 1/scale_factor when one is given, else n_in/n_out."""
     t = np.dtype(dtype).type
+    rows = np.arange(n_out)
     if align_corners:
         step = t(n_in - 1) / t(n_out - 1) if n_out > 1 else t(0)
         src = step * rows.astype(dtype)
@@ -292,11 +298,64 @@ def _resize_matrix(n_in: int, n_out: int, scale, mode: str, align_corners: bool,
     i0 = src.astype(np.int64)
     i1 = np.minimum(i0 + 1, n_in - 1)
     lam = (src - i0).astype(dtype)
-    np.add.at(A, (rows, i0), 1 - lam)
+    A = np.zeros((n_out, n_in), dtype=dtype)
+    np.add.at(A, (rows, i0), 1 - lam)            # i1 = i0 on the last pixel: the two weights add up to 1
     np.add.at(A, (rows, i1), lam)
     return A
 
 
+# 'nearest': a copy, and its adjoint a sum over the copies -------------------------------------------------
+class Nearest:
+    """Which input pixel each output pixel copies: ``rows`` (Ho,) and ``cols`` (Wo,) index arrays, and for each
+    axis the whole-number factor k when the copies are k consecutive repeats of every pixel (o // k), which
+    lets the adjoint sum them with a reshape instead of a scatter."""
+
+    def __init__(self, in_hw, rows: np.ndarray, cols: np.ndarray, xp):
+        self.in_hw = tuple(in_hw)
+        self.factors = tuple(len(i) // n if len(i) % n == 0 and np.array_equal(i, np.arange(len(i)) // (len(i) // n))
+                             else None for i, n in zip((rows, cols), in_hw))
+        self.rows, self.cols = xp.asarray(rows), xp.asarray(cols)
+
+
+class ResizeNearest(Function):
+    """y[.., a, b] = x[.., rows[a], cols[b]]: a copy (inf and NaN stay exactly where they were)."""
+
+    def __init__(self, nearest: Nearest):
+        self.nearest = nearest
+
+    def forward(self, x):
+        return x.take(self.nearest.rows, axis=2).take(self.nearest.cols, axis=3)
+
+    def backward(self, g):
+        return ResizeNearestAdjoint(self.nearest)(g)
+
+
+def _sum_copies(g, index, factor, n: int, axis: int):
+    """Along ``axis``: x̄[i] = Σ_{o : index[o] = i} g[o], the adjoint of ``take(index)``."""
+    if factor is not None:                                   # k repeats of each pixel: (.., n, k, ..) summed over k
+        shape = g.shape[:axis] + (n, factor) + g.shape[axis + 1:]
+        return g.reshape(shape).sum(axis=axis + 1)
+    out = xp_of(g).zeros(g.shape[:axis] + (n,) + g.shape[axis + 1:], dtype=g.dtype)
+    scatter_add(out, (slice(None),) * axis + (index,), g)    # a pixel copied twice receives both gradients
+    return out
+
+
+class ResizeNearestAdjoint(Function):
+    """x̄ (N, C, H, W) ← ȳ (N, C, Ho, Wo): each input pixel receives the sum of the gradients of its copies (none,
+    when downsampling skips it). Linear, and its adjoint is the copy again."""
+
+    def __init__(self, nearest: Nearest):
+        self.nearest = nearest
+
+    def forward(self, g):
+        (H, W), (fh, fw), nearest = self.nearest.in_hw, self.nearest.factors, self.nearest
+        return _sum_copies(_sum_copies(g, nearest.cols, fw, W, 3), nearest.rows, fh, H, 2)
+
+    def backward(self, gg):
+        return ResizeNearest(self.nearest)(gg)
+
+
+# 'bilinear': y = A x Bᵀ, and its adjoint x̄ = Aᵀ ȳ B ------------------------------------------------------
 def _sandwich(A, x, B):
     """A · x · Bᵀ for every image of x (N, C, H, W), as two large matrix products (not N·C small ones)."""
     xp = xp_of(x)
@@ -307,40 +366,72 @@ def _sandwich(A, x, B):
     return xp.ascontiguousarray(t.transpose(0, 1, 3, 2))             # → (N, C, Ho, Wo)
 
 
-class Resize(Function):
-    """y = A · x · Bᵀ on the last two axes (for 'nearest' an exact copy of the chosen pixels)."""
+class ResizeBilinear(Function):
+    """y = A · x · Bᵀ on the last two axes: A (Ho, H) mixes rows, B (Wo, W) columns, two weights per row each."""
 
-    def __init__(self, A, B, rows=None, cols=None):
-        self.A, self.B, self.rows, self.cols = A, B, rows, cols   # rows/cols: nearest's source indices
+    def __init__(self, A, B):
+        self.A, self.B = A, B
 
     def forward(self, x):
-        if self.rows is not None:
-            return x.take(self.rows, axis=2).take(self.cols, axis=3)     # copying keeps inf and NaN exact
-        return _sandwich(self.A, x, self.B)                            # A (Ho, H), x (N, C, H, W), B (Wo, W)
+        return _sandwich(self.A, x, self.B)
 
     def backward(self, g):
-        return ResizeAdjoint(self.A, self.B, self.rows, self.cols)(g)
+        return ResizeBilinearAdjoint(self.A, self.B)(g)
 
 
-class ResizeAdjoint(Function):
-    """x̄ = Aᵀ · ȳ · B: each input pixel collects the gradients of the outputs it contributed to."""
+class ResizeBilinearAdjoint(Function):
+    """x̄ = Aᵀ · ȳ · B (the transposed weights): each input pixel collects the gradients of the outputs it
+    contributed to, each times its weight there."""
 
-    def __init__(self, A, B, rows=None, cols=None):
-        self.A, self.B, self.rows, self.cols = A, B, rows, cols
+    def __init__(self, A, B):
+        self.A, self.B = A, B
 
     def forward(self, g):
         return _sandwich(self.A.T, g, self.B.T)                        # Aᵀ (H, Ho), g (N, C, Ho, Wo), Bᵀ (W, Wo)
 
     def backward(self, gg):
-        return Resize(self.A, self.B, self.rows, self.cols)(gg)
+        return ResizeBilinear(self.A, self.B)(gg)
+
+
+def _output_size(input, size, scale_factor, recompute_scale_factor):
+    """((Ho, Wo), (scale_h, scale_w)): the output size, and the scales the coordinates use (None: n_in/n_out)."""
+    H, W = input.shape[2:]
+    if size is None and scale_factor is None:
+        raise ValueError(f"interpolate: give exactly one of size and scale_factor (input {input.shape}): "
+                         "either size or scale_factor should be defined")
+    if size is not None and scale_factor is not None:
+        raise ValueError(f"interpolate: give exactly one of size and scale_factor (input {input.shape}, size={size!r}, "
+                         f"scale_factor={scale_factor!r})")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
+        if isinstance(size, (tuple, list)) and len(size) != 2:
+            raise ValueError(f"interpolate: input {input.shape} has 2 spatial dims, got size={size!r}")
+        out_hw, scales = _pair(size, "size", "interpolate", 0), (None, None)
+    else:
+        scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        if len(scales) != 2 or any(not s > 0 for s in scales):
+            raise ValueError(f"interpolate: input {input.shape} needs a positive scale_factor or a pair of them, "
+                             f"got {scale_factor!r}")
+        scales = tuple(float(s) for s in scales)
+        out_hw = tuple(int(math.floor(n * s)) for n, s in zip((H, W), scales))   # PyTorch: ⌊float(n) · s⌋
+        if recompute_scale_factor:
+            scales = (None, None)            # the coordinates then use n_in/n_out, as if the size had been given
+    if min(out_hw) <= 0:
+        raise ValueError(f"interpolate: input {input.shape} gives an empty output {out_hw} (size={size!r}, "
+                         f"scale_factor={scale_factor!r}); input and output sizes should be greater than 0")
+    return out_hw, scales
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:
     """Resize (N, C, H, W) images, PyTorch's ``F.interpolate`` for mode 'nearest' or 'bilinear'.
 
-    Give either ``size`` (int or (Ho, Wo)) or ``scale_factor`` (number or pair; output ⌊H · scale⌋).
-    'nearest' copies pixel ⌊o · H/Ho⌋ (PyTorch's legacy 'nearest', not 'nearest-exact').
+    Give either ``size`` (int or (Ho, Wo)) or ``scale_factor`` (number or pair; output ⌊H · scale⌋, and the
+    source coordinates use 1/scale, as PyTorch, unless ``recompute_scale_factor``).
+    'nearest' copies pixel ⌊o · H/Ho⌋ (PyTorch's legacy 'nearest', not 'nearest-exact'); 'bilinear' mixes the two
+    nearest pixels along each axis, with half-pixel coordinates (``align_corners=False``, the default) or with
+    the corner pixels aligned (``True``).
     """
     if not isinstance(input, Tensor) or input.ndim != 4:
         raise RuntimeError(f"interpolate: expected a 4-D input (N, C, H, W), got shape "
@@ -353,29 +444,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise ValueError("interpolate: align_corners can only be set with mode='bilinear'")
     if input.dtype.kind != "f":
         raise TypeError(f"interpolate: expected a floating-point input, got dtype {input.dtype}")
-    if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
-    H, W = input.shape[2:]
-    if size is not None:
-        out_hw = _pair(size, "size", "interpolate", 1)
-        scales = (None, None)
-    else:
-        scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
-        if len(scales) != 2 or any(not s > 0 for s in scales):
-            raise ValueError(f"interpolate: scale_factor must be a positive number or pair, got {scale_factor!r}")
-        out_hw = tuple(int(math.floor(n * float(s))) for n, s in zip((H, W), scales))
-        if min(out_hw) <= 0:
-            raise ValueError(f"interpolate: input {input.shape} with scale_factor={scale_factor} gives an empty "
-                             f"output {out_hw}")
-        if recompute_scale_factor:
-            scales = (None, None)
-    xp, dtype = input.xp, input.dtype
-    A = _resize_matrix(H, out_hw[0], scales[0], mode, bool(align_corners), dtype)
-    B = _resize_matrix(W, out_hw[1], scales[1], mode, bool(align_corners), dtype)
-    rows = cols = None
+    out_hw, scales = _output_size(input, size, scale_factor, recompute_scale_factor)
+    in_hw = input.shape[2:]
     if mode == "nearest":
-        rows, cols = (xp.asarray(_nearest_index(n, o, s)) for n, o, s in zip((H, W), out_hw, scales))
-    return Resize(xp.asarray(A), xp.asarray(B), rows, cols)(input)
+        rows, cols = (_nearest_index(n, o, s) for n, o, s in zip(in_hw, out_hw, scales))
+        return ResizeNearest(Nearest(in_hw, rows, cols, input.xp))(input)
+    A, B = (input.xp.asarray(_linear_weights(n, o, s, bool(align_corners), input.dtype))
+            for n, o, s in zip(in_hw, out_hw, scales))
+    return ResizeBilinear(A, B)(input)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None) -> Tensor:
