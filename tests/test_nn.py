@@ -289,3 +289,19 @@ def test_clip_grad_norm():
     assert abs(total.item() - 5.0) < 1e-6
     np.testing.assert_allclose(a.grad.numpy(), [0.6, 0, 0], rtol=1e-5)
     np.testing.assert_allclose(b.grad.numpy(), [0, 0.8, 0, 0], rtol=1e-5)
+
+
+def test_identity_accepts_and_ignores_any_arguments():
+    layer = nn.Identity(54, unused_argument1=0.1, unused_argument2=False)
+    x = minigen.randn(2, 3, requires_grad=True)
+    assert layer(x) is x and list(layer.parameters()) == [] and layer.state_dict() == {}
+    assert repr(layer) == "Identity()"
+
+
+def test_upsample_passes_align_corners_and_recompute_scale_factor():
+    x = minigen.tensor(np.arange(6.0).reshape(1, 1, 2, 3), dtype=minigen.float64)
+    for kwargs in [dict(scale_factor=1.5, mode="bilinear", align_corners=True),
+                   dict(scale_factor=1.5, mode="bilinear", recompute_scale_factor=True), dict(size=(3, 4))]:
+        np.testing.assert_array_equal(nn.Upsample(**kwargs)(x).numpy(), F.interpolate(x, **kwargs).numpy())
+    aligned = nn.Upsample(size=(2, 5), mode="bilinear", align_corners=True)(x).numpy()
+    np.testing.assert_allclose(aligned[0, 0, 0], [0.0, 0.5, 1.0, 1.5, 2.0])  # corners kept: 0 … 2 in 4 steps

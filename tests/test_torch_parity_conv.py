@@ -175,3 +175,4 @@ def test_signatures():
     for name, expected in documented.items():
         assert params(getattr(F, name)) == expected, name
     assert params(F.interpolate) == params(TF.interpolate)
+    assert params(minigen.nn.Upsample.__init__) == params(torch.nn.Upsample.__init__)

@@ -495,16 +495,20 @@ class Upsample(Layer):
     Args:
         size: int or (Ho, Wo). scale_factor: number or pair (give exactly one of the two).
         mode: 'nearest' (copy the nearest pixel, the default) or 'bilinear'.
+        align_corners, recompute_scale_factor: as ``F.interpolate`` ('bilinear' only; None: False).
 
     Shape: (N, C, H, W) → (N, C, Ho, Wo), with Ho = ⌊H · scale_factor⌋ when a scale is given.
     """
 
-    def __init__(self, size=None, scale_factor=None, mode: str = "nearest"):
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                 recompute_scale_factor=None):
         super().__init__()
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
 
     def forward(self, x):
-        return F.interpolate(x, self.size, self.scale_factor, self.mode)
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self):
         return f"scale_factor={self.scale_factor}, mode='{self.mode}'" if self.size is None else \
