@@ -10,7 +10,7 @@ from .backend import cuda_is_available, initial_seed, manual_seed
 from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops import (abs, add, amax, amin, argmax, argmin, cat, chunk, clamp, div, eq, exp, flatten, ge, gt, le,
+from .ops import (abs, add, amax, amin, argmax, argmin, cat, chunk, clamp, div, eq, erf, exp, flatten, ge, gt, le,
                   log, logsumexp, lt, matmul, max, maximum, mean, min, minimum, mul, ne, neg, permute, pow,
                   reshape, sigmoid, split, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var,
                   where)

@@ -18,6 +18,7 @@ The behaviour *at* kinks and ties is decided by hand-written tests in test_ops_g
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from typing import Callable
@@ -78,6 +79,10 @@ DOMAIN_OF = {
     "mse_loss": ("real", "real"), "binary_cross_entropy": ("prob", "unit", "positive"),
     "binary_cross_entropy_with_logits": ("wide", "unit", "positive", "positive"),
     "cross_entropy": ("wide", "positive", "unit"), "nll_loss": ("real", "positive"),
+    "silu": ("wide",), "gelu": ("wide",), "erf": ("wide",),
+    # normalised values: distinct, so no group is constant (its variance, ≥ (1/16)²/4, keeps 1/σ moderate)
+    "group_norm": ("distinct", "real", "real"), "layer_norm": ("distinct", "real", "real"),
+    "scaled_dot_product_attention": ("real", "real", "real", "real"),  # query, key, value, float mask
 }
 
 
@@ -925,6 +930,130 @@ def _nll_loss(draw):
     return Case("nll_loss", fn, arrays, (True, False) + (False,) * (w is not None),
                 lambda a, b, *weight: _nll_ref(a, b, weight[0] if weight else None, ignore_index, reduction),
                 f"ignore_index {ignore_index}, weight {w is not None}, {reduction}")
+
+
+# --- Activations, normalization and attention for U-Nets ---------------------------------------------------------
+_erf_ref = np.vectorize(math.erf, otypes=[np.float64])
+
+
+@case("silu")
+def _silu(draw):
+    x = values(draw, DOMAIN_OF["silu"][0], draw(shapes()))
+    return Case("silu", F.silu, (x,), (True,), lambda a: a * _sigmoid(a))
+
+
+@case("gelu")
+def _gelu(draw):
+    approximate = draw(st.sampled_from(["none", "tanh"]))
+    x = values(draw, DOMAIN_OF["gelu"][0], draw(shapes()))
+
+    def ref(a):
+        if approximate == "tanh":
+            return 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a ** 3)))
+        return a * 0.5 * (1 + _erf_ref(a / np.sqrt(2)))
+    return Case("gelu", lambda t: F.gelu(t, approximate=approximate), (x,), (True,), ref, approximate)
+
+
+@case("erf")
+def _erf(draw):
+    x = values(draw, DOMAIN_OF["erf"][0], draw(shapes()))
+    return Case("erf", minigen.erf, (x,), (True,), _erf_ref)
+
+
+def _normalize_ref(a, n_axes, eps=1e-5):
+    axes = tuple(range(a.ndim - n_axes, a.ndim))
+    centred = a - a.mean(axis=axes, keepdims=True)
+    return centred / np.sqrt((centred ** 2).mean(axis=axes, keepdims=True) + eps)
+
+
+def _affine_args(draw, name, shape):
+    """weight and bias, either, or neither: the arrays and their positions in the call."""
+    _, dw, db = DOMAIN_OF[name]
+    kind = draw(st.sampled_from(["both", "weight", "bias", "none"]))
+    w = values(draw, dw, shape) if kind in ("both", "weight") else None
+    b = values(draw, db, shape) if kind in ("both", "bias") else None
+    return w, b, kind
+
+
+@case("group_norm")
+def _group_norm(draw):
+    g, per_group = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    shape = (draw(st.integers(1, 2)), g * per_group) + draw(shapes(0, 2, 1, 3))
+    x = values(draw, DOMAIN_OF["group_norm"][0], shape)
+    w, b, kind = _affine_args(draw, "group_norm", (shape[1],))
+    eps = draw(st.sampled_from([1e-5, 0.1]))
+
+    def fn(t, *wb):
+        wb = list(wb)
+        return F.group_norm(t, g, wb.pop(0) if w is not None else None, wb.pop(0) if b is not None else None, eps)
+
+    def ref(a, *wb):
+        wb, channel = list(wb), (1, shape[1]) + (1,) * (len(shape) - 2)
+        y = _normalize_ref(a.reshape(shape[0], g, -1), 1, eps).reshape(shape)
+        y = y * wb.pop(0).reshape(channel) if w is not None else y
+        return y + wb.pop(0).reshape(channel) if b is not None else y
+    arrays = (x,) + tuple(a for a in (w, b) if a is not None)
+    grads = (True,) + tuple(draw(st.booleans()) for _ in arrays[1:])
+    return Case("group_norm", fn, arrays, grads, ref, f"{g} groups, {kind}, eps {eps}")
+
+
+@case("layer_norm")
+def _layer_norm(draw):
+    shape = draw(shapes(1, 3))
+    n = draw(st.integers(1, len(shape)))
+    normalized = shape[len(shape) - n:]
+    x = values(draw, DOMAIN_OF["layer_norm"][0], shape)
+    w, b, kind = _affine_args(draw, "layer_norm", normalized)
+    as_int = n == 1 and draw(st.booleans())
+
+    def fn(t, *wb):
+        wb = list(wb)
+        return F.layer_norm(t, normalized[0] if as_int else normalized, wb.pop(0) if w is not None else None,
+                            wb.pop(0) if b is not None else None)
+
+    def ref(a, *wb):
+        wb, y = list(wb), _normalize_ref(a, n)
+        y = y * wb.pop(0) if w is not None else y
+        return y + wb.pop(0) if b is not None else y
+    arrays = (x,) + tuple(a for a in (w, b) if a is not None)
+    grads = (True,) + tuple(draw(st.booleans()) for _ in arrays[1:])
+    return Case("layer_norm", fn, arrays, grads, ref, f"normalized_shape {normalized}, {kind}")
+
+
+def _attention_ref(q, k, v, mask=None, scale=None):
+    logits = q @ np.swapaxes(k, -1, -2) * (1 / np.sqrt(q.shape[-1]) if scale is None else scale)
+    if mask is not None:
+        logits = np.where(mask, logits, -np.inf) if mask.dtype == bool else logits + mask
+    w = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (w / w.sum(axis=-1, keepdims=True)) @ v
+
+
+@case("scaled_dot_product_attention")
+def _sdpa(draw):
+    """Batch dims that broadcast, no mask, a boolean mask (each query sees a key), a float mask, is_causal."""
+    L, S, E, Ev = (draw(st.integers(1, 3)) for _ in range(4))
+    bq, bk, bv = draw(broadcastable(3, max_dims=2, max_side=2))
+    dq, dk, dv, dm = DOMAIN_OF["scaled_dot_product_attention"]
+    q, k, v = values(draw, dq, bq + (L, E)), values(draw, dk, bk + (S, E)), values(draw, dv, bv + (S, Ev))
+    scale = draw(st.sampled_from([None, 0.5]))
+    kind = draw(st.sampled_from(["none", "bool", "float", "causal"]))
+    grads = (True, True, True)
+    if kind == "bool":
+        mask = draw(hnp.arrays(np.bool_, (L, S)))
+        mask[:, 0] = True
+        return Case("scaled_dot_product_attention", lambda a, b, c: F.scaled_dot_product_attention(
+            a, b, c, attn_mask=minigen.tensor(mask, device=a.device), scale=scale), (q, k, v), grads,
+            lambda a, b, c: _attention_ref(a, b, c, mask, scale), f"bool mask, scale {scale}")
+    if kind == "float":
+        mask = values(draw, dm, (L, S))
+        return Case("scaled_dot_product_attention", lambda a, b, c, m: F.scaled_dot_product_attention(
+            a, b, c, m, scale=scale), (q, k, v, mask), grads + (draw(st.booleans()),),
+            lambda a, b, c, m: _attention_ref(a, b, c, m, scale), f"float mask, scale {scale}")
+    causal = kind == "causal"
+    return Case("scaled_dot_product_attention", lambda a, b, c: F.scaled_dot_product_attention(
+        a, b, c, is_causal=causal, scale=scale), (q, k, v), grads,
+        lambda a, b, c: _attention_ref(a, b, c, np.tri(L, S, dtype=bool) if causal else None, scale),
+        f"{kind}, scale {scale}")
 
 
 # --- Helpers for the tests --------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.lesson06
 TORCH_F_NAMES = {"relu", "leaky_relu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "conv2d",
                  "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "upsample", "batch_norm", "dropout",
                  "embedding", "pad", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-                 "nll_loss", "cross_entropy"}
+                 "nll_loss", "cross_entropy", "silu", "gelu", "group_norm", "layer_norm",
+                 "scaled_dot_product_attention"}
 MINIGEN_ONLY = {"flatten"}
 
 

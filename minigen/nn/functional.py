@@ -7,16 +7,17 @@ methods (``minigen.sum(x)``, ``x.reshape(n, -1)``). One function here is minigen
 """
 
 from ..ops import (avg_pool2d, batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, conv2d,
-                   conv_transpose2d, cross_entropy, dropout, embedding, flatten, interpolate, leaky_relu, linear,
-                   log_softmax, max_pool2d, mse_loss, nll_loss, pad, relu, sigmoid, softmax, softplus, tanh)
+                   conv_transpose2d, cross_entropy, dropout, embedding, flatten, gelu, group_norm, interpolate,
+                   layer_norm, leaky_relu, linear, log_softmax, max_pool2d, mse_loss, nll_loss, pad, relu,
+                   scaled_dot_product_attention, sigmoid, silu, softmax, softplus, tanh)
 from ..ops.pool import upsample
 
 __all__ = [
     # activations
-    "relu", "leaky_relu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax",
+    "relu", "leaky_relu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax", "silu", "gelu",
     # layers as functions
     "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "upsample", "batch_norm",
-    "dropout", "embedding", "pad",
+    "group_norm", "layer_norm", "dropout", "embedding", "pad", "scaled_dot_product_attention",
     # losses
     "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",
     # minigen's own, not in torch.nn.functional (see above)

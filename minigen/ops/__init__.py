@@ -9,7 +9,8 @@ and operators (``x + y``, ``x.sum()``, ``x.to('cuda')``) to ``Tensor``: the tabl
 from .. import backend
 from ..autograd import Function, Tensor
 from . import shape
-from .activation import leaky_relu, log_softmax, relu, softmax, softplus
+from .activation import gelu, leaky_relu, log_softmax, relu, silu, softmax, softplus
+from .attention import scaled_dot_product_attention
 from .conv import conv2d, conv_transpose2d
 from .dropout import dropout
 from .dtypes import cast
@@ -19,9 +20,10 @@ from .embedding import embedding
 from .linalg import linear, matmul
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss,
                    nll_loss)
-from .norm import batch_norm
+from .norm import batch_norm, group_norm, layer_norm
 from .pool import avg_pool2d, interpolate, max_pool2d
 from .reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .special import erf
 from .shape import (broadcast_to, cat, chunk, expand, flatten, getitem, movedim, pad, permute, reshape, split,
                     squeeze, stack, sum_to, transpose, unsqueeze, view)
 
@@ -37,11 +39,16 @@ __all__ = [
     "reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "movedim", "expand",
     "broadcast_to", "sum_to", "getitem", "cat", "stack", "split", "chunk", "pad",
     # activations (activation.py)
-    "relu", "leaky_relu", "softplus", "softmax", "log_softmax",
+    "relu", "leaky_relu", "softplus", "softmax", "log_softmax", "silu", "gelu",
+    # the error function (special.py)
+    "erf",
     # layers as functions: matrix product and dense layer (linalg.py), convolution (conv.py), pooling and
-    # resizing (pool.py), batch normalization (norm.py), dropout (dropout.py), embedding (embedding.py)
+    # resizing (pool.py), batch, group and layer normalization (norm.py), dropout (dropout.py), embedding
+    # (embedding.py)
     "matmul", "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "interpolate", "batch_norm",
-    "dropout", "embedding",
+    "dropout", "embedding", "group_norm", "layer_norm",
+    # attention (attention.py)
+    "scaled_dot_product_attention",
     # losses (loss.py)
     "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",
 ]

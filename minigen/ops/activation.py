@@ -6,20 +6,31 @@
                                         PyTorch's second derivative: 0 from βx = threshold up)
     log_softmax(x) = x − logsumexp(x)   composed, so ∂x = g − softmax(x) · Σ g comes for free
     softmax(x) = exp(log_softmax(x))    never exponentiates a large number
+    silu(x) = x·σ(x)                    ∂x = g · σ(x)(1 + x(1 − σ(x)))
+    gelu(x) = x·Φ(x)                    ∂x = g · (Φ(x) + x·φ(x)),  Φ(x) = ½(1 + erf(x/√2)) the standard normal
+                                        distribution function, φ(x) = e^{−x²/2}/√(2π) its density
+    gelu(x, 'tanh') = ½x(1 + t),        ∂x = g · (½(1 + t) + ½x(1 − t²)·u′(x)),
+        t = tanh u(x), u(x) = √(2/π)(x + 0.044715x³),  u′(x) = √(2/π)(1 + 3·0.044715x²)
 
 The masks in relu's and leaky_relu's backward are constants: the second derivative is 0 away from the kink,
 and these ops stay differentiable twice (WGAN-GP's critic uses leaky_relu).
+
+silu and gelu keep what their forward computed (σ(x), Φ(x), t) and the plain backward reuses it: one or two
+passes over the data. With create_graph=True the backward recomputes it from x with tensor ops instead (as
+batch norm does), so that the gradient is itself differentiable.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast
-from .elementwise import exp, sigmoid, where
+from .elementwise import Sigmoid, _float, exp, sigmoid, tanh, where
 from .reduce import logsumexp
+from .special import erf, erf_array
 
 
 class ReLU(Function):
@@ -68,6 +79,51 @@ class Softplus(Function):
         return g * slope
 
 
+class SiLU(Function):
+    def forward(self, x):
+        self.sigmoid = Sigmoid().forward(x)                                  # σ(x), kept for backward
+        return x * self.sigmoid
+
+    def backward(self, g):
+        x, = self.inputs
+        s = sigmoid(x) if is_grad_enabled() else Tensor(self.sigmoid)       # create_graph: s depends on x
+        return g * s * (1.0 + x * (1.0 - s))
+
+
+_SQRT_HALF, _INV_SQRT_2PI, _SQRT_2_OVER_PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi), math.sqrt(2 / math.pi)
+
+
+class GELU(Function):
+    """x·Φ(x), Φ(x) = ½(1 + erf(x/√2)) (``approximate='none'``)."""
+
+    def forward(self, x):
+        half = x.dtype.type(0.5)
+        self.cdf = erf_array(x * x.dtype.type(_SQRT_HALF))                  # Φ(x), kept for backward
+        self.cdf += 1
+        self.cdf *= half
+        return x * self.cdf
+
+    def backward(self, g):
+        x, = self.inputs
+        cdf = 0.5 * (1.0 + erf(x * _SQRT_HALF)) if is_grad_enabled() else Tensor(self.cdf)
+        return g * (cdf + x * (_INV_SQRT_2PI * exp(-0.5 * (x * x))))
+
+
+class GELUTanh(Function):
+    """½x(1 + tanh(√(2/π)(x + 0.044715x³))) (``approximate='tanh'``)."""
+
+    def forward(self, x):
+        xp, c = xp_of(x), x.dtype.type
+        self.t = xp.tanh(c(_SQRT_2_OVER_PI) * (x + c(0.044715) * x * x * x))  # kept for backward
+        return c(0.5) * x * (1 + self.t)
+
+    def backward(self, g):
+        x, = self.inputs
+        x2 = x * x
+        t = tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x2 * x)) if is_grad_enabled() else Tensor(self.t)
+        return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (_SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x2)))
+
+
 # Parameter names, order and defaults are torch.nn.functional's. ``inplace`` is accepted, so PyTorch code runs
 # unchanged, and ignored: minigen never overwrites a tensor, which backward may still need.
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -78,6 +134,21 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope · x; ``inplace`` is accepted and ignored (a new tensor is returned)."""
     return LeakyReLU(negative_slope)(input)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x·σ(x) elementwise (also called swish); ``inplace`` is accepted and ignored (a new tensor is returned)."""
+    return SiLU()(_float(input))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x·Φ(x) elementwise, Φ the standard normal distribution function; ``approximate='tanh'`` uses
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))) instead, as PyTorch."""
+    if approximate == "none":
+        return GELU()(_float(input))
+    if approximate == "tanh":
+        return GELUTanh()(_float(input))
+    raise RuntimeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:

@@ -11,15 +11,32 @@ With create_graph=True the backward recomputes x̂ and 1/σ from x with tensor o
 Running statistics are updated in place without building a graph: running ← (1 − momentum)·running +
 momentum·batch, with the *unbiased* variance σ²·m/(m − 1), as PyTorch. In eval mode y = γ (x − running_mean)
 / √(running_var + ε) + β: an affine map per channel, differentiable like any other.
+
+Group and layer normalization (``F.group_norm``, ``F.layer_norm``) normalise each example on its own, so they
+have no running statistics and behave the same in training and eval. Group norm splits the C channels of x
+(N, C, *) into G groups of C/G and normalises each (n, group) over its m = (C/G)·H·W values; layer norm
+normalises over the last dims (``normalized_shape``), m = their product. Both are one ``Normalize``: view x so
+that the m values of each group are its last axes, then, per group,
+    μ = mean x,  σ² = mean (x − μ)²,  x̂ = (x − μ)/√(σ² + ε),  y = γ x̂ + β
+(γ, β: one per channel for group norm, one per element of ``normalized_shape`` for layer norm). The chain rule
+through μ and σ² gives the same line as batch norm's, with ĝ = g·γ, per group:
+    ∂L/∂x = (1/σ) (ĝ − mean ĝ − x̂ · mean(ĝ·x̂)),   ∂L/∂γ = Σ g·x̂,   ∂L/∂β = Σ g
+(∂L/∂γ and ∂L/∂β summed over everything but γ's own axes). Why: x̂ = (x − μ)/σ, so ∂x̂ⱼ/∂xᵢ = (δᵢⱼ − 1/m − x̂ᵢx̂ⱼ/m)/σ
+(from ∂μ/∂xᵢ = 1/m and ∂σ/∂xᵢ = x̂ᵢ/m), and Σⱼ ĝⱼ ∂x̂ⱼ/∂xᵢ is the line above. The forward makes four passes
+over x (the mean, the centring, the variance as a dot product of the centred rows, the scaling in place) and
+keeps x̂ and 1/σ for the backward; ``group_norm_composed`` and ``layer_norm_composed`` are the compositions of
+basic ops that the tests hold the fused ones to.
 """
 
 from __future__ import annotations
+
+import math
 
 from ..autograd import Function, Tensor, is_grad_enabled, no_grad
 from ..backend import xp_of
 from .elementwise import sqrt
 from .reduce import mean, sum
-from .shape import reshape
+from .shape import reshape, sum_to
 
 
 def _channel_shape(x) -> tuple:
@@ -108,3 +125,124 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return input * reshape(scale, shape) + reshape(shift, shape)
 
 
+
+
+# --- Group and layer normalization -------------------------------------------------------------------------------
+class Normalize(Function):
+    """y = γ x̂ + β with x̂ normalised over the last ``n_axes`` axes of x (γ, β broadcast against x, or absent);
+    the fused backward derived in the module docstring."""
+
+    def __init__(self, n_axes, eps):
+        self.n_axes, self.eps = n_axes, eps
+
+    def forward(self, x, *affine):
+        xp = xp_of(x)
+        m = math.prod(x.shape[x.ndim - self.n_axes:])
+        rows = x.reshape(-1, m)                                              # (groups, m): a view
+        centred = rows - rows.mean(axis=1, keepdims=True)                    # passes 1 and 2
+        var = xp.einsum("ij,ij->i", centred, centred)[:, None] / x.dtype.type(m)   # pass 3, no temporary
+        inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))                 # (groups, 1)
+        centred *= inv_std                                                   # pass 4: x̂, in place
+        self.x_hat = centred.reshape(x.shape)
+        self.inv_std = inv_std.reshape(x.shape[:x.ndim - self.n_axes] + (1,) * self.n_axes)
+        if not affine:
+            return self.x_hat.copy()                                         # the output must not alias x̂
+        weight, bias = affine
+        y = self.x_hat * weight
+        y += bias
+        return y
+
+    def backward(self, g):
+        x = self.inputs[0]
+        axes = tuple(range(x.ndim - self.n_axes, x.ndim))
+        if is_grad_enabled():  # create_graph: x̂ and 1/σ as tensor ops of x, so that this rule is differentiable
+            centred = x - mean(x, axes, keepdim=True)
+            inv_std = (mean(centred * centred, axes, keepdim=True) + self.eps) ** -0.5
+            x_hat = centred * inv_std
+        else:  # plain backward: reuse what forward computed
+            x_hat, inv_std = Tensor(self.x_hat), Tensor(self.inv_std)
+        g_hat = g * self.inputs[1] if len(self.inputs) > 1 else g           # ĝ = g·γ
+        gx = None
+        if self.needs_input_grad[0]:
+            gx = (g_hat - mean(g_hat, axes, keepdim=True) - x_hat * mean(g_hat * x_hat, axes, keepdim=True)) * inv_std
+        if len(self.inputs) == 1:
+            return gx
+        weight, bias = self.inputs[1:]
+        gw = sum_to(g * x_hat, weight.shape) if self.needs_input_grad[1] else None   # ∂L/∂γ = Σ g·x̂
+        gb = sum_to(g, bias.shape) if self.needs_input_grad[2] else None             # ∂L/∂β = Σ g
+        return gx, gw, gb
+
+
+def _affine(input: Tensor, weight, bias, shape):
+    """(weight, bias) viewed as ``shape`` (a missing one made of ones or zeros), or () when both are absent."""
+    if weight is None and bias is None:
+        return ()
+    xp, n = input.xp, math.prod(shape)
+    weight = weight if weight is not None else Tensor(xp.ones(n, input.dtype))
+    bias = bias if bias is not None else Tensor(xp.zeros(n, input.dtype))
+    return reshape(weight, shape), reshape(bias, shape)
+
+
+def _check_affine(name, input, weight, bias, expected):
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != expected:
+            raise RuntimeError(f"{name}: {what} has shape {t.shape}, expected {expected} for input of shape "
+                               f"{input.shape}")
+
+
+def _check_groups(input, num_groups):
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected input of shape (N, C, *), got shape {input.shape}")
+    if num_groups <= 0 or input.shape[1] % num_groups:
+        raise RuntimeError(f"group_norm: num_groups={num_groups} does not divide the {input.shape[1]} channels of "
+                           f"input of shape {input.shape}")
+
+
+def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise each example's channels in ``num_groups`` groups (mean 0, variance 1 over each group's channels
+    and positions), then scale and shift each channel by ``weight`` and ``bias`` (C,)."""
+    _check_groups(input, num_groups)
+    n, c = input.shape[:2]
+    _check_affine("group_norm", input, weight, bias, (c,))
+    per_group = (num_groups, c // num_groups, 1)                             # γ, β against (N, G, C/G, H·W)
+    x = reshape(input, (n, num_groups, c // num_groups, math.prod(input.shape[2:])))
+    return reshape(Normalize(2, eps)(x, *_affine(input, weight, bias, per_group)), input.shape)
+
+
+def _normalized_shape(input, normalized_shape) -> tuple:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or len(shape) > input.ndim or input.shape[input.ndim - len(shape):] != shape:
+        raise RuntimeError(f"layer_norm: normalized_shape {shape} does not match the last dims of input of shape "
+                           f"{input.shape}")
+    return shape
+
+
+def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last dims, ``normalized_shape`` (mean 0, variance 1 per example), then scale and shift
+    elementwise by ``weight`` and ``bias`` (of shape ``normalized_shape``)."""
+    shape = _normalized_shape(input, normalized_shape)
+    _check_affine("layer_norm", input, weight, bias, shape)
+    return Normalize(len(shape), eps)(input, *_affine(input, weight, bias, shape))
+
+
+def _normalize_composed(x: Tensor, axes, eps) -> Tensor:
+    centred = x - mean(x, axes, keepdim=True)
+    return centred / sqrt(mean(centred * centred, axes, keepdim=True) + eps)
+
+
+def group_norm_composed(input: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """``group_norm`` written with basic ops: the slow, obviously-correct twin of ``Normalize``."""
+    _check_groups(input, num_groups)
+    n, c = input.shape[:2]
+    y = reshape(_normalize_composed(reshape(input, (n, num_groups, -1)), (2,), eps), input.shape)
+    channel = (1, c) + (1,) * (input.ndim - 2)
+    y = y * reshape(weight, channel) if weight is not None else y
+    return y + reshape(bias, channel) if bias is not None else y
+
+
+def layer_norm_composed(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """``layer_norm`` written with basic ops: the slow, obviously-correct twin of ``Normalize``."""
+    shape = _normalized_shape(input, normalized_shape)
+    y = _normalize_composed(input, tuple(range(input.ndim - len(shape), input.ndim)), eps)
+    y = y * weight if weight is not None else y
+    return y + bias if bias is not None else y
