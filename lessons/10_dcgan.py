@@ -64,7 +64,7 @@ print("mode:", "fast" if FAST else "full")
 #
 # ## 2. Two generators, layer by layer
 #
-# `minigen.models.dcgan` has two versions for 28×28 images. `arch="w3"` follows TensorFlow's DCGAN tutorial:
+# `minigen.models.dcgan` has two versions for 28×28 images. `arch="5x5"` follows TensorFlow's DCGAN tutorial:
 # 5×5 kernels, LeakyReLU in G too, dropout instead of batch norm in D. `arch="421"` follows the paper more
 # closely: kernel 4, stride 2, padding 1 everywhere, ReLU in G, batch norm in D. Both start from a (4w, 7, 7)
 # map (w is the width, 64 by default) and double its size twice. A forward pass, layer by layer, with each
@@ -99,7 +99,7 @@ def walk(layers, x):
 
 minigen.manual_seed(0)
 with minigen.no_grad():
-    for arch in ("w3", "421"):
+    for arch in ("5x5", "421"):
         G, D = DCGANGenerator(arch=arch), DCGANDiscriminator(arch=arch)
         print(f"arch={arch!r}: G has {G.num_parameters():,} parameters, D {D.num_parameters():,}")
         print("  G: z (2, 100)")
@@ -110,9 +110,9 @@ with minigen.no_grad():
 # %% [markdown]
 # Why 4/2/1? With kernel k and stride s, a transposed convolution stamps each input pixel's k×k kernel s pixels
 # apart. When s divides k, every output pixel is covered by the same number of stamps (k/s per axis); with k = 5
-# and s = 2 neighbouring pixels get 3 and 2 in turn: lesson 05's checkerboard. W3 is the network of benchmark
-# workload W3 (lesson 13) and what `minigen train dcgan` uses by default; this lesson trains 4/2/1, which is
-# also the cheaper of the two.
+# and s = 2 neighbouring pixels get 3 and 2 in turn: lesson 05's checkerboard. `arch="5x5"` is the network of
+# workload W3 of `minigen bench` (lesson 13) and what `minigen train dcgan` uses by default; this lesson trains
+# 4/2/1, which is also the cheaper of the two.
 #
 # The initialization, applied by both constructors:
 
@@ -221,14 +221,19 @@ fig = viz.loss_panels({"losses": {n: smooth(*curves[n], k) for n in ("D loss", "
                        "D's mean output": {n: smooth(*curves[n], k) for n in ("D(x)", "D(G(z))")}},
                       title=f"DCGAN on {DATASET}, moving averages over {k} steps")
 plt.show()
+at, real_mean = smooth(*curves["D(x)"], k)
+_, fake_mean = smooth(*curves["D(G(z))"], k)
+lead = int(np.argmax(real_mean - fake_mean))                   # where D is furthest ahead
+print(f"D's largest lead, at step {at[lead]}: D(x) {real_mean[lead]:.2f}, D(G(z)) {fake_mean[lead]:.2f}; "
+      f"at the end: D(x) {real_mean[-1]:.2f}, D(G(z)) {fake_mean[-1]:.2f}")
 
 # %% [markdown]
-# As on the ring, the curves describe the state of the game, not the quality of the samples. In fast mode D
-# pulls ahead at first (D(x) up, D(G(z)) down, D's loss falling while G's rises) once G's output stops being flat
-# grey and becomes easy to tell from digits; then G catches up and both outputs drift back towards ½. A D(x)
-# near 1 with D(G(z)) near 0 *for long* would mean D has won and G's gradients are fading. Both near ½ means D is
-# only just better than chance, which, as `minigen/recipes/gan.py` records from measurements on MNIST, is no
-# obstacle to G improving.
+# As on the ring, the curves describe the state of the game, not the quality of the samples. In both modes D
+# pulls ahead early, within the first few hundred steps (D(G(z)) falls, D's loss falls while G's rises): G's
+# first outputs are easy to tell from digits. Then G catches up part of the way and the two outputs settle
+# apart, drifting towards ½ without reaching it (the numbers above). A D(x) near 1 with D(G(z)) near 0 *for
+# long* would mean D has won and G's gradients are fading. Both near ½ means D is only just better than chance,
+# which is no obstacle to G improving: G learns from the direction of D's gradient, not from D's loss.
 #
 # ## 4. Walking through the latent space
 #
@@ -407,7 +412,7 @@ plt.show()
 #
 # ```bash
 # minigen train classifier --dataset mnist              # the judge: runs/classifier-mnist
-# minigen train dcgan --dataset mnist --epochs 10       # W3 by default; --arch 421, --width 32, --ema 0.999
+# minigen train dcgan --dataset mnist --epochs 10       # 5x5 by default; --arch 421, --width 32, --ema 0.999
 # minigen eval runs/dcgan-mnist                         # FID, classifier score, class shares of 10,000 samples,
 #                                                       # beside the same numbers for real images
 # ```
@@ -428,10 +433,11 @@ plt.show()
 lesson10 = exercise_module(10)
 features, probs = judge_images(snapshots[total_steps][:n])
 try:
-    print(f"classifier score: yours {lesson10.classifier_score(probs):.4f}, "
+    checked = f"lessons/{lesson10.__name__.replace('.', '/')}.py"           # the solutions or your exercises
+    print(f"classifier score: {checked} {lesson10.classifier_score(probs):.4f}, "
           f"minigen's {metrics.classifier_score(probs):.4f}")
     mine = lesson10.frechet_distance(*metrics.gaussian_stats(features), *metrics.gaussian_stats(f_test))
-    print(f"Fréchet distance: yours {mine:.4f}, minigen's {metrics.fid(features, f_test):.4f}")
+    print(f"Fréchet distance: {checked} {mine:.4f}, minigen's {metrics.fid(features, f_test):.4f}")
 except NotImplementedError as error:
     print("not written yet:", error)
 
