@@ -104,6 +104,13 @@ OPS = {  # name: (function of tensors, its inputs: float arrays require grad, in
                     + minigen.maximum(a, b) - (a * a + 1).sqrt().neg().mean(), [_normal(4, 3), _normal(4, 3)]),
     "matmul, reshape, permute": (lambda a, b: (a @ b).reshape(2, -1).permute(1, 0).flatten(),
                                  [_normal(2, 3, 4), _normal(4, 5)]),
+    "group_norm, layer_norm": (lambda x, w, b: F.group_norm(x, 2, w, b) + F.layer_norm(x, (5, 5)),
+                               [_normal(2, 4, 5, 5), _normal(4), _normal(4)]),
+    "silu, gelu, erf": (lambda x: F.silu(x) + F.gelu(x) * F.gelu(x, approximate="tanh") + minigen.erf(x),
+                        [_normal(4, 5)]),
+    "scaled_dot_product_attention": (lambda q, k, v: F.scaled_dot_product_attention(
+        q, k, v, minigen.tensor(np.tri(3, 4, dtype=bool), device=q.device)) + F.scaled_dot_product_attention(
+        q, k, v, is_causal=True), [_normal(2, 3, 4), _normal(2, 4, 4), _normal(2, 4, 2)]),
 }
 
 
