@@ -1,5 +1,7 @@
 """Optimizers against hand-computed steps, and exact resumption through state_dict."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,69 @@ def test_load_state_dict_refuses_other_model():
     b = optim.Adam(nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1)).parameters())
     with pytest.raises(ValueError, match="do not match"):
         a.load_state_dict(b.state_dict())
+
+
+def test_adamw_decouples_the_decay_two_steps_by_hand():
+    """θ ← θ·(1 − lr·λ) first, then Adam on the plain gradient: the decay never enters the moments."""
+    p = param([0.5, -1.0, 2.0])
+    lr, (b1, b2), eps, wd = 0.01, (0.8, 0.99), 1e-8, 0.3
+    opt = optim.AdamW([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    theta, m, v = np.array([0.5, -1.0, 2.0]), np.zeros(3), np.zeros(3)
+    for t, g in enumerate((np.array([0.1, -0.3, 0.0]), np.array([0.2, 0.1, -0.4])), start=1):
+        set_grad(p, g)
+        opt.step()
+        theta = theta * (1 - lr * wd)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        theta = theta - lr / (1 - b1 ** t) * m / (np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps)
+        np.testing.assert_allclose(p.detach().numpy(), theta, rtol=1e-12, atol=0)
+    state = opt.state[id(p)]                                   # the moments saw the gradients only
+    np.testing.assert_allclose(state["exp_avg"], m, rtol=1e-12)
+
+
+def test_adamw_defaults_and_is_adam_with_decoupled_decay():
+    p = param([1.0])
+    opt = optim.AdamW([p])
+    group = opt.param_groups[0]
+    assert isinstance(opt, optim.Adam) and group["weight_decay"] == 1e-2 and group["decoupled_weight_decay"]
+    assert (group["lr"], group["betas"], group["eps"], group["amsgrad"]) == (1e-3, (0.9, 0.999), 1e-8, False)
+    set_grad(p, [0.0])
+    opt.step()                                                 # zero gradient: only the decay moves θ
+    np.testing.assert_allclose(p.detach().numpy(), [1.0 - 1e-3 * 1e-2], rtol=1e-15)
+    saved = opt.state_dict()
+    saved["param_groups"][0]["decoupled_weight_decay"] = False
+    opt.load_state_dict(saved)
+    assert opt.param_groups[0]["decoupled_weight_decay"]       # AdamW stays AdamW, as in PyTorch
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weight_decay, amsgrad, maximize, decoupled",
+                         [(0.0, False, False, False), (0.1, False, False, False), (0.1, True, True, False),
+                          (0.0, True, False, False), (0.1, False, True, True), (0.1, True, False, True)])
+def test_adam_step_in_place_gives_the_formula_to_the_last_bit(dtype, weight_decay, amsgrad, maximize, decoupled):
+    """The step writes into existing arrays instead of making temporaries; the same operations in the same order
+    as the plain formula give the same bits (float32 included), and the caller's .grad is left alone."""
+    rng = np.random.default_rng(3)
+    theta = rng.standard_normal((4, 5)).astype(dtype)
+    p = nn.Parameter(minigen.tensor(theta))
+    lr, (b1, b2), eps = 0.01, (0.8, 0.99), 1e-8
+    opt = optim.Adam([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                     maximize=maximize, decoupled_weight_decay=decoupled)
+    m, v, v_max = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    for t in range(1, 5):
+        grad = rng.standard_normal(theta.shape).astype(dtype)
+        p.grad = minigen.tensor(grad)
+        opt.step()
+        np.testing.assert_array_equal(p.grad.numpy(), grad)
+        g = -grad if maximize else grad
+        if weight_decay and decoupled:
+            theta = theta * (1 - lr * weight_decay)
+        elif weight_decay:
+            g = g + weight_decay * theta
+        m = m * b1 + (1 - b1) * g
+        v = v * b2 + (1 - b2) * (g * g)
+        v_max = np.maximum(v_max, v)
+        denom = np.sqrt(v_max if amsgrad else v) / math.sqrt(1 - b2 ** t) + eps   # (a Python float: no upcast)
+        theta = theta - (lr / (1 - b1 ** t)) * m / denom
+        assert p.dtype == dtype
+        np.testing.assert_array_equal(p.detach().numpy(), theta)

@@ -1,6 +1,7 @@
-"""Optimizers: SGD and Adam, with PyTorch's update rules, ``param_groups`` and ``state_dict``.
+"""Optimizers: SGD, Adam and AdamW, with PyTorch's update rules, ``param_groups`` and ``state_dict``.
 
-For a parameter θ with gradient g at step t (λ = weight_decay, added to the gradient as L2 regularisation):
+For a parameter θ with gradient g at step t (λ = weight_decay; SGD and Adam add it to the gradient as L2
+regularisation):
 
 SGD with momentum μ, dampening τ, Nesterov:   d = g + λθ
     b ← d (first step), else b ← μ·b + (1 − τ)·d
@@ -11,16 +12,23 @@ Adam (Kingma & Ba) with β₁, β₂, ε:            d = g + λθ
     v ← β₂·v + (1 − β₂)·d²         (running mean of squared gradients)
     θ ← θ − lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + ε)    (bias-corrected: m and v start at 0)
 
+AdamW (Loshchilov & Hutter): Adam with the decay *decoupled* from the gradient, d = g, and before the update
+    θ ← θ − lr·λ·θ                 (= θ · (1 − lr·λ): every weight shrinks by the same fraction)
+With L2 in the gradient, Adam divides the decay by √v like everything else, so weights with large gradients are
+hardly decayed at all; decoupled, every weight decays at the rate lr·λ. ``AdamW`` is ``Adam`` with
+``decoupled_weight_decay=True`` (PyTorch's own arrangement) and a default λ of 0.01.
+
 Updates happen in place on the parameters' arrays, outside the graph. ``state_dict()`` holds everything needed
-to resume exactly (step counts and moment arrays, by parameter index).
+to resume exactly (step counts and moment arrays, by parameter index); the learning rate schedulers of
+``lr_scheduler`` change ``lr`` in ``param_groups``.
 """
 
 from __future__ import annotations
 
 import math
 
-from .autograd import Tensor, no_grad
-from .nn.utils import zero_grad
+from ..autograd import Tensor, no_grad
+from ..nn.utils import zero_grad
 
 
 class Optimizer:
@@ -116,36 +124,71 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 amsgrad: bool = False, maximize: bool = False):
-        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"Adam: invalid lr {lr}, eps {eps} or betas {betas}")
+                 amsgrad: bool = False, *, maximize: bool = False, decoupled_weight_decay: bool = False):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"{type(self).__name__}: invalid lr {lr}, eps {eps}, weight_decay {weight_decay} or "
+                             f"betas {betas}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     @no_grad()
     def step(self):
+        # Every array operation below writes into an existing array (out=, in place): the step passes over
+        # each parameter several times, and a fresh temporary per operation would cost an allocation (and,
+        # for large ones, fresh pages) each time. The operations and their order are those of the formulas
+        # in the module docstring, so the results are the same to the last bit.
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
+            lr, wd = group["lr"], group["weight_decay"]
+            decoupled = group.get("decoupled_weight_decay", False)
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = -p.grad.data if group["maximize"] else p.grad.data
-                if group["weight_decay"]:
-                    g = g + group["weight_decay"] * p.data
+                xp, theta = p.xp, p.data
+                scratch = xp.empty_like(theta)                      # the one temporary, reused throughout
+                g = p.grad.data                                     # (read only: the caller's .grad)
+                if group["maximize"]:
+                    g = xp.negative(g)
+                if wd and decoupled:
+                    theta *= 1 - lr * wd                            # AdamW: θ ← θ − lr·λ·θ
+                elif wd:
+                    xp.multiply(theta, wd, out=scratch)
+                    g = xp.add(g, scratch, out=g if group["maximize"] else None)  # d = g + λθ
                 state = self.state.setdefault(id(p), {})
                 if not state:
-                    state.update(step=0, exp_avg=p.xp.zeros_like(p.data), exp_avg_sq=p.xp.zeros_like(p.data))
+                    state.update(step=0, exp_avg=xp.zeros_like(theta), exp_avg_sq=xp.zeros_like(theta))
                     if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = p.xp.zeros_like(p.data)
+                        state["max_exp_avg_sq"] = xp.zeros_like(theta)
                 state["step"] += 1
                 m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
                 m *= beta1
-                m += (1 - beta1) * g                                # m ← β₁m + (1 − β₁)g
+                m += xp.multiply(g, 1 - beta1, out=scratch)         # m ← β₁m + (1 − β₁)g
                 v *= beta2
-                v += (1 - beta2) * (g * g)                          # v ← β₂v + (1 − β₂)g²
+                xp.multiply(g, g, out=scratch)
+                scratch *= 1 - beta2
+                v += scratch                                        # v ← β₂v + (1 − β₂)g²
                 if group["amsgrad"]:
-                    p.xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                    xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                     v = state["max_exp_avg_sq"]
                 bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
-                denom = p.xp.sqrt(v) / math.sqrt(bias2) + group["eps"]
-                p.data -= (group["lr"] / bias1) * m / denom
+                denom = xp.sqrt(v, out=scratch)
+                denom /= math.sqrt(bias2)
+                denom += group["eps"]                               # √v/√(1 − β₂ᵗ) + ε
+                step = xp.multiply(m, lr / bias1, out=g if g is not p.grad.data else None)
+                step /= denom
+                theta -= step                                       # θ ← θ − lr/(1 − β₁ᵗ) · m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: θ ← θ − lr·λ·θ before each Adam update (λ = 0.01 by default)."""
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:           # always decoupled, whatever the saved groups say (as PyTorch)
+            group["decoupled_weight_decay"] = True
