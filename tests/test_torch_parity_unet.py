@@ -13,13 +13,12 @@ torch = pytest.importorskip("torch")
 
 from hypothesis import assume, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
 import minigen  # noqa: E402
 from minigen import nn  # noqa: E402
 from minigen.nn import functional as F  # noqa: E402
 from test_torch_parity_conv import assert_parity  # noqa: E402
-
-from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
 TF = torch.nn.functional
 pytestmark = pytest.mark.lesson06

@@ -33,7 +33,7 @@ _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 _GRIDS = {np.dtype("float64"): (1 / 8, 10, 6.0), np.dtype("float32"): (1 / 4, 7, 4.0)}  # step, degree, top
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _taylor_table(step: float, degree: int, top: float) -> np.ndarray:
     """(degree + 1, K + 1) float64: row n holds erf⁽ⁿ⁾(cₖ)/n! for the centres cₖ = k·step, k = 0..K."""
     centres = np.arange(round(top / step) + 1) * step
