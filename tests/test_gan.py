@@ -17,6 +17,7 @@ from minigen import cli, models, recipes
 from minigen.models import gan as gan_losses
 from minigen.models.wgan_gp import gradient_penalty, interpolate
 from minigen.nn import functional as F
+from minigen.optim.swa_utils import AveragedModel
 from minigen.serialization import load
 from minigen.train import open_run, train
 
@@ -204,15 +205,30 @@ def test_critic_step_lowers_the_critic_loss_and_generator_moves_every_fifth_step
 @lesson09
 def test_ema_generator_is_a_running_average_and_draws_the_samples():
     recipe = _recipe("dcgan", width=8, ema=0.75)
-    assert recipe.sampler is recipe.generator_ema and "generator_ema" in recipe.modules()
+    ema = recipe.generator_ema
+    assert isinstance(ema, AveragedModel) and recipe.sampler is ema and recipe.modules()["generator_ema"] is ema
     before = recipe.generator.net[0].weight.detach().numpy().copy()
-    assert np.array_equal(recipe.generator_ema.net[0].weight.detach().numpy(), before)
+    assert np.array_equal(ema.module.net[0].weight.detach().numpy(), before)     # starts at G's initial weights
     recipe.train_step(minigen.rand(8, 1, 28, 28) * 2 - 1, None, 0)
     after = recipe.generator.net[0].weight.detach().numpy()
-    average = recipe.generator_ema.net[0].weight.detach().numpy()
-    assert np.allclose(average, 0.75 * before + 0.25 * after, atol=1e-7)
+    average = ema.module.net[0].weight.detach().numpy()
+    assert np.allclose(average, 0.75 * before + 0.25 * after, atol=1e-7) and not np.allclose(average, after)
+    for b_avg, b in zip(ema.module.buffers(), recipe.generator.buffers()):      # batch-norm statistics: copied
+        assert np.array_equal(b_avg.numpy(), b.numpy())
     plain = _recipe("dcgan", width=8)
     assert plain.generator_ema is None and plain.sampler is plain.generator and "generator_ema" not in plain.modules()
+    # the average takes no random draws: G trains the same with it as without it
+    minigen.manual_seed(5)
+    with_ema = _recipe("dcgan", width=8, ema=0.75)
+    with_ema.train_step(minigen.rand(8, 1, 28, 28) * 2 - 1, None, 0)
+    minigen.manual_seed(5)
+    without = _recipe("dcgan", width=8)
+    without.train_step(minigen.rand(8, 1, 28, 28) * 2 - 1, None, 0)
+    for p, q in zip(with_ema.generator.parameters(), without.generator.parameters()):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+    # a checkpoint saved when the average held G's keys alone still loads (as an average already begun)
+    ema.load_state_dict(recipe.generator.state_dict())
+    assert ema.n_averaged.item() == 1 and np.array_equal(ema.module.net[0].weight.detach().numpy(), after)
 
 
 # --- the gradient penalty -------------------------------------------------------------------------------------

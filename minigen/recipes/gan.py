@@ -22,7 +22,8 @@ and ``evaluate`` counts the modes the generator covers. On images: samples from 
 conditional GAN: one row per class), their animated GIF and a latent interpolation strip.
 
 Learning rates: ``--lr`` is the generator's, ``--lr-d`` the discriminator's (critic's); Adam with β₁ = 0.5.
-``--ema 0.999`` samples from a running average of G's weights (``update_ema``).
+``--ema 0.999`` samples from a running average of G's weights (``update_ema``: an ``AveragedModel`` of G, from
+``optim/swa_utils.py``, with the exponential moving average; G's own training is the same with or without it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..creation import randn, tensor
 from ..data.ring import Ring
 from ..models import (ConditionalDiscriminator, ConditionalGenerator, Critic, DCGANDiscriminator, DCGANGenerator,
                       Discriminator, Generator, ToyDiscriminator, ToyGenerator)
+from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .base import Recipe, update
 from .gan_variants import ClassConditional, NonSaturating, Unconditional, WassersteinGP
 
@@ -66,8 +68,8 @@ class GANRecipe(Recipe):
         self.generator, self.discriminator = (m.to(device) for m in self.build())
         self.generator_ema = None
         if config.get("ema"):                    # a running average of G's weights, used for sampling
-            self.generator_ema = self.build()[0].to(device)
-            self.generator_ema.load_state_dict(self.generator.state_dict())
+            self.generator_ema = GeneratorAverage(self.generator, multi_avg_fn=get_ema_multi_avg_fn(config["ema"]))
+            self.generator_ema.update_parameters(self.generator)   # the average starts at G's initial weights
         betas = tuple(config["betas"])
         self.opt_g = optim.Adam(self.generator.parameters(), lr=config["lr"], betas=betas)
         self.opt_d = optim.Adam(self.discriminator.parameters(), lr=config["lr_d"], betas=betas)
@@ -122,19 +124,14 @@ class GANRecipe(Recipe):
             report.setdefault("loss_g", loss_g)
         return {"loss": loss_d, **report}
 
-    @no_grad()
     def update_ema(self):
         """θ_ema ← β·θ_ema + (1 − β)·θ after each generator step (β = ``ema``, e.g. 0.999: an average over the
-        last ~1/(1 − β) steps); batch-norm statistics are copied. GAN weights keep circling the equilibrium
-        rather than settling on it; their average sits closer to it (Yazıcı et al., 2019)."""
-        if self.generator_ema is None:
-            return
-        beta = self.config["ema"]
-        for average, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            average.data *= beta
-            average.data += (1 - beta) * p.data
-        for average, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            average.data[...] = b.data
+        last ~1/(1 − β) steps). Batch-norm statistics are copied from G, not averaged (``AveragedModel``'s
+        default): the average of the weights is evaluated with G's current running statistics. GAN weights keep
+        circling the equilibrium rather than settling on it; their average sits closer to it (Yazıcı et al.,
+        2019)."""
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
 
     @no_grad()
     def evaluate(self, loader, n: int = 2000):
@@ -167,6 +164,18 @@ class GANRecipe(Recipe):
         cond = self.conditioning.sampling(self.name, len(noise), labels, self.device)
         out = self.sampler(tensor(noise, device=self.device), *cond).numpy()
         return out if self.points else self.to_unit(out[:, 0])
+
+
+class GeneratorAverage(AveragedModel):
+    """The running average of G (``generator_ema`` in a checkpoint: ``n_averaged`` and G's weights under
+    ``module.``). It also loads a checkpoint saved before the average was an ``AveragedModel``, which held G's
+    keys alone: those are the averaged weights, and the count only needs to say that averaging has begun."""
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        if "n_averaged" not in state_dict:
+            state_dict = {"n_averaged": np.array(1, dtype=np.int64),
+                          **{f"module.{k}": v for k, v in state_dict.items()}}
+        return super().load_state_dict(state_dict, strict)
 
 
 class DCGANRecipe(GANRecipe):
