@@ -327,9 +327,11 @@ def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=Non
     if cols is None:
         cols = _im2col(x, geom, kernel, (Ho, Wo))                   # (g, N·Ho·Wo, K)
     gy_cl = _channels_last(gy, g) if gy_cl is None else gy_cl     # (g, N·Ho·Wo, O/g)
-    gw = _matmul(gy_cl.transpose(0, 2, 1), cols)                    # (g, O/g, K)
-    gw = gw.reshape(O, kernel[0], kernel[1], Cg).transpose(0, 3, 1, 2)
-    return xp_of(gw).ascontiguousarray(gw)
+    # w̄ᵀ = colsᵀ @ gy rather than w̄ = gyᵀ @ cols: the same product, but OpenBLAS runs this orientation 2-3×
+    # faster when the shared dimension N·Ho·Wo is long and the result small (measured on U-Net and DCGAN shapes)
+    gw_t = _matmul(cols.transpose(0, 2, 1), gy_cl)                  # (g, K, O/g)
+    gw = gw_t.reshape(g, kernel[0], kernel[1], Cg, O // g).transpose(0, 4, 3, 1, 2)   # (g, O/g, Cg, kh, kw)
+    return xp_of(gw).ascontiguousarray(gw).reshape(O, Cg, kernel[0], kernel[1])
 
 
 # --- Differentiable functions ------------------------------------------------------------------------------
