@@ -12,7 +12,7 @@
 # %% [markdown]
 # # Lesson 12 — WGAN-GP: gradients of gradients
 #
-# **Time:** about 15 seconds in fast mode (the default: small networks on the ring of lesson 09, then a glimpse
+# **Time:** about 40 seconds in fast mode (the default: small networks on the ring of lesson 09, then a glimpse
 # of the image version on 2,000 embedded digits) and about 5 minutes in full mode (`MINIGEN_LESSON_MODE=full`:
 # longer runs on the ring, then 3 epochs on MNIST's 60,000 images, found through `$MINIGEN_DATA`, `data/` or
 # downloaded) on a 2-core CPU.
@@ -58,7 +58,7 @@ print("mode:", "fast" if FAST else "full")
 # The **Wasserstein-1 distance** is the cost of the cheapest way to move the mass of p_G onto p_data, each unit of
 # mass paying the distance it travels:
 #
-# W(p_data, p_G) = min over couplings γ of E_{(x, x̃)∼γ} ‖x − x̃‖,
+# W(p_data, p_G) = min over couplings γ of E_γ ‖x − x̃‖  (E_γ: the average over pairs (x, x̃) drawn from γ),
 #
 # where a coupling γ is a joint distribution of pairs (x, x̃) with marginals p_data and p_G: a transport plan.
 # For the shrunk ring it is exactly (1 − s)·E‖x‖ ≈ 2(1 − s). An upper bound: move each point s·x out along its
@@ -172,12 +172,12 @@ plt.show()
 # A function f is **1-Lipschitz** when |f(a) − f(b)| ≤ ‖a − b‖ for all a, b: its slope is at most 1 in every
 # direction. For such an f and any coupling γ of p_data and p_G,
 #
-# E_{x∼p_data} f(x) − E_{x̃∼p_G} f(x̃) = E_γ [f(x) − f(x̃)] ≤ E_γ ‖x − x̃‖,
+# E_data f(x) − E_G f(x̃) = E_γ [f(x) − f(x̃)] ≤ E_γ ‖x − x̃‖,  with x ∼ p_data under E_data and x̃ ∼ p_G under E_G,
 #
 # so every 1-Lipschitz function gives a lower bound on the cost of every transport plan, hence on W. The
 # **Kantorovich–Rubinstein duality** says the best such lower bound is not just a bound but W itself:
 #
-# W(p_data, p_G) = max over 1-Lipschitz f of E_{x∼p_data} f(x) − E_{z} f(G(z)).
+# W(p_data, p_G) = max over 1-Lipschitz f of E_data f(x) − E_z f(G(z)),  z ∼ N(0, I).
 #
 # WGAN turns this into a game. The **critic** f, a network, climbs E f(x) − E f(G(z)) (it scores, with no sigmoid
 # and no log: large for data, small for fakes), while keeping its slope at most 1; that maximum is the
@@ -217,7 +217,7 @@ plt.show()
 # so WGAN-GP checks points on lines between randomly paired real and generated samples, and instead of a hard
 # constraint adds a penalty to the critic's loss:
 #
-# x̂ = α·x + (1 − α)·x̃,  α ∼ U[0, 1],      GP = E[(‖∇_x̂ f(x̂)‖ − 1)²],
+# x̂ = α·x + (1 − α)·x̃,  α ∼ U[0, 1],      GP = E[(‖∇f(x̂)‖ − 1)²],
 #
 # critic loss = E f(x̃) − E f(x) + λ·GP,  λ = 10,      generator loss = −E f(G(z)).
 #
@@ -259,7 +259,8 @@ for eps in (0.0, 1e-12):
 # ## 5. Gradients of gradients
 #
 # Now the key step. To train the critic we need the gradient of its loss with respect to its weights θ, and
-# the loss contains ∇_x̂ f(x̂; θ), itself a gradient. The penalty's gradient is a derivative of a derivative.
+# the loss contains ∇f(x̂; θ), the gradient with respect to x̂, itself a gradient. The penalty's gradient is a
+# derivative of a derivative.
 #
 # A one-number example to see it by hand: the critic f(x; w) = tanh(w·x), at one point x. Its gradient with
 # respect to x is g(w) = ∂f/∂x = w·(1 − t²) with t = tanh(w·x), and the penalty is P(w) = (√(g² + ε) − 1)².
@@ -310,7 +311,7 @@ except RuntimeError as error:
     print("RuntimeError:", error)
 
 # %% [markdown]
-# In a real critic the same happens through every layer. A LeakyReLU critic's gradient ∇_x f is piecewise
+# In a real critic the same happens through every layer. A LeakyReLU critic's gradient ∇f(x) is piecewise
 # constant in x, a product of weight matrices and slopes, but it still depends on the weights, so the penalty
 # still has a gradient for them. Lesson 02's `gradgradcheck` checks second derivatives against finite
 # differences; here is the whole penalty's gradient with respect to a small critic's weights, checked the same
@@ -533,15 +534,19 @@ with minigen.no_grad():
     samples = (G(minigen.randn(64, 100)).numpy() + 1) / 2
 fig = viz.image_grid(samples, nrow=16, title=f"WGAN-GP after {critic_steps} critic steps on {DATASET}")
 plt.show()
-print(f"the critic's estimate, average of the first and last {k} steps: "
-      f"{np.mean(curves['W estimate'][1][:k]):.2f} → {np.mean(curves['W estimate'][1][-k:]):.2f}")
+steps, estimate = smooth["W estimate"]["W estimate"]                  # moving averages over k critic steps
+peak = int(np.argmax(estimate))
+print(f"the critic's estimate, averages over {k} critic steps: first {estimate[0]:.2f}, "
+      f"highest {estimate[peak]:.2f} (around critic step {steps[peak]}), last {estimate[-1]:.2f}")
 
 # %% [markdown]
 # The estimate first climbs: the critic starts as a near-constant function and needs a few hundred steps to
 # find the large gap between noise and digits, faster than G, which moves once per five critic steps, can close
-# it. Fast mode stops on that climb. Then G catches up and the estimate falls, unlike a GAN's losses, which hover
-# (lessons 09 and 10): this number goes down as the samples get better. A run of `minigen train wgan-gp` with
-# full mode's settings averaged 15.2, 10.7 and 3.8 over its first three epochs on MNIST, and 1.2 by epoch 15.
+# it. Fast mode's 250 steps end on that climb, so its highest value is at or near its last. In full mode the
+# estimate peaks within the first of the three epochs, then G catches up and it falls to the last value printed,
+# unlike a GAN's losses, which hover (lessons 09 and 10): this number goes down as the samples get better. A run
+# of `minigen train wgan-gp` with full mode's settings averaged 15.2, 10.7 and 3.8 over its first three epochs on
+# MNIST, and 1.2 by epoch 15.
 #
 # The penalty starts at 1: DCGAN's initialisation (weights drawn N(0, 0.02²)) makes the critic nearly flat, slope
 # ≈ 0, and (0 − 1)² = 1. Here it is the two-sided penalty that pulls the slope *up* toward 1, and the penalty
@@ -564,7 +569,7 @@ print(f"the critic's estimate, average of the first and last {k} steps: "
 # D = N. Return x̂ as a new leaf that requires grad, with no graph back to real or fake.
 #
 # **12.2 The gradient penalty.** Write `gradient_penalty(critic, real, fake, u, eps=1e-12)`: section 3's
-# E[(‖∇_x̂ f(x̂)‖ − 1)²], the norm per example as √(Σ g² + ε), differentiable with respect to the critic's
+# E[(‖∇f(x̂)‖ − 1)²], the norm per example as √(Σ g² + ε), differentiable with respect to the critic's
 # weights (section 5). The checks compare it with a linear critic f(x) = w·x, whose gradient is w everywhere,
 # so GP = (√(‖w‖² + ε) − 1)² exactly, with minigen's `gradient_penalty`, and with finite differences of its
 # gradient with respect to a critic's weights.
@@ -577,8 +582,9 @@ real, fake = minigen.tensor(ring.data[:6]), minigen.tensor(runs["WGAN-GP"][0][g_
 u = minigen.rand(6)
 try:
     x_hat = lesson12.interpolates(real, fake, u)
-    print("your x̂:", x_hat.shape, "leaf:", x_hat.is_leaf, "requires grad:", x_hat.requires_grad)
-    print(f"your GP {lesson12.gradient_penalty(critic_net, real, fake, u).item():.6f}, minigen's "
+    checked = f"lessons/{lesson12.__name__.replace('.', '/')}.py"           # the solutions or your exercises
+    print(f"x̂ from {checked}:", x_hat.shape, "leaf:", x_hat.is_leaf, "requires grad:", x_hat.requires_grad)
+    print(f"GP from {checked}: {lesson12.gradient_penalty(critic_net, real, fake, u).item():.6f}, minigen's "
           f"{gradient_penalty(critic_net, real, fake, u.reshape(6, 1)).item():.6f}")
 except NotImplementedError as error:
     print("not written yet:", error)

@@ -20,14 +20,14 @@ def interpolates(real, fake, u):
 
 
 def gradient_penalty(critic, real, fake, u, eps=1e-12):
-    """Exercise 12.2. GP = E[(‖∇_x̂ critic(x̂)‖₂ − 1)²] over the batch, at x̂ = interpolates(real, fake, u).
+    """Exercise 12.2. GP = E[(‖∇critic(x̂)‖₂ − 1)²] over the batch, at x̂ = interpolates(real, fake, u).
 
     ``critic`` maps a batch (N, …) to scores (N, 1), each score depending on its own example only. The steps:
 
     1. x̂ from your ``interpolates``; the scores critic(x̂), (N, 1);
-    2. g = ∇_x̂ of the *sum* of the scores, with ``minigen.grad(..., create_graph=True)``: one backward gives
-       every example's own gradient, (N, …), and ``create_graph`` makes g differentiable with respect to the
-       critic's weights;
+    2. g = the gradient of the *sum* of the scores with respect to x̂, with ``minigen.grad(..., create_graph=True)``:
+       one backward gives every example's own gradient, (N, …), and ``create_graph`` makes g differentiable with
+       respect to the critic's weights;
     3. per example, ‖g‖ = √(Σ g² + eps) over all its elements (ε *inside* the square root), (N,);
     4. the mean of (‖g‖ − 1)², a scalar."""
     raise NotImplementedError("exercise 12.2: write gradient_penalty (lessons/exercises/lesson12.py)")
