@@ -43,7 +43,7 @@ print("mode:", "fast" if FAST else "full")
 # kernels, each spanning all C input channels. Output channel o at pixel (a, b) is the dot product of kernel o
 # with the patch of the image under it:
 #
-# y[n, o, a, b] = Σ_{c, i, j} w[o, c, i, j] · x[n, c, a·s + i, b·s + j]
+# y[n, o, a, b] = Σ_c Σ_i Σ_j w[o, c, i, j] · x[n, c, a·s + i, b·s + j]
 #
 # where s is the **stride** (how far the kernel jumps). Often the image is first surrounded by p rows and
 # columns of zeros (**padding**) so the kernel can sit on the border. (Deep learning's "convolution" does not
@@ -160,7 +160,8 @@ print("largest difference from the loops:", np.abs(conv2d_im2col(x, w) - conv2d_
 
 # %% [markdown]
 # The picture shows im2col on one 4×4 image with a 2×2 kernel: each of the 9 columns is one patch, read in
-# the order (i, j); the pixel in the middle of the image appears in 4 columns, once per patch that covers it.
+# the order (i, j); each of the four pixels in the middle (5, 6, 9 and 10) appears in 4 columns, once per patch
+# that covers it, while each corner pixel appears in only one.
 
 # %%
 tiny = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
@@ -174,7 +175,8 @@ for ax, values, title in ((left, tiny[0, 0], "image 4×4"), (right, cols, "cols:
 plt.show()
 
 # %% [markdown]
-# How much faster? Timing both, and minigen's `F.conv2d`, on a batch of digit-sized feature maps:
+# How much faster? Timing both, and minigen's `F.conv2d`, on a batch of digit-sized feature maps, then im2col and
+# `F.conv2d` on a batch with more channels (the loops would take seconds there):
 
 # %%
 def best_time(fn, repeat=3):
@@ -195,8 +197,23 @@ t_cols = best_time(lambda: conv2d_im2col(xb, wb))
 t_fast = best_time(lambda: F.conv2d(xt, wt))
 print(f"x {xb.shape}, w {wb.shape}:")
 print(f"  loops   {1e3 * t_loops:8.1f} ms")
-print(f"  im2col  {1e3 * t_cols:8.2f} ms   ({t_loops / t_cols:.0f}× faster)")
-print(f"  minigen {1e3 * t_fast:8.2f} ms")
+print(f"  im2col  {1e3 * t_cols:8.2f} ms   ({t_loops / t_cols:.0f}× faster than the loops)")
+print(f"  minigen {1e3 * t_fast:8.2f} ms   ({t_fast / t_cols:.2f}× im2col's time)")
+xb = rng.standard_normal((64, 32, 14, 14)).astype(np.float32)
+wb = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
+xt, wt = minigen.tensor(xb), minigen.tensor(wb)
+t_cols, t_fast = best_time(lambda: conv2d_im2col(xb, wb)), best_time(lambda: F.conv2d(xt, wt))
+print(f"x {xb.shape}, w {wb.shape}:")
+print(f"  im2col  {1e3 * t_cols:8.2f} ms")
+print(f"  minigen {1e3 * t_fast:8.2f} ms   ({t_fast / t_cols:.2f}× im2col's time)")
+
+# %% [markdown]
+# im2col turns hundreds of thousands of tiny dot products into one matrix product: that is the big step. On the
+# small batch minigen's `F.conv2d` is no faster than our 15 lines, often a little slower: each call pays a fixed
+# cost of a few hundredths of a millisecond (checking its arguments, wrapping arrays in tensors, copying into and
+# out of the layout of section 7), as large as the arithmetic itself at this size. With more channels the
+# arithmetic dominates and that cost fades; what `F.conv2d` adds over this notebook's version is stride,
+# padding, dilation, groups and a backward pass, which section 7 times.
 
 # %% [markdown]
 # ## 5. The backward pass, derived
@@ -270,7 +287,7 @@ print("⟨conv(x, w), y⟩ =", np.vdot(conv, y), " ⟨x, conv_transpose(y, w)⟩
 #
 # `minigen/ops/conv_simple.py` is section 4 made general (stride, padding, dilation, groups) and
 # differentiable: its `Im2col` and `Col2im` are each other's backward, so the pair closes and gradients of
-# gradients work. `minigen/ops/conv.py`, the default, computes exactly the same thing faster:
+# gradients work. `minigen/ops/conv.py`, the default, computes exactly the same thing faster than `conv_simple`:
 #
 # - it stores images **channels-last** (N, H, W, C) internally, so every patch row is a run of contiguous
 #   numbers, and one strided view plus one copy builds all of cols;
@@ -288,8 +305,8 @@ print("simple vs fast, largest difference:", float(np.abs(simple.detach().numpy(
 print("gradcheck:", minigen.gradcheck(lambda a, b: F.conv2d(a, b, stride=2, padding=1), (xt, wt)))
 
 # %% [markdown]
-# Forward plus backward on a layer the size of a DCGAN discriminator's second convolution (GUIDE workload W1,
-# scaled down in fast mode), both versions:
+# Forward plus backward on a layer the size of a DCGAN discriminator's second convolution (workload W1 of
+# `minigen bench`, lesson 13; a batch of 8 instead of 64 in fast mode), both versions:
 
 # %%
 n = fast_or_full(8, 64)
