@@ -123,6 +123,8 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    """Adam (module docstring); ``decoupled_weight_decay=True`` makes it AdamW."""
+
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False, *, maximize: bool = False, decoupled_weight_decay: bool = False):
         if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
@@ -136,8 +138,10 @@ class Adam(Optimizer):
     def step(self):
         # Every array operation below writes into an existing array (out=, in place): the step passes over
         # each parameter several times, and a fresh temporary per operation would cost an allocation (and,
-        # for large ones, fresh pages) each time. The operations and their order are those of the formulas
-        # in the module docstring, so the results are the same to the last bit.
+        # for large ones, fresh pages) each time. Two remain per parameter: one scratch array reused for every
+        # intermediate, and the update (or the private copy of g that it then overwrites). The operations and
+        # their order are those of the formulas in the module docstring, so the results are the same to the
+        # last bit.
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, wd = group["lr"], group["weight_decay"]
@@ -146,7 +150,7 @@ class Adam(Optimizer):
                 if p.grad is None:
                     continue
                 xp, theta = p.xp, p.data
-                scratch = xp.empty_like(theta)                      # the one temporary, reused throughout
+                scratch = xp.empty_like(theta)                      # reused for each intermediate below
                 g = p.grad.data                                     # (read only: the caller's .grad)
                 if group["maximize"]:
                     g = xp.negative(g)
@@ -175,9 +179,9 @@ class Adam(Optimizer):
                 denom = xp.sqrt(v, out=scratch)
                 denom /= math.sqrt(bias2)
                 denom += group["eps"]                               # √v/√(1 − β₂ᵗ) + ε
-                step = xp.multiply(m, lr / bias1, out=g if g is not p.grad.data else None)
-                step /= denom
-                theta -= step                                       # θ ← θ − lr/(1 − β₁ᵗ) · m / denom
+                update = xp.multiply(m, lr / bias1, out=g if g is not p.grad.data else None)
+                update /= denom
+                theta -= update                                     # θ ← θ − lr/(1 − β₁ᵗ) · m / denom
 
 
 class AdamW(Adam):
