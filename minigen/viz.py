@@ -121,7 +121,8 @@ def latent_scatter(z, labels, path=None, title="test images in the latent space"
     plt = _plt()
     z = np.asarray(z)
     fig, ax = plt.subplots(figsize=(6, 5.5))
-    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)
+    # ten colours over −0.5 … 9.5, so each label's tick sits in the middle of its colour
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=3, alpha=0.7)
     fig.colorbar(points, ax=ax, ticks=range(10))
     ax.set_title(title)
     return _finish(fig, path)

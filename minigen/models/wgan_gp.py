@@ -6,13 +6,13 @@ the original GAN is flat at log 2 and gives G no direction. The Wasserstein-1 (e
 shrinking as p_G moves toward p_data, and Kantorovich–Rubinstein duality turns it into a maximisation over
 1-Lipschitz functions f, the *critic*:
 
-    W(p_data, p_G) = max_{‖f‖_L ≤ 1}  E_x[f(x)] − E_z[f(G(z))]
+    W(p_data, p_G) = max over 1-Lipschitz f of  E_data[f(x)] − E_z[f(G(z))]
 
 **The penalty.** The optimal critic has gradient norm 1 almost everywhere on lines between real and generated
 points, so WGAN-GP softly enforces exactly that, at random points on such lines:
 
     x̂ = α·x + (1 − α)·G(z),      α ~ U[0, 1], one α per *example* (per pixel would leave the lines)
-    GP = E[(‖∇_x̂ f(x̂)‖₂ − 1)²],    ‖g‖₂ computed as √(Σ g² + ε)
+    GP = E[(‖∇f(x̂)‖₂ − 1)²]  (the gradient with respect to x̂),    ‖g‖₂ computed as √(Σ g² + ε)
 
 The ε inside the square root matters: d√u/du = 1/(2√u) is infinite at u = 0, so an exactly zero gradient
 (a dead critic region) would put NaN into the weights. Differentiating GP with respect to the critic's weights
@@ -54,8 +54,9 @@ def interpolate(real, fake, alpha=None):
 
 
 def gradient_penalty(critic, real, fake, alpha=None, eps: float = 1e-12):
-    """E[(‖∇_x̂ critic(x̂)‖₂ − 1)²] on interpolates of ``real`` and ``fake``; differentiable in the critic's
-    weights (``alpha`` fixes the mixing weights, shape (N, 1, …); by default one uniform draw per example)."""
+    """E[(‖∇critic(x̂)‖₂ − 1)²], the gradient taken with respect to x̂, on interpolates of ``real`` and
+    ``fake``; differentiable in the critic's weights (``alpha`` fixes the mixing weights, shape (N, 1, …); by
+    default one uniform draw per example)."""
     x_hat = interpolate(real, fake, alpha)                                  # (N, 1, 28, 28)
     scores = critic(x_hat)                                                  # (N, 1)
     # Each score depends on its own example only, so the gradient of their sum is every per-example gradient.
