@@ -208,7 +208,8 @@ def get_rng_state() -> dict:
             state[device] = gen.bit_generator._state.copy()
         else:
             warnings.warn(f"get_rng_state: cannot read the state of {device}'s random generator with this CuPy "
-                          f"({cupy.__version__}); a run resumed from this state draws other random numbers there")
+                          f"({cupy.__version__}); a run resumed from this state draws other random numbers there",
+                          stacklevel=2)
     return state
 
 
@@ -223,6 +224,6 @@ def set_rng_state(state: dict) -> None:
             bits = generator(device).bit_generator if here else None
             if getattr(bits, "_state", None) is None or tuple(bits._state.shape) != tuple(saved.shape):
                 warnings.warn(f"set_rng_state: cannot restore {device}'s random stream here (no GPU, another "
-                              f"CuPy or another GPU); it starts again from the seed {state['seed']}")
+                              f"CuPy or another GPU); it starts again from the seed {state['seed']}", stacklevel=2)
             else:
                 bits._state[...] = on_device(saved, device)

@@ -143,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="run directory (a new one if it exists)")
     demo.set_defaults(func=_demo)
 
-    bench = sub.add_parser("bench", help="time workloads W1-W6 against NumPy's matmul rate (and PyTorch, if importable)",
-                           description=_bench_description())
+    bench = sub.add_parser("bench", description=_bench_description(),
+                           help="time workloads W1-W6 against NumPy's matmul rate (and PyTorch, if importable)")
     bench.add_argument("workloads", nargs="*", help="workload ids, e.g. W1 W2 (default: all available)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--repeats", type=int, default=10)

@@ -37,7 +37,7 @@ def test_conv_net_learns_bars_to_95_percent():
         nn.Conv2d(8, 16, 3), nn.BatchNorm2d(16), nn.ReLU(),               # → (N, 16, 4, 4)
         nn.Flatten(), nn.Linear(256, 3))                                   # → (N, 3) logits
     opt = optim.Adam(model.parameters(), lr=3e-3)
-    for epoch in range(10):
+    for _epoch in range(10):
         order = rng.permutation(600)
         for start in range(0, 600, 50):
             idx = order[start:start + 50]

@@ -67,7 +67,8 @@ def test_dcgan_shapes(arch):
 @lesson10
 @pytest.mark.parametrize("arch", ["5x5", "421"])
 def test_dcgan_hidden_layer_adds_one_fully_connected_layer_to_each_network(arch):
-    G, D = models.DCGANGenerator(arch=arch, width=8, hidden=24), models.DCGANDiscriminator(arch=arch, width=8, hidden=24)
+    G = models.DCGANGenerator(arch=arch, width=8, hidden=24)
+    D = models.DCGANDiscriminator(arch=arch, width=8, hidden=24)
     plain = models.DCGANGenerator(arch=arch, width=8)
     linear_sizes = [(m.in_features, m.out_features) for m in G.modules() if isinstance(m, minigen.nn.Linear)]
     assert linear_sizes == [(100, 24), (24, 32 * 49)]

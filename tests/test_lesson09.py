@@ -70,7 +70,7 @@ def test_generator_losses_match_their_formulas_and_gradients(fake):
     for flag in (False, True):
         np.testing.assert_allclose(module.generator_loss(f64(fake), minimax=flag).item(),
                                    reference().generator_loss(f64(fake), minimax=flag).item(), rtol=1e-8)
-        assert minigen.gradcheck(lambda f: module.generator_loss(f, minimax=flag), (f64(fake),))
+        assert minigen.gradcheck(lambda f, flag=flag: module.generator_loss(f, minimax=flag), (f64(fake),))
 
 
 def test_losses_stay_finite_for_huge_logits_and_the_minimax_gradient_saturates():

@@ -6,7 +6,8 @@ Adding a workload: write ``setup(device) -> Case`` in one of this package's work
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 
 class Case(NamedTuple):

@@ -17,7 +17,7 @@ are uint8 in 0–255 with white digits on black.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -31,7 +31,7 @@ FONT_FILES = [
 SIZE, FINE = 28, 3  # output size and supersampling factor
 
 
-@lru_cache(maxsize=None)
+@cache
 def glyph(font_file: str, digit: int):
     """The outline of ``digit`` in ``font_file``, centred, longest side 1: a list of closed polygons."""
     import matplotlib

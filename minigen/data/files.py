@@ -7,8 +7,8 @@ Where a dataset's files are looked for, in order: the ``root`` argument, ``$MINI
 
 Every file is checked against its published MD5 sum before use. Downloads try each mirror in turn, write to a
 temporary file, check the sum, and only then rename it into place (atomic): an interrupted or corrupt download
-never leaves a file that looks complete. A corrupt file in the download folder is removed, reported (a warning) and downloaded again; one elsewhere
-(a shared, read-only folder) stops with an error that names it.
+never leaves a file that looks complete. A corrupt file in the download folder is removed, reported (a warning)
+and downloaded again; one elsewhere (a shared, read-only folder) stops with an error that names it.
 """
 
 from __future__ import annotations

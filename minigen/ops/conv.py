@@ -275,7 +275,8 @@ def _phase(phi: int, stride: int, padding: int, kernel: int, out: int):
 
     Input pixel h = s·a + φ receives gy[m]·w[i] wherever h + p − i = s·m, i.e. from the taps i ≡ φ + p (mod s)
     only: i = r + s·t with r = (φ + p) mod s, at m = a + q − t with q = ⌊(φ + p)/s⌋. Reversing the taps,
-    t' = T − 1 − t, turns this into a stride-1 correlation: x̄[s·a + φ] = Σ_t' gy[a + q − T + 1 + t'] · w[r + s·(T−1−t')].
+    t' = T − 1 − t, turns this into a stride-1 correlation:
+        x̄[s·a + φ] = Σ_t' gy[a + q − T + 1 + t'] · w[r + s·(T − 1 − t')].
     Returns (taps i in t' order, the gy row read for a = 0 and t' = 0, how many a)."""
     r, q = (phi + padding) % stride, (phi + padding) // stride
     taps = list(range(r, kernel, stride))[::-1]                     # w's taps for t' = 0, 1, …, T − 1

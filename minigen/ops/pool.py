@@ -189,7 +189,7 @@ class MaxPool2d(WindowPick):
     def indices(self):
         """PyTorch's return_indices: the flat index h·W + w of each picked pixel in its (unpadded) image."""
         w = self.windows
-        (kh, kw), (sh, sw), (dh, dw), (ph, pw), (Ho, Wo) = w.kernel, w.stride, w.dilation, w.padding, w.out_hw
+        (_, kw), (sh, sw), (dh, dw), (ph, pw), (Ho, Wo) = w.kernel, w.stride, w.dilation, w.padding, w.out_hw
         xp = xp_of(self.chosen)
         rows = xp.arange(Ho).reshape(-1, 1) * sh + (self.chosen // kw) * dh - ph
         cols = xp.arange(Wo) * sw + (self.chosen % kw) * dw - pw
