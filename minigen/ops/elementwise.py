@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..autograd import Function, Tensor
 from ..backend import array_from, device_of, xp_of
 from .dtypes import as_tensor_like, cast, operands, scalar_dtype
@@ -167,10 +169,17 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     def forward(self, x):
-        # σ(x) = 1/(1+e⁻ˣ) for x ≥ 0 and eˣ/(1+eˣ) for x < 0: exp never sees a large positive argument.
+        # σ(x) = 1/(1 + e⁻ˣ), computed in place in one buffer (four passes, no temporaries). Far left, e⁻ˣ
+        # overflows to inf and 1/(1 + inf) = 0 is σ's limit: the overflow is harmless, and its warning is silenced.
+        # (The two-branch form, e^(−|x|) with a select, never overflows but took 4× as long: sigmoid and SiLU
+        # sit in every block of a U-Net.)
         xp = xp_of(x)
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        y = xp.empty_like(x)                     # (also for 0-d input, where ufuncs would return a scalar)
+        with np.errstate(over="ignore"):
+            xp.negative(x, out=y)
+            xp.exp(y, out=y)
+        y += 1
+        return xp.reciprocal(y, out=y)
 
     def backward(self, g):
         y = self.output()
