@@ -396,14 +396,20 @@ def test_gradient_for_one_input_only(transposed, wants):
 
 
 @lesson04
-def test_no_grad_keeps_no_columns():
+def test_a_conv_keeps_no_columns_between_forward_and_backward():
+    """The unfolded input is k²/s² times the input's size: the graph keeps x only, and the weight gradient
+    unfolds it again (still right: checked against finite differences elsewhere)."""
     x = minigen.randn(2, 3, 8, 8)
     w = minigen.randn(4, 3, 3, 3, requires_grad=True)
     with minigen.no_grad():
         y = F.conv2d(x, w)
     assert y.grad_fn is None and not y.requires_grad
     y = F.conv2d(x, w)
-    assert y.grad_fn.cols is not None  # kept for the weight gradient
+    assert y.grad_fn.cols is None
+    g = minigen.randn(*y.shape)
+    gw, = minigen.grad(y, w, g)
+    expected, = minigen.grad(conv2d_simple(x, w), w, g)
+    np.testing.assert_allclose(gw.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
     y = F.conv2d(x, w.detach())
     assert y.grad_fn is None
 

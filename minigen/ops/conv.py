@@ -301,13 +301,15 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     left = max([0] + [-start for taps, start, n in cols if taps and n])
     Hp = max([top + Ho] + [top + start + n + len(taps) - 1 for taps, start, n in rows if taps and n])
     Wp = max([left + Wo] + [left + start + n + len(taps) - 1 for taps, start, n in cols if taps and n])
-    gp = xp.zeros((N, Hp, Wp, O), dtype=gy.dtype)
-    gp[:, top:top + Ho, left:left + Wo] = gy.transpose(0, 2, 3, 1)  # (N, Hp, Wp, O)
+    gp = xp.empty((N, Hp, Wp, O), dtype=gy.dtype)
+    gp[:, :top], gp[:, top + Ho:], gp[:, top:top + Ho, :left], gp[:, top:top + Ho, left + Wo:] = 0, 0, 0, 0
+    gp[:, top:top + Ho, left:left + Wo] = gy.transpose(0, 2, 3, 1)  # (N, Hp, Wp, O): pad, channels-last
     sN, sH, sW, sO = gp.strides
-    out = xp.empty((N, H, W, C), dtype=gy.dtype)                     # x̄, channels-last
+    single = len(rows) == len(cols) == 1 and rows[0][0] and cols[0][0]  # stride 1: one phase, all of x̄
+    out = None if single else xp.empty((N, H, W, C), dtype=gy.dtype)   # x̄, channels-last
     for fh, (taps_h, start_h, nh) in enumerate(rows):
         for fw, (taps_w, start_w, nw) in enumerate(cols):
-            phase = out[:, fh::sh, fw::sw]                           # (N, nh, nw, C), a view
+            phase = None if single else out[:, fh::sh, fw::sw]      # (N, nh, nw, C), a view
             if not (taps_h and taps_w):
                 phase[...] = 0                                       # no tap of w reaches these pixels
                 continue
@@ -317,6 +319,8 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
             phase_cols = xp.ascontiguousarray(fields).reshape(N * nh * nw, Th * Tw * O)
             sub = w[:, :, taps_h][:, :, :, taps_w]                   # (O, C, Th, Tw)
             sub = xp.ascontiguousarray(sub.transpose(2, 3, 0, 1)).reshape(Th * Tw * O, C)  # rows (t'h, t'w, o)
+            if single:                                               # the product is x̄ itself: no copy
+                return (phase_cols @ sub).reshape(N, H, W, C).transpose(0, 3, 1, 2)
             phase[...] = (phase_cols @ sub).reshape(N, nh, nw, C)
     return out.transpose(0, 3, 1, 2)                                 # (N, C, H, W) view
 
@@ -354,8 +358,11 @@ class Conv2d(Function):
         self.geom, self.out_hw, self.keep_cols, self.cols = geom, tuple(out_hw), keep_cols, None
 
     def __call__(self, x, w):
-        if self.keep_cols is None:  # keep the columns of x for the weight gradient only if one may be asked for
-            self.keep_cols = is_grad_enabled() and w.requires_grad
+        if self.keep_cols is None:
+            # The columns of x are k²/s² times x's size (9× for a 3×3 conv): kept from forward to backward in
+            # every layer they tripled a U-Net step's peak memory. The weight gradient unfolds x again instead
+            # (one more copy per layer, a few per cent of the step); only a caller that uses them at once keeps them.
+            self.keep_cols = False
         return super().__call__(x, w)
 
     def forward(self, x, w):
