@@ -80,14 +80,25 @@ class Softplus(Function):
 
 
 class SiLU(Function):
+    # σ(x) is recomputed in backward (four fast passes) rather than kept: an activation-sized array per layer
+    # held from forward to backward costs more (memory) than it saves (time).
     def forward(self, x):
-        self.sigmoid = Sigmoid().forward(x)                                  # σ(x), kept for backward
-        return x * self.sigmoid
+        s = Sigmoid().forward(x)
+        s *= x                                                               # x·σ(x), in σ's buffer
+        return s
 
     def backward(self, g):
         x, = self.inputs
-        s = sigmoid(x) if is_grad_enabled() else Tensor(self.sigmoid)       # create_graph: s depends on x
-        return g * s * (1.0 + x * (1.0 - s))
+        if is_grad_enabled():                        # create_graph: the rule in tensor ops, differentiable again
+            s = sigmoid(x)
+            return g * s * (1.0 + x * (1.0 - s))
+        s = Sigmoid().forward(x.data)                # plain backward: the same rule on arrays, in two buffers
+        d = 1 - s
+        d *= x.data
+        d += 1
+        d *= s
+        d *= g.data                                  # g·σ(x)·(1 + x(1 − σ(x)))
+        return Tensor(d)
 
 
 _SQRT_HALF, _INV_SQRT_2PI, _SQRT_2_OVER_PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi), math.sqrt(2 / math.pi)

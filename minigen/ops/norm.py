@@ -24,7 +24,8 @@ through μ and σ² gives the same line as batch norm's, with ĝ = g·γ, per gr
 (∂L/∂γ and ∂L/∂β summed over everything but γ's own axes). Why: x̂ = (x − μ)/σ, so ∂x̂ⱼ/∂xᵢ = (δᵢⱼ − 1/m − x̂ᵢx̂ⱼ/m)/σ
 (from ∂μ/∂xᵢ = 1/m and ∂σ/∂xᵢ = x̂ᵢ/m), and Σⱼ ĝⱼ ∂x̂ⱼ/∂xᵢ is the line above. The forward makes four passes
 over x (the mean, the centring, the variance as a dot product of the centred rows, the scaling in place) and
-keeps x̂ and 1/σ for the backward; ``group_norm_composed`` and ``layer_norm_composed`` are the compositions of
+keeps only μ and 1/σ (one number per row): the backward recomputes x̂ from x in two passes rather than hold an
+activation-sized x̂ per layer until then (a U-Net has a dozen); ``group_norm_composed`` and ``layer_norm_composed`` are the compositions of
 basic ops that the tests hold the fused ones to.
 """
 
@@ -139,17 +140,18 @@ class Normalize(Function):
         xp = xp_of(x)
         m = math.prod(x.shape[x.ndim - self.n_axes:])
         rows = x.reshape(-1, m)                                              # (groups, m): a view
-        centred = rows - rows.mean(axis=1, keepdims=True)                    # passes 1 and 2
-        var = xp.einsum("ij,ij->i", centred, centred)[:, None] / x.dtype.type(m)   # pass 3, no temporary
+        mu = rows.mean(axis=1, keepdims=True)                                # pass 1
+        y = rows - mu                                                        # pass 2: x − μ, the output's buffer
+        var = xp.einsum("ij,ij->i", y, y)[:, None] / x.dtype.type(m)         # pass 3, no temporary
         inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))                 # (groups, 1)
-        centred *= inv_std                                                   # pass 4: x̂, in place
-        self.x_hat = centred.reshape(x.shape)
-        self.inv_std = inv_std.reshape(x.shape[:x.ndim - self.n_axes] + (1,) * self.n_axes)
-        if not affine:
-            return self.x_hat.copy()                                         # the output must not alias x̂
-        weight, bias = affine
-        y = self.x_hat * weight
-        y += bias
+        y *= inv_std                                                         # pass 4: x̂, in place
+        stats = x.shape[:x.ndim - self.n_axes] + (1,) * self.n_axes
+        self.mean, self.inv_std = mu.reshape(stats), inv_std.reshape(stats)  # small: x̂ is recomputed in backward
+        y = y.reshape(x.shape)
+        if affine:
+            weight, bias = affine
+            y *= weight                                                      # passes 5, 6: γ x̂ + β, in place
+            y += bias
         return y
 
     def backward(self, g):
@@ -159,8 +161,10 @@ class Normalize(Function):
             centred = x - mean(x, axes, keepdim=True)
             inv_std = (mean(centred * centred, axes, keepdim=True) + self.eps) ** -0.5
             x_hat = centred * inv_std
-        else:  # plain backward: reuse what forward computed
-            x_hat, inv_std = Tensor(self.x_hat), Tensor(self.inv_std)
+        else:  # plain backward: x̂ again from x and the saved statistics (two passes, no x̂ kept in memory)
+            x_hat = x.data - self.mean
+            x_hat *= self.inv_std
+            x_hat, inv_std = Tensor(x_hat), Tensor(self.inv_std)
         g_hat = g * self.inputs[1] if len(self.inputs) > 1 else g           # ĝ = g·γ
         gx = None
         if self.needs_input_grad[0]:
