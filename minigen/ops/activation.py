@@ -80,19 +80,16 @@ class Softplus(Function):
 
 
 class SiLU(Function):
-    # σ(x) is recomputed in backward (four fast passes) rather than kept: an activation-sized array per layer
-    # held from forward to backward costs more (memory) than it saves (time).
     def forward(self, x):
-        s = Sigmoid().forward(x)
-        s *= x                                                               # x·σ(x), in σ's buffer
-        return s
+        self.sigmoid = Sigmoid().forward(x)                                  # σ(x), kept for backward
+        return x * self.sigmoid
 
     def backward(self, g):
         x, = self.inputs
         if is_grad_enabled():                        # create_graph: the rule in tensor ops, differentiable again
             s = sigmoid(x)
             return g * s * (1.0 + x * (1.0 - s))
-        s = Sigmoid().forward(x.data)                # plain backward: the same rule on arrays, in two buffers
+        s = self.sigmoid                             # plain backward: the same rule on arrays, in one buffer
         d = 1 - s
         d *= x.data
         d += 1

@@ -24,8 +24,8 @@ through μ and σ² gives the same line as batch norm's, with ĝ = g·γ, per gr
 (∂L/∂γ and ∂L/∂β summed over everything but γ's own axes). Why: x̂ = (x − μ)/σ, so ∂x̂ⱼ/∂xᵢ = (δᵢⱼ − 1/m − x̂ᵢx̂ⱼ/m)/σ
 (from ∂μ/∂xᵢ = 1/m and ∂σ/∂xᵢ = x̂ᵢ/m), and Σⱼ ĝⱼ ∂x̂ⱼ/∂xᵢ is the line above. The forward makes four passes
 over x (the mean, the centring, the variance as a dot product of the centred rows, the scaling in place) and
-keeps only μ and 1/σ (one number per row): the backward recomputes x̂ from x in two passes rather than hold an
-activation-sized x̂ per layer until then (a U-Net has a dozen); ``group_norm_composed`` and ``layer_norm_composed`` are the compositions of
+keeps x̂ and 1/σ; the plain backward is the same rule on arrays in two scratch buffers (the tensor-op form, with
+x̂ recomputed from x, serves create_graph); ``group_norm_composed`` and ``layer_norm_composed`` are the compositions of
 basic ops that the tests hold the fused ones to.
 """
 
@@ -140,31 +140,28 @@ class Normalize(Function):
         xp = xp_of(x)
         m = math.prod(x.shape[x.ndim - self.n_axes:])
         rows = x.reshape(-1, m)                                              # (groups, m): a view
-        mu = rows.mean(axis=1, keepdims=True)                                # pass 1
-        y = rows - mu                                                        # pass 2: x − μ, the output's buffer
-        var = xp.einsum("ij,ij->i", y, y)[:, None] / x.dtype.type(m)         # pass 3, no temporary
+        centred = rows - rows.mean(axis=1, keepdims=True)                    # passes 1 and 2
+        var = xp.einsum("ij,ij->i", centred, centred)[:, None] / x.dtype.type(m)   # pass 3, no temporary
         inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))                 # (groups, 1)
-        y *= inv_std                                                         # pass 4: x̂, in place
-        stats = x.shape[:x.ndim - self.n_axes] + (1,) * self.n_axes
-        self.mean, self.inv_std = mu.reshape(stats), inv_std.reshape(stats)  # small: x̂ is recomputed in backward
-        y = y.reshape(x.shape)
-        if affine:
-            weight, bias = affine
-            y *= weight                                                      # passes 5, 6: γ x̂ + β, in place
-            y += bias
+        centred *= inv_std                                                   # pass 4: x̂, in place
+        self.x_hat = centred.reshape(x.shape)
+        self.inv_std = inv_std.reshape(x.shape[:x.ndim - self.n_axes] + (1,) * self.n_axes)
+        if not affine:
+            return self.x_hat.copy()                                         # the output must not alias x̂
+        weight, bias = affine
+        y = self.x_hat * weight
+        y += bias
         return y
 
     def backward(self, g):
         x = self.inputs[0]
         axes = tuple(range(x.ndim - self.n_axes, x.ndim))
-        if is_grad_enabled():  # create_graph: x̂ and 1/σ as tensor ops of x, so that this rule is differentiable
-            centred = x - mean(x, axes, keepdim=True)
-            inv_std = (mean(centred * centred, axes, keepdim=True) + self.eps) ** -0.5
-            x_hat = centred * inv_std
-        else:  # plain backward: x̂ again from x and the saved statistics (two passes, no x̂ kept in memory)
-            x_hat = x.data - self.mean
-            x_hat *= self.inv_std
-            x_hat, inv_std = Tensor(x_hat), Tensor(self.inv_std)
+        if not is_grad_enabled():
+            return self._backward_arrays(g.data, axes)
+        # create_graph: the rule in tensor ops, with x̂ and 1/σ recomputed from x, so that it is differentiable
+        centred = x - mean(x, axes, keepdim=True)
+        inv_std = (mean(centred * centred, axes, keepdim=True) + self.eps) ** -0.5
+        x_hat = centred * inv_std
         g_hat = g * self.inputs[1] if len(self.inputs) > 1 else g           # ĝ = g·γ
         gx = None
         if self.needs_input_grad[0]:
@@ -175,6 +172,34 @@ class Normalize(Function):
         gw = sum_to(g * x_hat, weight.shape) if self.needs_input_grad[1] else None   # ∂L/∂γ = Σ g·x̂
         gb = sum_to(g, bias.shape) if self.needs_input_grad[2] else None             # ∂L/∂β = Σ g
         return gx, gw, gb
+
+    def _backward_arrays(self, g, axes):
+        """The same rule on arrays, from the saved x̂ and 1/σ, in two scratch buffers (the plain backward)."""
+        x_hat, affine = self.x_hat, len(self.inputs) > 1
+        gx = gw = gb = None
+        t = g * x_hat                                                        # g·x̂ (buffer 1)
+        if affine:
+            weight = self.inputs[1].data
+            gw = Tensor(_sum_to_shape(t, weight.shape)) if self.needs_input_grad[1] else None   # Σ g·x̂
+            gb = Tensor(_sum_to_shape(g, weight.shape)) if self.needs_input_grad[2] else None   # Σ g
+        if self.needs_input_grad[0]:
+            gx = g * weight if affine else g.copy()                          # ĝ (buffer 2)
+            if affine:
+                t *= weight                                                  # ĝ·x̂
+            mean_g_xhat = t.mean(axis=axes, keepdims=True)
+            gx -= gx.mean(axis=axes, keepdims=True)                          # ĝ − mean ĝ
+            xp_of(t).multiply(x_hat, mean_g_xhat, out=t)
+            gx -= t                                                          # − x̂·mean(ĝ·x̂)
+            gx *= self.inv_std                                               # · 1/σ
+            gx = Tensor(gx)
+        return (gx, gw, gb) if affine else gx
+
+
+def _sum_to_shape(a, shape):
+    """Sum array ``a`` down to ``shape`` (its broadcast source: leading dims and dims of size 1 summed)."""
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
+    return a.sum(axis=axes).reshape(shape) if axes else a
 
 
 def _affine(input: Tensor, weight, bias, shape):
