@@ -13,9 +13,9 @@
 # # Lesson 13 — The GPU with CuPy
 #
 # **Time:** about 10 seconds in fast mode (the default: a short training run, and the benchmark with 3 timed
-# runs of W1, W2 and W4) and about 1½ minutes in full mode (`MINIGEN_LESSON_MODE=full`: a longer training run and
-# the whole benchmark, W1–W4 at their full sizes with 10 timed runs each as `minigen bench` does, most of it
-# W3's DCGAN step at 1 to 2 seconds a run) on a 2-core CPU. With PyTorch installed the benchmark times its twins
+# runs of W1, W2 and W4) and about 3 minutes in full mode (`MINIGEN_LESSON_MODE=full`: a longer training run and
+# the whole benchmark, W1–W6 at their full sizes with 10 timed runs each as `minigen bench` does, most of it
+# the DCGAN and U-Net steps at 1 to 3 seconds a run) on a 2-core CPU. With PyTorch installed the benchmark times its twins
 # too (about half as long again). With a GPU, the GPU half adds a few seconds, plus, on the very first run,
 # CuPy compiling its kernels (up to a minute; they are cached on disk afterwards).
 #
@@ -335,18 +335,20 @@ for device in ["cpu"] + ([DEVICE] if HAS_GPU else []):
 #
 # ## 7. The benchmark: `minigen bench` on this machine
 #
-# The benchmark's four workloads (lessons 04, 08 and 10 name them by these ids): W1 and W2 are a convolution and a
+# The benchmark's six workloads (lessons 04, 08 and 10 name them by these ids): W1 and W2 are a convolution and a
 # transposed convolution, forward and backward; W3 is a whole DCGAN training step (batch 256, lesson 10's
-# `arch="5x5"` networks); W4 a VAE training step (batch 128). The CPU run below prints
+# `arch="5x5"` networks); W4 a VAE training step (batch 128); W5 and W6 a training step and a sampling call of a
+# small diffusion U-Net (1.84 M parameters, the kind of network the diffusion lessons train). The CPU run below prints
 # what `minigen bench` prints (`bench.run` is the function behind it); on a GPU the same function runs with
 # `device="cuda"`, one workload at a time, and the two are put side by side after. Fast mode takes 3 timed runs
-# and a 512² matmul for the reference rate, and leaves W3 out on the CPU (one step takes seconds there); full
-# mode is `minigen bench`'s setting (10 runs, 2048² matmul, every workload). Everything is measured now, on the
-# machine running this notebook.
+# and a 512² matmul for the reference rate, and leaves W3, W5 and W6 out on the CPU (one step takes seconds there);
+# full mode is `minigen bench`'s setting (10 runs, 2048² matmul, every workload). `minigen bench` also prints the
+# peak memory of each workload, measured in fresh processes; this notebook leaves that column out
+# (`memory=False`) to save time. Everything is measured now, on the machine running this notebook.
 
 # %%
-SETTINGS = fast_or_full(dict(repeats=3, warmup=1, settle=0.0, matmul_n=512),
-                        dict(repeats=10, warmup=3, settle=0.3, matmul_n=2048))
+SETTINGS = fast_or_full(dict(repeats=3, warmup=1, settle=0.0, matmul_n=512, memory=False),
+                        dict(repeats=10, warmup=3, settle=0.3, matmul_n=2048, memory=False))
 results = {"cpu": bench.run("cpu", fast_or_full(["W1", "W2", "W4"], list(bench.WORKLOADS)), **SETTINGS)}
 if HAS_GPU:  # one workload at a time, so that one failing (reported here) does not lose the others
     results[DEVICE] = []
@@ -419,8 +421,8 @@ save_figure(fig, "13_bench")
 plt.show()
 
 # %% [markdown]
-# What to expect with a GPU (the speed-up column says what this machine did): the convolutions (W1, W2) and
-# the DCGAN step (W3) have enough arithmetic per kernel for the GPU's matrix products to pay off, typically
+# What to expect with a GPU (the speed-up column says what this machine did): the convolutions (W1, W2), the
+# DCGAN step (W3) and the U-Net (W5, W6) have enough arithmetic per kernel for the GPU's matrix products to pay off, typically
 # many times over a few CPU cores. The VAE step (W4) is small (five linear layers on a batch of 128, and Adam on ten
 # parameters: well over a hundred small kernels per step), so on a GPU it is mostly launch overhead, like the
 # spirals network above. How close minigen gets to PyTorch on a GPU depends on the work around the products:
