@@ -15,8 +15,8 @@
 # **Time:** about 10 seconds in fast mode (the default: a short training run, and the benchmark with 3 timed
 # runs of W1, W2 and W4) and about 3 minutes in full mode (`MINIGEN_LESSON_MODE=full`: a longer training run and
 # the whole benchmark, W1–W6 at their full sizes with 10 timed runs each as `minigen bench` does, most of it
-# the DCGAN and U-Net steps at 1 to 3 seconds a run) on a 2-core CPU. With PyTorch installed the benchmark times its twins
-# too (about half as long again). With a GPU, the GPU half adds a few seconds, plus, on the very first run,
+# the DCGAN and U-Net steps at 1 to 3 seconds a run) on a 2-core CPU. With PyTorch installed the benchmark times
+# its twins too (about half as long again). With a GPU, the GPU half adds a few seconds, plus, on the very first run,
 # CuPy compiling its kernels (up to a minute; they are cached on disk afterwards).
 #
 # Every lesson so far ran on the CPU, on NumPy. minigen runs the *same code* on an NVIDIA GPU through
@@ -422,8 +422,8 @@ plt.show()
 
 # %% [markdown]
 # What to expect with a GPU (the speed-up column says what this machine did): the convolutions (W1, W2), the
-# DCGAN step (W3) and the U-Net (W5, W6) have enough arithmetic per kernel for the GPU's matrix products to pay off, typically
-# many times over a few CPU cores. The VAE step (W4) is small (five linear layers on a batch of 128, and Adam on ten
+# DCGAN step (W3) and the U-Net (W5, W6) have enough arithmetic per kernel for the GPU's matrix products to pay
+# off, typically many times over a few CPU cores. The VAE step (W4) is small (five linear layers on a batch of 128, and Adam on ten
 # parameters: well over a hundred small kernels per step), so on a GPU it is mostly launch overhead, like the
 # spirals network above. How close minigen gets to PyTorch on a GPU depends on the work around the products:
 # PyTorch fuses and tunes those kernels, minigen launches one CuPy kernel per NumPy-style operation.
