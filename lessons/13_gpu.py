@@ -421,12 +421,12 @@ save_figure(fig, "13_bench")
 plt.show()
 
 # %% [markdown]
-# What to expect with a GPU (the speed-up column says what this machine did): the convolutions (W1, W2), the
-# DCGAN step (W3) and the U-Net (W5, W6) have enough arithmetic per kernel for the GPU's matrix products to pay
-# off, typically many times over a few CPU cores. The VAE step (W4) is small (five linear layers on a batch of
-# 128, and Adam on ten parameters: well over a hundred small kernels per step), so on a GPU it is mostly launch
-# overhead, like the spirals network above. How close minigen gets to PyTorch on a GPU depends on the work around the products:
-# PyTorch fuses and tunes those kernels, minigen launches one CuPy kernel per NumPy-style operation.
+# What to expect with a GPU (the speed-up column says what this machine did): the convolutions (W1, W2), the DCGAN step
+# (W3) and the U-Net (W5, W6) have enough arithmetic per kernel for the GPU's matrix products to pay off, typically many
+# times over a few CPU cores. The VAE step (W4) is small (five linear layers on a batch of 128, and Adam on ten
+# parameters: well over a hundred small kernels per step), so on a GPU it is mostly launch overhead, like the spirals
+# network above. How close minigen gets to PyTorch on a GPU depends on the work around the products: PyTorch fuses and
+# tunes those kernels, minigen launches one CuPy kernel per NumPy-style operation.
 #
 # ## Exercises
 #
