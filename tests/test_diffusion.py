@@ -240,3 +240,37 @@ def test_toy_two_moons_losses_fall(loss_fn, bound):
         opt.step()
     after = mean_loss()
     assert after < bound * before, (before, after)
+
+
+@pytest.mark.parametrize("seed", [None, 5])
+def test_cuda_paths_on_the_stand_in(monkeypatch, seed):
+    """Losses, their backward and both samplers (guided) stay on the device, on the stand-in CuPy of
+    tests/fake_cupy.py, which refuses NumPy arithmetic on device arrays."""
+    import fake_cupy
+
+    fake_cupy.install(monkeypatch)
+    cuda = "cuda:0"
+    minigen.manual_seed(0)
+    net = UNet(channels=(8, 16, 32), n_classes=10).to(cuda)
+    x0 = minigen.rand(2, 1, 28, 28, device=cuda) * 2 - 1
+    y = minigen.tensor([3, 4], device=cuda)
+    for loss in (diffusion.ddpm_loss(net, x0, y, p_uncond=0.5), flow.flow_loss(net, x0, y, p_uncond=0.5)):
+        loss.backward()
+        assert loss.device == cuda and net.out.weight.grad.device == cuda
+    for x, _ in (diffusion.sample(net, (2, 1, 28, 28), "ddim", steps=2, eta=1.0, guidance=2.0, y=y, seed=seed,
+                                  device=cuda),
+                 diffusion.sample(net, (2, 1, 28, 28), "ddpm", steps=2, seed=seed, device=cuda),
+                 flow.sample(net, (2, 1, 28, 28), "heun", steps=2, guidance=2.0, y=y, seed=seed, device=cuda)):
+        assert isinstance(x.data, fake_cupy.ndarray) and x.device == cuda
+    toy = TimeMLP(hidden=16).to(cuda)
+    diffusion.ddpm_loss(toy, minigen.randn(4, 2, device=cuda)).backward()
+
+
+def test_label_dropout():
+    minigen.manual_seed(0)
+    y = minigen.tensor(np.arange(4000) % 10)
+    assert np.array_equal(diffusion.drop_labels(y, 10, 0.0).numpy(), y.numpy())
+    assert np.all(diffusion.drop_labels(y, 10, 1.0).numpy() == 10)
+    dropped = diffusion.drop_labels(y, 10, 0.2).numpy()
+    kept = dropped != 10
+    assert np.array_equal(dropped[kept], y.numpy()[kept]) and abs((~kept).mean() - 0.2) < 0.03
