@@ -132,6 +132,15 @@ def test_diffusion_samplers_return_the_point(sampler, steps, nfe):
     np.testing.assert_allclose(x.numpy(), np.broadcast_to(X_STAR, (6, 2)), atol=1e-4)
 
 
+def test_timesteps():
+    assert diffusion.timesteps(1000, 1) == [999]
+    assert diffusion.timesteps(1000, 3) == [999, 500, 0]
+    assert diffusion.timesteps(1000, 1000) == list(range(999, -1, -1))
+    assert all(len(set(diffusion.timesteps(1000, s))) == s for s in (2, 7, 333, 999))
+    with pytest.raises(ValueError):
+        diffusion.timesteps(1000, 1001)
+
+
 def test_diffusion_trajectory_and_cosine():
     s = diffusion.Schedule("cosine")
     x, nfe, traj = diffusion.sample(PointEps(s), (3, 2), sampler="ddim", steps=10, schedule=s, seed=0,

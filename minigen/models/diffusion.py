@@ -221,7 +221,8 @@ def timesteps(T: int, steps: int) -> list[int]:
     """``steps`` distinct step indices from T − 1 down to 0, evenly spaced."""
     if not 1 <= steps <= T:
         raise ValueError(f"sample: steps must lie in 1 … {T}, got {steps}")
-    return [int(v) for v in np.unique(np.round(np.linspace(0, T - 1, steps)).astype(np.int64))[::-1]]
+    # from T − 1 (always: one step must start from noise) down to 0; distinct since the spacing is at least 1
+    return [int(v) for v in np.round(np.linspace(T - 1, 0, steps)).astype(np.int64)]
 
 
 def sample(model, shape, sampler: str = "ddpm", steps: int | None = None, eta: float = 0.0, guidance: float = 1.0,
