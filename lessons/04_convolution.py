@@ -209,8 +209,8 @@ print(f"  minigen {1e3 * t_fast:8.2f} ms   ({t_fast / t_cols:.2f}× im2col's tim
 
 # %% [markdown]
 # im2col turns hundreds of thousands of tiny dot products into one matrix product: that is the big step. On the
-# small batch minigen's `F.conv2d` is no faster than our 15 lines, often a little slower: each call pays a fixed
-# cost of a few hundredths of a millisecond (checking its arguments, wrapping arrays in tensors, copying into and
+# small batch minigen's `F.conv2d` is about as fast as our 15 lines, a little faster or slower from run to run: each
+# call pays a fixed cost of a few hundredths of a millisecond (checking its arguments, wrapping arrays in tensors, copying into and
 # out of the layout of section 7), as large as the arithmetic itself at this size. With more channels the
 # arithmetic dominates and that cost fades; what `F.conv2d` adds over this notebook's version is stride,
 # padding, dilation, groups and a backward pass, which section 7 times.
