@@ -208,12 +208,12 @@ print(f"  im2col  {1e3 * t_cols:8.2f} ms")
 print(f"  minigen {1e3 * t_fast:8.2f} ms   ({t_fast / t_cols:.2f}× im2col's time)")
 
 # %% [markdown]
-# im2col turns hundreds of thousands of tiny dot products into one matrix product: that is the big step. On the
-# small batch minigen's `F.conv2d` is about as fast as our 15 lines, a little faster or slower from run to run: each
-# call pays a fixed cost of a few hundredths of a millisecond (checking its arguments, wrapping arrays in tensors, copying into and
-# out of the layout of section 7), as large as the arithmetic itself at this size. With more channels the
-# arithmetic dominates and that cost fades; what `F.conv2d` adds over this notebook's version is stride,
-# padding, dilation, groups and a backward pass, which section 7 times.
+# im2col turns hundreds of thousands of tiny dot products into one matrix product: that is the big step. On the small
+# batch minigen's `F.conv2d` is about as fast as our 15 lines, a little faster or slower from run to run: each call
+# pays a fixed cost of a few hundredths of a millisecond (checking its arguments, wrapping arrays in tensors, copying
+# into and out of the layout of section 7), as large as the arithmetic itself at this size. With more channels the
+# arithmetic dominates and that cost fades; what `F.conv2d` adds over this notebook's version is stride, padding,
+# dilation, groups and a backward pass, which section 7 times.
 
 # %% [markdown]
 # ## 5. The backward pass, derived
