@@ -305,7 +305,7 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     gp[:, :top], gp[:, top + Ho:], gp[:, top:top + Ho, :left], gp[:, top:top + Ho, left + Wo:] = 0, 0, 0, 0
     gp[:, top:top + Ho, left:left + Wo] = gy.transpose(0, 2, 3, 1)  # (N, Hp, Wp, O): pad, channels-last
     sN, sH, sW, sO = gp.strides
-    single = len(rows) == len(cols) == 1 and rows[0][0] and cols[0][0]  # stride 1: one phase, all of x̄
+    single = len(rows) == len(cols) == 1 and bool(rows[0][0] and cols[0][0])  # stride 1: one phase, all of x̄
     out = None if single else xp.empty((N, H, W, C), dtype=gy.dtype)   # x̄, channels-last
     for fh, (taps_h, start_h, nh) in enumerate(rows):
         for fw, (taps_w, start_w, nw) in enumerate(cols):
@@ -354,16 +354,11 @@ class ChannelsLast(Function):
 class Conv2d(Function):
     """y = conv(x, w) with output size ``out_hw`` (at most the natural size: a crop keeps it linear)."""
 
-    def __init__(self, geom: Geometry, out_hw, keep_cols=None):
+    # ``keep_cols``: the columns of x are k²/s² times x's size (9× for a 3×3 conv): kept from forward to backward
+    # in every layer they tripled a U-Net step's peak memory, so by default the weight gradient unfolds x again
+    # (one more copy per layer, a few per cent of the step); only a caller that uses them at once keeps them.
+    def __init__(self, geom: Geometry, out_hw, keep_cols: bool = False):
         self.geom, self.out_hw, self.keep_cols, self.cols = geom, tuple(out_hw), keep_cols, None
-
-    def __call__(self, x, w):
-        if self.keep_cols is None:
-            # The columns of x are k²/s² times x's size (9× for a 3×3 conv): kept from forward to backward in
-            # every layer they tripled a U-Net step's peak memory. The weight gradient unfolds x again instead
-            # (one more copy per layer, a few per cent of the step); only a caller that uses them at once keeps them.
-            self.keep_cols = False
-        return super().__call__(x, w)
 
     def forward(self, x, w):
         self.x_hw = x.shape[2:]
