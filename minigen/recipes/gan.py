@@ -178,6 +178,17 @@ class GeneratorAverage(AveragedModel):
         return super().load_state_dict(state_dict, strict)
 
 
+def dcgan_networks(config: dict, points: bool, discriminator):
+    """A DCGAN generator and ``discriminator`` (DCGANDiscriminator, or WGAN-GP's Critic) as ``config`` sets them:
+    ``arch``, ``width``, ``hidden`` (--hidden 1024: one fully connected layer in each); on 2-D points, the toy MLPs
+    (no batch norm, no dropout)."""
+    if points:
+        return ToyGenerator(config["latent_dim"]), ToyDiscriminator()
+    hidden = (config.get("hidden") or [0])[0]
+    return (DCGANGenerator(config["latent_dim"], config["arch"], config["width"], hidden=hidden),
+            discriminator(config["arch"], config["width"], hidden=hidden))
+
+
 class DCGANRecipe(GANRecipe):
     """DCGAN (models/dcgan.py): ``--arch 5x5`` (5×5 kernels) or ``--arch 421`` (4×4 kernels, stride 2, padding 1);
     ``--width`` channels; ``--hidden 1024`` one fully connected layer in each network."""
@@ -186,12 +197,7 @@ class DCGANRecipe(GANRecipe):
                     width=64, ema=0.0)
 
     def build(self):
-        if self.points:
-            return ToyGenerator(self.config["latent_dim"]), ToyDiscriminator()    # (no batch norm, no dropout)
-        c = self.config
-        hidden = (c.get("hidden") or [0])[0]     # --hidden 1024: one fully connected layer in G and D
-        return (DCGANGenerator(c["latent_dim"], c["arch"], c["width"], hidden=hidden),
-                DCGANDiscriminator(c["arch"], c["width"], hidden=hidden))
+        return dcgan_networks(self.config, self.points, DCGANDiscriminator)
 
 
 class CGANRecipe(GANRecipe):
@@ -218,12 +224,7 @@ class WGANGPRecipe(GANRecipe):
     dataset_defaults = {"ring": dict(epochs=60, lr=5e-4, lr_d=5e-4)}
 
     def build(self):
-        if self.points:
-            return ToyGenerator(self.config["latent_dim"]), ToyDiscriminator()
-        c = self.config
-        hidden = (c.get("hidden") or [0])[0]
-        return (DCGANGenerator(c["latent_dim"], c["arch"], c["width"], hidden=hidden),
-                Critic(c["arch"], c["width"], hidden=hidden))
+        return dcgan_networks(self.config, self.points, Critic)
 
     def make_loss(self):
         return WassersteinGP(self.config["n_critic"], self.config["gp_lambda"])
