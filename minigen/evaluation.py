@@ -36,7 +36,7 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     recipe.train(False)
     results = recipe.evaluate(loader)
     if getattr(recipe, "scored_by_evaluator", False) and config["dataset"] != "ring":
-        results.update(evaluate_generator(run, evaluator, n_samples))
+        results.update(evaluate_generator(run, evaluator, n_samples, test_set))
     test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
     pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
     (run.dir / "eval.json").write_text(json.dumps(results, indent=2))
@@ -77,12 +77,14 @@ def generate(recipe, n: int, rng, labels=None, batch: int = 500) -> np.ndarray:
                            for i in range(0, n, batch)])
 
 
-def evaluate_generator(run: Run, evaluator=None, n: int = 10_000) -> dict:
-    """Score ``run``'s generator with the evaluator classifier (see the module docstring, step 2)."""
+def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None) -> dict:
+    """Score ``run``'s generator with the evaluator classifier (see the module docstring, step 2); ``test``: the
+    run's test set, if the caller has loaded it already."""
     config, recipe = run.config, run.recipe
     path = find_evaluator(run.dir, config["dataset"], evaluator)
     judge = open_evaluator(path, config["dataset"])
-    test = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
+    if test is None:
+        test = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
     train = data.load_dataset(config["dataset"], True, config.get("data_root"), config.get("limit"))
     n = min(n, len(test), len(train))
     rng = np.random.default_rng([config["seed"], 99])
