@@ -165,9 +165,14 @@ def train(model: str | None = None, dataset: str = "digits", epochs=None, batch_
         run = new_run(model, dataset, out, device, seed, limit, data_root, epochs=epochs, batch_size=batch_size, lr=lr,
                       **options)
     train_loader, test_loader, test_set = loaders(run)
+    limit = run.config.get("time_limit")
+    deadline = time.time() + 60 * limit - run.seconds if limit else None   # the limit counts earlier sessions
     with checkpoint_on_interrupt(run):
         while run.epoch < run.config["epochs"]:
-            sums, count, started = train_one_epoch(run, train_loader, log_every, progress)
+            sums, count, started = train_one_epoch(run, train_loader, log_every, progress, deadline)
+            if run.batch < len(train_loader):                  # the time limit struck mid-epoch
+                stop_mid_epoch(run, started)
+                break
             end_epoch(run, test_loader, sums, count, started)
             if past_time_limit(run):
                 break
@@ -176,9 +181,10 @@ def train(model: str | None = None, dataset: str = "digits", epochs=None, batch_
     return run.dir
 
 
-def train_one_epoch(run: Run, loader, log_every: int = 20, progress: bool = True):
-    """One pass over the training set (or the rest of it, after a resume mid-epoch). Returns every step's
-    metrics summed where they live (on a GPU: read back once an epoch), the number of steps, the start time."""
+def train_one_epoch(run: Run, loader, log_every: int = 20, progress: bool = True, deadline: float | None = None):
+    """One pass over the training set (or the rest of it, after a resume mid-epoch), or up to the step that passes
+    ``deadline`` (a ``time.time()``). Returns every step's metrics summed where they live (on a GPU: read back once
+    an epoch), the number of steps, the start time."""
     config, recipe, epoch = run.config, run.recipe, run.epoch
     check_every = 1 if recipe.device == "cpu" else log_every  # reading a GPU value back costs a sync
     loader.set_epoch(epoch)
@@ -202,6 +208,8 @@ def train_one_epoch(run: Run, loader, log_every: int = 20, progress: bool = True
                 run.log({"kind": "step", "epoch": epoch + 1, "step": run.step, **values})
                 bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
         bar.update(1)
+        if deadline is not None and time.time() > deadline and run.batch < len(loader):
+            break
     bar.close()
     return sums, count, started
 
@@ -247,6 +255,15 @@ def stop_if_diverged(run: Run, values: dict) -> None:
         raise TrainingDiverged(
             f"{run.config['model']}: {bad} at step {run.step} (epoch {run.epoch + 1}, batch {run.batch}); stopped. "
             f"The last good checkpoint is {last_good if last_good.exists() else 'none (no epoch finished yet)'}")
+
+
+def stop_mid_epoch(run: Run, started: float) -> None:
+    """The time limit passed inside an epoch: count the time, save checkpoint_last.npz at this batch, say so."""
+    run.seconds += time.time() - started
+    run.save("checkpoint_last.npz")
+    print(f"time limit of {run.config['time_limit']} minutes reached in epoch {run.epoch + 1} at batch {run.batch} "
+          f"({run.seconds / 60:.1f} minutes of training); continue with: minigen train --resume {run.dir}",
+          flush=True)
 
 
 def past_time_limit(run: Run) -> bool:

@@ -139,12 +139,13 @@ def test_commands_train_sample_eval(tmp_path, capsys):
     assert "test_loss" in capsys.readouterr().out
 
 
-def test_time_limit_stops_after_the_epoch_that_passes_it(tmp_path):
+def test_time_limit_stops_mid_epoch_with_a_checkpoint_there(tmp_path):
     run = tmp_path / "run"
     assert cli.main(["train", "ae", "--epochs", "3", "--limit", "100", "--batch-size", "50", "--time-limit",
                      "0.00001", "--out", str(run), "--quiet"]) == 0
     assert json.loads((run / "config.json").read_text())["time_limit"] == 0.00001
-    assert load(run / "checkpoint_last.npz")["position"]["epoch"] == 1
+    position = load(run / "checkpoint_last.npz")["position"]
+    assert (position["epoch"], position["batch"], position["step"]) == (0, 1, 1)   # after the first batch
 
 
 def test_resume_takes_a_new_time_limit(tmp_path):
@@ -153,10 +154,22 @@ def test_resume_takes_a_new_time_limit(tmp_path):
     assert cli.main(["train", "ae", "--epochs", "4", "--limit", "100", "--batch-size", "50", "--time-limit",
                      "0.00001", "--out", str(run), "--quiet"]) == 0
     assert cli.main(["train", "--resume", str(run), "--quiet"]) == 0
-    assert load(run / "checkpoint_last.npz")["position"]["epoch"] == 2     # one more epoch, then the limit again
+    position = load(run / "checkpoint_last.npz")["position"]                # the limit is spent already: one
+    assert (position["epoch"], position["step"]) == (1, 2)                 # step (to the epoch's end), then stop
     assert cli.main(["train", "--resume", str(run), "--time-limit", "60", "--quiet"]) == 0
     assert load(run / "checkpoint_last.npz")["position"]["epoch"] == 4     # the new limit lets it finish
     assert json.loads((run / "config.json").read_text())["time_limit"] == 60
+
+
+def test_time_limit_mid_epoch_resumes_exactly(tmp_path):
+    """Stopped by the time limit inside an epoch, then resumed: the same weights as one uninterrupted run."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["train", "ae", "--limit", "200", "--batch-size", "50", "--quiet"]
+    assert cli.main(common + ["--epochs", "2", "--out", str(a)]) == 0
+    assert cli.main(common + ["--epochs", "2", "--time-limit", "0.00001", "--out", str(b)]) == 0
+    assert cli.main(["train", "--resume", str(b), "--time-limit", "60", "--quiet"]) == 0
+    wa, wb = load(a / "checkpoint_last.npz")["modules"]["model"], load(b / "checkpoint_last.npz")["modules"]["model"]
+    assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
 
 
 def test_resume_can_change_the_learning_rate_schedule(tmp_path):
