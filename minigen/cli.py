@@ -33,7 +33,10 @@ def _bench(args) -> int:
 
 def _train(args) -> int:
     options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
-                                             "width", "ema", "time_limit")}
+                                             "width", "ema", "time_limit", "conditional", "attention",
+                                             "schedule", "p_uncond", "warmup")}
+    if args.channels:
+        options["channels"] = [int(c) for c in args.channels.split(",")]
     if args.hidden:
         options["hidden"] = [int(h) for h in args.hidden.split(",")]
     try:
@@ -55,20 +58,51 @@ def _open_run(run_dir):
         raise SystemExit(f"minigen: {e}") from None
 
 
+def _set_sampling(recipe, args, command: str) -> str:
+    """Apply --sampler/--steps/--eta/--guidance to a diffusion or flow run (an error for other runs); returns a
+    description of the sampler for titles and messages ('' for GANs)."""
+    given = {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance") if getattr(args, k) is not None}
+    if not hasattr(recipe, "set_sampling"):
+        if given:
+            raise SystemExit(f"minigen {command}: --{'/--'.join(given)} apply to ddpm and flow runs; this is a "
+                             f"{recipe.name!r} run")
+        return ""
+    try:
+        recipe.set_sampling(**given)
+    except ValueError as e:
+        raise SystemExit(f"minigen {command}: {e}") from None
+    o = {k: recipe.option(k) for k in ("sampler", "steps", "eta", "guidance")}
+    return (f"{o['sampler']}, {o['steps']} steps" + (f", eta {o['eta']}" if o["sampler"] == "ddim" and o["eta"] else "")
+            + (f", guidance {o['guidance']}" if recipe.conditional else ""))
+
+
 def _sample(args) -> int:
     run = _open_run(args.run_dir)
-    run.recipe.train(False)
-    noise = run.recipe.noise(args.n, np.random.default_rng(args.seed))
-    images = run.recipe.sample(noise, labels=args.label)
+    recipe = run.recipe
+    recipe.train(False)
+    how = _set_sampling(recipe, args, "sample")
     out = args.out or str(run.dir / "samples.png")
-    viz.image_grid(images, title=f"{run.config['model']}: {args.n} samples", path=out)
-    print(f"{args.n} samples written to {out}")
+    if not out.endswith((".png", ".npy")):
+        raise SystemExit(f"minigen sample: --out must end in .png or .npy, got {out!r}")
+    noise = recipe.noise(args.n, np.random.default_rng(args.seed))
+    try:
+        images = recipe.sample(noise, labels=args.label)               # (N, 28, 28) in [0, 1]
+    except ValueError as e:
+        raise SystemExit(f"minigen sample: {e}") from None
+    if out.endswith(".npy"):                                            # float32 (N, 1, 28, 28) in [0, 1]
+        np.save(out, images.astype(np.float32)[:, None] if images.ndim == 3 else images.astype(np.float32))
+    else:
+        title = f"{run.config['model']}: {args.n} samples" + (f" ({how})" if how else "")
+        viz.image_grid(images, title=title, path=out)
+    nfe = getattr(recipe, "last_nfe", None)
+    print(f"{args.n} samples written to {out}" + (f" ({how}: {nfe} network evaluations per sample)" if how else ""))
     return 0
 
 
 def _eval(args) -> int:
     try:
-        results = evaluate_run(args.run_dir, args.evaluator, args.n_samples, args.iw_samples)
+        results = evaluate_run(args.run_dir, args.evaluator, args.n_samples, args.iw_samples,
+                               sampling=lambda recipe: _set_sampling(recipe, args, "eval"), out=args.out)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"minigen eval: {e}") from None
     for k, v in results.items():
@@ -86,6 +120,16 @@ def _bench_description() -> str:
             "it is installed (each library timed in its own block). The networks are described in minigen/bench/.")
 
 
+def _sampling_options(parser) -> None:
+    parser.add_argument("--sampler", help="ddpm runs: ddpm (ancestral) or ddim (default); flow runs: euler or heun "
+                        "(default)")
+    parser.add_argument("--steps", type=int, help="ddpm, flow: sampling steps (default: the run's, 50); heun "
+                        "evaluates the network 2*steps-1 times, guidance doubles every evaluation")
+    parser.add_argument("--eta", type=float, help="ddim: 0 deterministic (default), 1 as ancestral sampling")
+    parser.add_argument("--guidance", type=float, help="conditional ddpm, flow: w in e_u + w (e_c - e_u); 1 is the "
+                        "plain conditional model, 0 the unconditional one, above 1 sharper and less varied")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minigen", description="minigen: a small deep-learning library")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float)
     train.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after every epoch")
     train.add_argument("--time-limit", type=float,
-                       help="stop after the epoch that passes this many minutes of training (in total, across resumes)")
+                       help="stop once this many minutes of training have passed (in total, across resumes), "
+                       "mid-epoch if need be: checkpoint_last.npz is saved there and --resume continues from it")
     train.add_argument("--device", default="cpu", help="cpu or cuda")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run directory (default runs/MODEL-DATASET; never overwritten)")
@@ -115,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--width", type=int, help="DCGAN family, classifier: channels of the first conv layer")
     train.add_argument("--lr-d", type=float, help="GANs: the discriminator's (critic's) learning rate; --lr is G's")
     train.add_argument("--ema", type=float, help="GANs: sample from a running average of G's weights, e.g. 0.999")
+    train.add_argument("--conditional", action="store_true", default=None,
+                       help="ddpm, flow: condition on the class label (dropped with probability --p-uncond, for "
+                       "classifier-free guidance)")
+    train.add_argument("--p-uncond", type=float, help="ddpm, flow: probability of dropping the label (default 0.1)")
+    train.add_argument("--channels", help="ddpm, flow: U-Net widths at 28, 14 and 7 pixels, e.g. 32,64,64")
+    train.add_argument("--attention", action=argparse.BooleanOptionalAction, default=None,
+                       help="ddpm, flow: self-attention at 7x7 in the U-Net's middle")
+    train.add_argument("--schedule", choices=("linear", "cosine"), help="ddpm: the noise schedule (default linear)")
+    train.add_argument("--warmup", type=int, help="ddpm, flow: steps of linear learning-rate warm-up (default 200)")
     train.add_argument("--binarize", action="store_true", default=None, help="dynamic binarization (VAE)")
     train.add_argument("--iw-samples", type=int, help="VAE: importance samples for the test NLL")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -123,9 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("run_dir")
     sample.add_argument("--n", type=int, default=64)
-    sample.add_argument("--out", help="PNG file (default RUN_DIR/samples.png)")
+    sample.add_argument("--out", help="a .png (a grid) or a .npy file: float32 array (N, 1, 28, 28) in [0, 1], "
+                        "(N, 2) points for the ring (default RUN_DIR/samples.png)")
     sample.add_argument("--label", type=int, help="class to draw (conditional models)")
     sample.add_argument("--seed", type=int, default=0)
+    _sampling_options(sample)
     sample.set_defaults(func=_sample)
 
     evaluate = sub.add_parser("eval", help="evaluate a trained run on its test set; write eval.json, pictures")
@@ -133,7 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--iw-samples", type=int, help="VAE: importance samples for the test NLL")
     evaluate.add_argument("--evaluator", help="GANs: the classifier run that scores samples (default: "
                           "$MINIGEN_EVALUATOR, else classifier-DATASET beside the run, else runs/classifier-DATASET)")
-    evaluate.add_argument("--n-samples", type=int, default=10_000, help="GANs: images to generate and score")
+    evaluate.add_argument("--n-samples", type=int, default=10_000,
+                          help="GANs, ddpm, flow: images to generate and score")
+    evaluate.add_argument("--out", help="ddpm, flow: the JSON file for the scores (default RUN_DIR/eval.json; "
+                          "eval-SAMPLER-STEPS.json when a sampling option is given)")
+    _sampling_options(evaluate)
     evaluate.set_defaults(func=_eval)
 
     demo = sub.add_parser("demo", help="train a small network on two spirals with the engine; write a PNG")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,22 @@ from .metrics import (class_shares, classifier_score, frechet_distance, gaussian
 from .train import Run, open_run
 
 
-def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: int | None = None) -> dict:
-    """Evaluate the run in ``run_dir`` (see the module docstring); returns the numbers written to eval.json."""
+def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: int | None = None,
+                 sampling=None, out=None) -> dict:
+    """Evaluate the run in ``run_dir`` (see the module docstring); returns the numbers written to eval.json.
+
+    ``sampling(recipe)``, for diffusion and flow runs, sets the sampler and returns its description; their scores
+    go to ``eval-SAMPLER-STEPS.json`` (``-wW`` with guidance), so evaluations of one run with different samplers
+    sit side by side. ``out`` names the file instead."""
     run = open_run(run_dir)
     recipe, config = run.recipe, run.config
+    how = sampling(recipe) if sampling is not None else ""
+    if hasattr(recipe, "set_sampling"):
+        how = how or f"{recipe.option('sampler')}, {recipe.option('steps')} steps"
+        name = f"eval-{recipe.option('sampler')}-{recipe.option('steps')}" + \
+            (f"-w{recipe.option('guidance'):g}" if recipe.conditional else "") + ".json"
+    else:
+        name = "eval.json"
     if iw_samples:
         config["iw_samples"] = iw_samples
     test_set = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
@@ -39,7 +52,9 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
         results.update(evaluate_generator(run, evaluator, n_samples, test_set))
     test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
     pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
-    (run.dir / "eval.json").write_text(json.dumps(results, indent=2))
+    if how:
+        results["sampling"] = how
+    (run.dir / (out or name)).write_text(json.dumps(results, indent=2))
     return results
 
 
@@ -90,7 +105,9 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None) -> 
     rng = np.random.default_rng([config["seed"], 99])
     recipe.train(False)
     requested = np.arange(n) % recipe.n_classes if recipe.conditional else None
+    started = time.time()
     generated = generate(recipe, n, rng, requested)                        # (n, 28, 28) in [0, 1]
+    seconds = time.time() - started
     to_input = judge.recipe.transform(False)
     f_gen, p_gen = judge.recipe.predict(generated)
     f_test, p_test = judge.recipe.predict(to_input(test.data[:n], rng))
@@ -102,6 +119,9 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None) -> 
            "classifier_score": classifier_score(p_gen),
            "class_shares": [round(s, 4) for s in shares],
            "min_share": min(shares), "max_share": max(shares), "uncertain_share": uncertain_share(p_gen)}
+    if getattr(recipe, "last_nfe", None) is not None:          # diffusion and flow: what the samples cost
+        out["nfe_per_sample"] = recipe.last_nfe
+    out["sampling_seconds"] = round(seconds, 1)
     if requested is not None:
         out["label_accuracy"] = label_accuracy(p_gen, backend.on_device(requested, judge.recipe.device))
     test_labels = backend.on_device(test.targets[:n], judge.recipe.device)

@@ -14,6 +14,9 @@ functions of ``minigen.viz``. The training loop calls ``epoch_samples`` and ``lo
     latent_interpolation     a walk along great circles between random latent points (GANs; a row per class
                              when conditional)
     ring                     real against generated points of the 2-D ring, with the modes covered
+    reverse_process          diffusion and flow: x_t from pure noise to the sample, as a strip and a GIF
+    loss_by_time             diffusion and flow: the test loss in ten ranges of t
+    guidance_rows            conditional diffusion and flow: one row per class at several guidance weights
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def losses(recipe, records: list[dict], title: str, path) -> Path | None:
         return viz.loss_curves(curves, title=title, path=path)
     panels = {panel: {label: curves[k] for k, label in names.items() if k in curves}
               for panel, names in recipe.curves.items()}
-    return viz.loss_panels({k: v for k, v in panels.items() if v}, title=title, path=path)
+    panels = {k: v for k, v in panels.items() if v}
+    return viz.loss_panels(panels, title=title, path=path) if panels else None
 
 
 def final(recipe, run_dir, test_x: np.ndarray, test_y: np.ndarray) -> list[Path]:
@@ -141,5 +145,50 @@ def ring(recipe, run_dir, test_x, test_y):
                                  f"within 3σ of one)")]
 
 
+def reverse_process(recipe, run_dir, test_x, test_y, n: int = 8, columns: int = 10):
+    """x_t along the sampler's steps for n samples (rows), at ``columns`` evenly spaced steps (and a GIF of all)."""
+    rng = np.random.default_rng([recipe.config["seed"], 13])
+    points = recipe.points
+    noise = recipe.noise(1000 if points else n, rng)
+    labels = None if not recipe.conditional else np.arange(len(noise)) % recipe.n_classes
+    _, nfe, states = recipe.generate(noise, labels, trajectory=True)
+    steps = len(states) - 1
+    picks = np.unique(np.round(np.linspace(0, steps, columns)).astype(int))
+    names = [f"step {i}/{steps}" for i in picks]
+    sampler = f"{recipe.option('sampler')}, {steps} steps, {nfe} evaluations"
+    if points:
+        return [viz.scatter_strip([states[i] for i in picks], names, path=run_dir / "reverse_process.png",
+                                  title=f"{recipe.name}: from noise (left) to samples (right) ({sampler})")]
+    unit = [recipe.to_unit(s[:, 0]) for s in states]                      # each (n, 28, 28) in [0, 1]
+    rows = np.stack([unit[i] for i in picks], axis=1)                     # (n, columns, 28, 28)
+    strip = viz.interpolation(rows, path=run_dir / "reverse_process.png",
+                              title=f"reverse process, noise (left) to sample (right): {sampler}")
+    frames = [viz.make_grid(u, nrow=n) for u in unit] + [viz.make_grid(unit[-1], nrow=n)] * 4   # hold the end
+    return [strip, viz.animate(frames, run_dir / "reverse_process.gif", duration_ms=120)]
+
+
+def loss_by_time(recipe, run_dir, test_x, test_y):
+    """The EMA network's test loss in ten ranges of t (t = 0: data, 1: pure noise)."""
+    centres, losses = recipe.loss_by_time(test_x[:1000], test_y[:1000])
+    return [viz.loss_curves({"test loss": (centres, losses)}, xlabel="t (fraction of the way to pure noise)",
+                            title=f"{recipe.name}: loss by noise level (1,000 test images per range)",
+                            log_y=True, path=run_dir / "loss_by_time.png")]
+
+
+def guidance_rows(recipe, run_dir, test_x, test_y, weights=(0.0, 1.0, 2.0, 4.0), per_class: int = 6):
+    """Row k: digit k, the same noise at every guidance weight w (ε̃ = ε_u + w (ε_c − ε_u))."""
+    rng = np.random.default_rng([recipe.config["seed"], 17])
+    k = recipe.n_classes
+    noise = recipe.noise(k * per_class, rng)
+    labels = np.arange(k * per_class) // per_class                        # row k: class k
+    grids = {}
+    for w in weights:
+        x, nfe = recipe.generate(noise, labels, guidance=w)
+        grids[f"w = {w:g} ({nfe} evaluations)"] = recipe.to_unit(x[:, 0])
+    return [viz.image_panels(grids, nrow=per_class, path=run_dir / "guidance.png",
+                             title="classifier-free guidance: row k asks for digit k (w = 0: unconditional)")]
+
+
 DRAW = {"reconstructions": reconstructions, "code_interpolation": code_interpolation, "latent_map": latent_map,
-        "errors": errors, "samples_gif": samples_gif, "latent_interpolation": latent_interpolation, "ring": ring}
+        "errors": errors, "samples_gif": samples_gif, "latent_interpolation": latent_interpolation, "ring": ring,
+        "reverse_process": reverse_process, "loss_by_time": loss_by_time, "guidance_rows": guidance_rows}

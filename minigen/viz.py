@@ -139,6 +139,39 @@ def scatter_2d(real, fake, path=None, title="real (blue) and generated (orange) 
     return _finish(fig, path)
 
 
+def image_panels(grids: dict, path=None, title=None, nrow: int = 8):
+    """Image grids side by side, one per panel: {panel title: images (N, H, W)} (e.g. one per guidance weight)."""
+    plt = _plt()
+    tiles = {k: make_grid(v, nrow) for k, v in grids.items()}
+    h, w = next(iter(tiles.values())).shape
+    fig, axes = plt.subplots(1, len(tiles), figsize=(len(tiles) * max(2.0, w * 0.045), max(2.0, h * 0.045) + 0.4),
+                             squeeze=False)
+    for ax, (name, grid) in zip(axes[0], tiles.items()):
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(name)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def scatter_strip(states: list, titles: list, path=None, title=None, lim: float = 3.0):
+    """2-D point clouds side by side (a reverse process on a toy: x_t at several t)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(states), figsize=(2.4 * len(states), 2.6), squeeze=False)
+    for ax, points, name in zip(axes[0], states, titles):
+        ax.scatter(*np.asarray(points).T, s=2, alpha=0.4)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
 def animate(frames, path, duration_ms: int = 400, scale: float = 2.0):
     """Save a list of frames (grey (H, W) or colour (H, W, 3) arrays in [0, 1]) as an animated GIF, each resized
     by ``scale``: up with sharp pixels (small image grids), down smoothly (rendered figures)."""

@@ -172,10 +172,12 @@ def drop_labels(y: Tensor, n_classes: int, p_uncond: float) -> Tensor:
 
 
 def ddpm_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0,
-              schedule: Schedule | None = None) -> Tensor:
-    """‖ε − ε̂(x_t, t, y)‖² averaged, t uniform in 0 … T − 1, labels dropped with probability p_uncond."""
+              schedule: Schedule | None = None, t: Tensor | None = None) -> Tensor:
+    """‖ε − ε̂(x_t, t, y)‖² averaged, t uniform in 0 … T − 1 (or the integer steps ``t`` (N,) given), labels
+    dropped with probability p_uncond."""
     s = schedule or default_schedule()
-    t = creation.randint(0, s.T, size=(x0.shape[0],), device=x0.device)
+    if t is None:
+        t = creation.randint(0, s.T, size=(x0.shape[0],), device=x0.device)
     noise = creation.randn(*x0.shape, device=x0.device)
     x_t = q_sample(x0, t, noise, s)
     if y is not None:
@@ -227,8 +229,9 @@ def timesteps(T: int, steps: int) -> list[int]:
 
 def sample(model, shape, sampler: str = "ddpm", steps: int | None = None, eta: float = 0.0, guidance: float = 1.0,
            y: Tensor | None = None, seed: int | None = None, device=None, schedule: Schedule | None = None,
-           return_trajectory: bool = False, clip: bool = True):
-    """Draw samples from x_T ~ N(0, I) by DDPM (ancestral) or DDIM (η = ``eta``) over ``steps`` steps (T: all).
+           return_trajectory: bool = False, clip: bool = True, x_T: Tensor | None = None):
+    """Draw samples from x_T ~ N(0, I) (or the given ``x_T``) by DDPM (ancestral) or DDIM (η = ``eta``) over
+    ``steps`` steps (T: all).
 
     With fewer steps than T, 'ddpm' jumps between the chosen steps with the posterior's jump formula (which is
     DDIM with η = 1). Returns (x, nfe), plus the list of states x_T, …, x₀ when ``return_trajectory``; nfe counts
@@ -239,7 +242,7 @@ def sample(model, shape, sampler: str = "ddpm", steps: int | None = None, eta: f
     device = backend.canonical_device(device if device is not None else (y.device if y is not None else None))
     noise = _Noise(device, seed)
     ts = timesteps(s.T, steps or s.T)
-    nfe, x = 0, noise(shape)
+    nfe, x = 0, noise(shape) if x_T is None else x_T
     trajectory = [x]
     with no_grad():
         for i, t in enumerate(ts):

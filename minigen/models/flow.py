@@ -33,10 +33,12 @@ from .diffusion import _Noise, drop_labels, guided
 TIME_SCALE = 1000.0
 
 
-def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0) -> Tensor:
-    """‖v̂(x_t, t) − (ε − x₀)‖² averaged, x_t = (1 − t) x₀ + t ε, t ~ U[0, 1] per sample."""
+def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0, t: Tensor | None = None) -> Tensor:
+    """‖v̂(x_t, t) − (ε − x₀)‖² averaged, x_t = (1 − t) x₀ + t ε, t ~ U[0, 1] per sample (or the times ``t`` (N,)
+    given)."""
     n, xp = x0.shape[0], x0.xp
-    t = creation.rand(n, device=x0.device)                                          # (N,)
+    if t is None:
+        t = creation.rand(n, device=x0.device)                                      # (N,)
     tb = Tensor(t.data.reshape((n,) + (1,) * (x0.ndim - 1)))                        # (N, 1, …, 1)
     noise = creation.randn(*x0.shape, device=x0.device)
     x_t = (1 - tb) * x0 + tb * noise
@@ -47,8 +49,9 @@ def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0)
 
 
 def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: float = 1.0, y: Tensor | None = None,
-           seed: int | None = None, device=None, return_trajectory: bool = False):
-    """Integrate dx/dt = v̂ from x₁ ~ N(0, I) at t = 1 to t = 0 in ``steps`` equal steps ('euler' or 'heun').
+           seed: int | None = None, device=None, return_trajectory: bool = False, x_T: Tensor | None = None):
+    """Integrate dx/dt = v̂ from x₁ ~ N(0, I) (or the given ``x_T``) at t = 1 to t = 0 in ``steps`` equal steps
+    ('euler' or 'heun').
 
     Returns (x, nfe), plus the states x₁, …, x₀ when ``return_trajectory``; nfe counts network evaluations per
     sample (guidance that needs both predictions doubles each)."""
@@ -58,7 +61,7 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
         raise ValueError(f"flow.sample: steps must be at least 1, got {steps}")
     device = backend.canonical_device(device if device is not None else (y.device if y is not None else None))
     noise = _Noise(device, seed)
-    n, nfe, x = shape[0], 0, noise(shape)
+    n, nfe, x = shape[0], 0, noise(shape) if x_T is None else x_T
     trajectory = [x]
 
     def velocity(x, t):

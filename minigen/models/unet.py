@@ -152,15 +152,22 @@ class UNet(nn.Module):
 class TimeMLP(nn.Module):
     """The toy denoiser for 2-D data: x (N, 2), t (N,) float (same scale as ``UNet``) → (N, 2).
 
-    [x, sinusoidal features of t (16)] → Linear hidden → SiLU → Linear hidden → SiLU → Linear 2 (zero-init)."""
+    [x, sinusoidal features of t (16)] → Linear hidden (+ a label embedding when ``n_classes``) → SiLU → Linear
+    hidden → SiLU → Linear 2 (zero-init). Labels as in ``UNet``: index n_classes (or y = None) means "no label"."""
 
-    def __init__(self, hidden: int = 128, dim: int = 2, tdim: int = 16):
+    def __init__(self, hidden: int = 128, dim: int = 2, tdim: int = 16, n_classes: int | None = None):
         super().__init__()
-        self.tdim, self.n_classes = tdim, None
-        self.net = nn.Sequential(nn.Linear(dim + tdim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, dim))
+        self.tdim, self.n_classes = tdim, n_classes
+        self.inp = nn.Linear(dim + tdim, hidden)
+        self.label = nn.Embedding(n_classes + 1, hidden) if n_classes is not None else None
+        self.net = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, dim))
         init.zeros_(self.net[-1].weight)
         init.zeros_(self.net[-1].bias)
 
     def forward(self, x, t, y=None):
-        return self.net(cat([x, time_embedding(t, self.tdim)], 1))                  # (N, 2)
+        h = self.inp(cat([x, time_embedding(t, self.tdim)], 1))                     # (N, hidden)
+        if self.label is not None:
+            if y is None:
+                y = Tensor(t.xp.full(t.shape[0], self.n_classes, dtype=t.xp.int64))
+            h = h + self.label(y)
+        return self.net(h)                                                          # (N, 2)

@@ -2,10 +2,11 @@
 
 from .autoencoder import AERecipe, VAERecipe
 from .classifier import ClassifierRecipe
+from .diffusion import DiffusionRecipe, FlowRecipe
 from .gan import CGANRecipe, DCGANRecipe, GANRecipe, WGANGPRecipe
 
 RECIPES = {r.name: r for r in (AERecipe, VAERecipe, ClassifierRecipe, GANRecipe, DCGANRecipe, CGANRecipe,
-                               WGANGPRecipe)}
+                               WGANGPRecipe, DiffusionRecipe, FlowRecipe)}
 
 
 def get(name: str):

@@ -1,0 +1,233 @@
+"""Recipes for denoising diffusion (``ddpm``) and flow matching (``flow``), unconditional or class-conditional.
+
+One training step (``DiffusionRecipe.train_step``): draw a time t and noise ε for every image of the batch, noise
+the images to x_t, ask the network for ε (DDPM) or the velocity ε − x₀ (flow), and take one Adam step on the mean
+squared error (``models/diffusion.py`` and ``models/flow.py`` derive both losses). With ``--conditional`` the
+network also sees the label, replaced by "no label" with probability ``p_uncond``, so that one network learns the
+conditional and the unconditional model that classifier-free guidance combines.
+
+The learning rate rises linearly over the first ``warmup`` steps (the step count comes from the loop, so a resume
+continues the same schedule), then stays constant. Samples come from an exponential moving average of the weights
+(``ema``, an ``AveragedModel`` of the network): a diffusion model's weights jitter from batch to batch, and the
+average of the last ~1/(1 − β) steps denoises visibly better than the latest weights.
+
+Sampling options (``minigen sample``, ``minigen eval``; stored in config.json as the defaults of the run):
+``sampler`` ddpm (ancestral) | ddim (η = ``eta``) for ``ddpm`` runs, euler | heun for ``flow`` runs; ``steps``
+(network evaluations: one per step, Heun 2·steps − 1, twice as many with guidance); ``guidance`` w in
+ε̃ = ε_u + w (ε_c − ε_u) for conditional runs (w = 1: the plain conditional model).
+
+Pictures: the fixed-noise samples of every epoch (one row per class when conditional) and their GIF, the reverse
+process as a strip and a GIF, the loss by range of t, and for conditional runs one row per class at several
+guidance weights. On ``--dataset ring`` the network is a small MLP on 2-D points (seconds of training).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, data, metrics, optim
+from ..autograd import no_grad
+from ..creation import tensor
+from ..data.ring import Ring
+from ..models import diffusion, flow
+from ..models.unet import TimeMLP, UNet
+from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from .base import Recipe, update
+
+def ema_with_warmup(decay: float):
+    """An EMA whose decay grows as min(β, (1 + n)/(10 + n)) with the number n of averages so far: the first
+    weights, which are far from good, are forgotten within tens of steps instead of ~1/(1 − β) (a short run's
+    average is then not dragged towards the initial network). An ``AveragedModel`` multi_avg_fn."""
+    def update(averaged, current, n_averaged):
+        n = int(n_averaged.item() if hasattr(n_averaged, "item") else n_averaged)
+        get_ema_multi_avg_fn(min(decay, (1 + n) / (10 + n)))(averaged, current, n_averaged)
+    return update
+
+
+SAMPLERS = {"ddpm": ("ddim", "ddpm"), "flow": ("heun", "euler")}   # the first is the default
+
+
+class DiffusionRecipe(Recipe):
+    """DDPM: ε-prediction on a fixed noise schedule (``schedule`` linear | cosine, T = 1000 steps)."""
+    name = "ddpm"
+    defaults = dict(epochs=20, batch_size=128, lr=1e-3, warmup=200, channels=[32, 64, 64], attention=False,
+                    ema=0.999, conditional=False, p_uncond=0.1, schedule="linear", sampler=None, steps=50, eta=0.0,
+                    guidance=None)
+    dataset_defaults = {"ring": dict(epochs=40, lr=2e-3, ema=0.99, steps=100)}
+    pixel_range = (-1.0, 1.0)
+    best = ("none", "max")         # the test loss is noisy and says little about samples: keep the last epoch
+    scored_by_evaluator = True
+    curves = {"mean squared error": {"loss": "training batches", "test_loss": "test set (EMA weights)"}}
+
+    def __init__(self, config, device):
+        super().__init__(config, device)
+        self.points = config["dataset"] == "ring"
+        self.conditional = bool(config.get("conditional"))
+        self.n_classes = (Ring.modes if self.points else 10) if self.conditional else None
+        self.sample_rows = self.n_classes
+        if self.points:
+            self.samples_per_epoch, self.pictures = 1000, ("samples_gif", "ring", "reverse_process")
+        else:
+            self.samples_per_epoch = 10 * self.n_classes if self.conditional else 64
+            self.pictures = ("samples_gif", "reverse_process", "loss_by_time") + \
+                (("guidance_rows",) if self.conditional else ())
+        self.model = self.build().to(device)
+        self.ema = AveragedModel(self.model, multi_avg_fn=ema_with_warmup(config["ema"])) \
+            if config.get("ema") else None
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)            # the average starts at the initial weights
+        self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
+        self.schedule = diffusion.Schedule(config.get("schedule", "linear"))
+        self.sampling = {}                                    # per-command overrides (``set_sampling``)
+
+    def build(self):
+        if self.points:
+            return TimeMLP(hidden=128, n_classes=self.n_classes)
+        return UNet(tuple(self.config["channels"]), self.config["attention"], self.n_classes)
+
+    # --- training ----------------------------------------------------------------------------------------
+    def transform(self, train):
+        if self.points:
+            return data.Compose([])
+        return data.Compose([data.ToFloat(), data.ScaleTo(-1.0, 1.0), data.AddChannel()])   # → (N, 1, 28, 28)
+
+    def modules(self):
+        return {"model": self.model, **({"model_ema": self.ema} if self.ema is not None else {})}
+
+    def optimizers(self):
+        return {"optimizer": self.optimizer}
+
+    def loss(self, x, y, net=None, t=None):
+        """The loss of ``net`` (default: the trained network) on a batch, labels dropped with probability
+        p_uncond when conditional; ``t`` (N,) fixes the times (as fractions of the way to pure noise, in [0, 1))."""
+        y = y if self.conditional else None
+        if t is not None:
+            t = tensor((t * self.schedule.T).astype(np.int64), device=self.device)     # → step indices
+        return diffusion.ddpm_loss(net or self.model, x, y, self.config["p_uncond"], self.schedule, t)
+
+    def train_step(self, x, y, step):
+        warmup = self.config.get("warmup") or 0
+        for group in self.optimizer.param_groups:            # linear warm-up, from the loop's step count
+            group["lr"] = self.config["lr"] * min(1.0, (step + 1) / warmup) if warmup else self.config["lr"]
+        loss = self.loss(x, y)
+        update(self.optimizer, loss)
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        return {"loss": loss}
+
+    @no_grad()
+    def evaluate(self, loader, n: int = 2000):
+        """The loss on the first n test items, with t and ε drawn from a fixed generator (comparable across
+        epochs); the ring: also the modes that 1,000 samples cover."""
+        state = backend.get_rng_state()
+        backend.manual_seed(12345)                           # the same t and ε every epoch, then put back
+        total, count = 0.0, 0
+        for x, y in loader:
+            total += float(self.loss(x, y, self.network).item()) * x.shape[0]
+            count += x.shape[0]
+            if count >= n:
+                break
+        backend.set_rng_state(state)
+        out = {"test_loss": total / max(count, 1)}
+        if self.points:
+            rng = np.random.default_rng([self.config["seed"], 7])
+            out.update(metrics.ring_modes(self.sample(self.noise(1000, rng)), Ring.centers(), Ring.std))
+        return out
+
+    @no_grad()
+    def loss_by_time(self, x, y, bins: int = 10, seed: int = 0):
+        """The EMA network's loss on x in ``bins`` equal ranges of t (as a fraction of the way to noise):
+        (bin centres, losses). Which noise levels the network finds hard."""
+        rng = np.random.default_rng(seed)
+        centres, losses = [], []
+        for b in range(bins):
+            t = (b + rng.random(len(x))) / bins                                    # (N,) in bin b
+            centres.append((b + 0.5) / bins)
+            losses.append(float(self.loss(tensor(x, device=self.device), tensor(y, device=self.device),
+                                          self.network, t).item()))
+        return np.array(centres), np.array(losses)
+
+    # --- sampling ----------------------------------------------------------------------------------------
+    @property
+    def network(self):
+        """What samples come from: the weight average when ``ema`` is on, else the network itself."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def set_sampling(self, sampler=None, steps=None, eta=None, guidance=None):
+        """Override the run's sampling options for this process, checked: a sampler of this family, steps ≥ 1,
+        η ≥ 0 (DDIM only), guidance only for a conditional run."""
+        family = "flow" if self.name == "flow" else "ddpm"
+        if sampler is not None and sampler not in SAMPLERS[family]:
+            raise ValueError(f"{self.name}: unknown sampler {sampler!r}; a {self.name} run samples with "
+                             f"{' or '.join(SAMPLERS[family])}")
+        if steps is not None and steps < 1:
+            raise ValueError(f"{self.name}: steps must be at least 1, got {steps}")
+        if eta is not None and (eta < 0 or family == "flow"):
+            raise ValueError(f"{self.name}: eta applies to the ddim sampler and must be ≥ 0, got {eta}")
+        if guidance is not None and not self.conditional:
+            raise ValueError(f"{self.name}: --guidance needs a conditional run (train with --conditional)")
+        self.sampling.update({k: v for k, v in dict(sampler=sampler, steps=steps, eta=eta, guidance=guidance).items()
+                              if v is not None})
+
+    def option(self, key):
+        value = self.sampling.get(key, self.config.get(key))
+        if key == "sampler" and value is None:
+            value = SAMPLERS["flow" if self.name == "flow" else "ddpm"][0]
+        if key == "guidance" and value is None:
+            value = 1.0
+        return value
+
+    def noise(self, n, rng):
+        """The starting noise x_T (flow: x₁), (N, 1, 28, 28) (the ring: (N, 2)), float32 from ``rng``."""
+        shape = (n, 2) if self.points else (n, 1, 28, 28)
+        return rng.standard_normal(shape).astype(np.float32)
+
+    def labels(self, n, labels=None):
+        """None → n labels in equal runs (0 0 … 1 1 …) for a conditional run; an int → all that class."""
+        if labels is None:
+            return None if not self.conditional else np.arange(n) * self.n_classes // n
+        if not self.conditional:
+            raise ValueError(f"{self.name}: --label needs a conditional run (train with --conditional)")
+        labels = np.broadcast_to(np.asarray(labels, dtype=np.int64), (n,))
+        if labels.min() < 0 or labels.max() >= self.n_classes:
+            raise ValueError(f"{self.name}: labels must lie in 0 … {self.n_classes - 1}, got {labels.min()} … "
+                             f"{labels.max()}")
+        return labels
+
+    @no_grad()
+    def generate(self, noise, labels=None, seed: int = 0, trajectory: bool = False, **options):
+        """Run the sampler from ``noise`` (x_T) in the model's range: (x, nfe[, states]) as arrays."""
+        opts = {k: options.get(k) if options.get(k) is not None else self.option(k)
+                for k in ("sampler", "steps", "eta", "guidance")}
+        y = self.labels(len(noise), labels)
+        y = tensor(y, device=self.device) if y is not None else None
+        x_T = tensor(noise, device=self.device)
+        net = self.network
+        if self.name == "flow":
+            out = flow.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["guidance"], y, seed,
+                              self.device, trajectory, x_T=x_T)
+        else:
+            out = diffusion.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["eta"], opts["guidance"], y,
+                                   seed, self.device, self.schedule, trajectory, clip=not self.points, x_T=x_T)
+        self.last_nfe = out[1]
+        if trajectory:
+            return out[0].numpy(), out[1], [s.numpy() for s in out[2]]
+        return out[0].numpy(), out[1]
+
+    def sample(self, noise, labels=None):
+        """Noise (N, 1, 28, 28) [and labels] → images (N, 28, 28) in [0, 1] (the ring: points (N, 2))."""
+        x, _ = self.generate(noise, labels)
+        return x if self.points else self.to_unit(x[:, 0])
+
+
+class FlowRecipe(DiffusionRecipe):
+    """Flow matching: velocity regression on the straight path x_t = (1 − t) x₀ + t ε. Sampling defaults to
+    Heun with 25 steps: 49 network evaluations."""
+    name = "flow"
+    defaults = {**DiffusionRecipe.defaults, "steps": 25}
+
+    def loss(self, x, y, net=None, t=None):
+        y = y if self.conditional else None
+        t = tensor(t.astype(np.float32), device=self.device) if t is not None else None
+        return flow.flow_loss(net or self.model, x, y, self.config["p_uncond"], t)
+
