@@ -1,19 +1,20 @@
-"""The command line: ``minigen train | sample | eval | bench | demo``: the top of the library, importing from every
-layer below it and imported by none."""
+"""The command line: ``minigen train | sample | eval | export | restore | restore-table | compare | bench | demo``:
+the top of the library, importing from every layer below it and imported by none."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import numpy as np
 
 from . import bench, demo, viz
 from .data import DATASETS
-from .evaluation import evaluate_run
+from .evaluation import evaluate_run, quality_vs_nfe
 from .recipes import RECIPES
 from .runs import new_run_dir
-from .train import TrainingDiverged, open_run, train
+from .train import TrainingDiverged, export_run, open_run, train
 
 
 def _demo(args) -> int:
@@ -34,7 +35,10 @@ def _bench(args) -> int:
 def _train(args) -> int:
     options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
                                              "width", "ema", "time_limit", "conditional", "attention",
-                                             "schedule", "p_uncond", "warmup")}
+                                             "schedule", "p_uncond", "warmup", "sampler", "steps", "eta",
+                                             "guidance", "task", "mask", "scale", "sigma")}
+    if getattr(args, "command_line", None):
+        options["command"] = args.command_line
     if args.channels:
         options["channels"] = [int(c) for c in args.channels.split(",")]
     if args.hidden:
@@ -45,9 +49,55 @@ def _train(args) -> int:
     except TrainingDiverged as e:
         print(f"minigen train: {e}", file=sys.stderr)
         return 1
+    except ValueError as e:                     # an option the recipe refuses (e.g. a sampler of another family)
+        raise SystemExit(f"minigen train: {e}") from None
     except KeyboardInterrupt:
         return 130
     print(f"run written to {run_dir}")
+    return 0
+
+
+def _export(args) -> int:
+    try:
+        out = export_run(args.run_dir, args.out, args.train_command)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"minigen export: {e}") from None
+    size = sum(p.stat().st_size for p in out.iterdir()) / 2 ** 20
+    print(f"exported {args.run_dir} to {out} ({size:.1f} MB)")
+    return 0
+
+
+def _restore(args) -> int:
+    from .restoring import run_restore
+    try:
+        out = run_restore(args.run_dir, args.task, args.out, args.mask, args.scale, args.sigma, args.method,
+                          args.steps, args.samples, args.seed, args.test_images, args.input, args.evaluator,
+                          (args.jump, args.repeats))
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"minigen restore: {str(e).removeprefix('restore: ')}") from None
+    results = json.loads((out / "restore.json").read_text())
+    shown = {k: v for k, v in results.items() if isinstance(v, float)}
+    print(f"restorations written to {out}" + ("".join(f", {k} {v:.4g}" for k, v in shown.items())))
+    return 0
+
+
+def _restore_table(args) -> int:
+    from .restoring import summarize
+    try:
+        path = summarize(args.result_dirs, args.out)
+    except FileNotFoundError as e:
+        raise SystemExit(f"minigen restore-table: {e}") from None
+    print(path.read_text(), end="")
+    print(f"written to {path}")
+    return 0
+
+
+def _compare(args) -> int:
+    try:
+        path = quality_vs_nfe(args.run_dirs, args.out)
+    except FileNotFoundError as e:
+        raise SystemExit(f"minigen compare: {e}") from None
+    print(f"quality against NFE written to {path}")
     return 0
 
 
@@ -102,7 +152,8 @@ def _sample(args) -> int:
 def _eval(args) -> int:
     try:
         results = evaluate_run(args.run_dir, args.evaluator, args.n_samples, args.iw_samples,
-                               sampling=lambda recipe: _set_sampling(recipe, args, "eval"), out=args.out)
+                               sampling=lambda recipe: _set_sampling(recipe, args, "eval"), out=args.out,
+                               draw=args.pictures)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"minigen eval: {e}") from None
     for k, v in results.items():
@@ -120,13 +171,14 @@ def _bench_description() -> str:
             "it is installed (each library timed in its own block). The networks are described in minigen/bench/.")
 
 
-def _sampling_options(parser) -> None:
-    parser.add_argument("--sampler", help="ddpm runs: ddpm (ancestral) or ddim (default); flow runs: euler or heun "
-                        "(default)")
-    parser.add_argument("--steps", type=int, help="ddpm, flow: sampling steps (default: the run's, 50); heun "
-                        "evaluates the network 2*steps-1 times, guidance doubles every evaluation")
-    parser.add_argument("--eta", type=float, help="ddim: 0 deterministic (default), 1 as ancestral sampling")
-    parser.add_argument("--guidance", type=float, help="conditional ddpm, flow: w in e_u + w (e_c - e_u); 1 is the "
+def _sampling_options(parser, what: str = "") -> None:
+    group = parser.add_argument_group("sampling", what or None)
+    group.add_argument("--sampler", choices=("ddpm", "ddim", "euler", "heun"),
+                       help="ddpm runs: ddpm (ancestral) or ddim (default); flow runs: euler or heun (default)")
+    group.add_argument("--steps", type=int, help="ddpm, flow: sampling steps (default: the run's; ddpm 50, flow 25); "
+                       "heun evaluates the network 2*steps-1 times, guidance doubles every evaluation")
+    group.add_argument("--eta", type=float, help="ddim: 0 deterministic (default), 1 as ancestral sampling")
+    group.add_argument("--guidance", type=float, help="conditional ddpm, flow: w in e_u + w (e_c - e_u); 1 is the "
                         "plain conditional model, 0 the unconditional one, above 1 sharper and less varied")
 
 
@@ -169,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ddpm, flow: self-attention at 7x7 in the U-Net's middle")
     train.add_argument("--schedule", choices=("linear", "cosine"), help="ddpm: the noise schedule (default linear)")
     train.add_argument("--warmup", type=int, help="ddpm, flow: steps of linear learning-rate warm-up (default 200)")
+    _sampling_options(train, "ddpm, flow: how the run samples (its per-epoch pictures; the default of `minigen "
+                      "sample` and `minigen eval`)")
+    regression = train.add_argument_group("regression", "a task-specific restorer (what `minigen restore` measures "
+                                          "the generative restorers against)")
+    regression.add_argument("--task", choices=("inpaint", "upscale", "denoise"), help="the degradation to undo")
+    regression.add_argument("--mask", help="inpaint: bottom, center, left or random:P")
+    regression.add_argument("--scale", type=int, help="upscale: 2 or 4")
+    regression.add_argument("--sigma", type=float, help="denoise: the noise's standard deviation ([-1, 1] scale)")
     train.add_argument("--binarize", action="store_true", default=None, help="dynamic binarization (VAE)")
     train.add_argument("--iw-samples", type=int, help="VAE: importance samples for the test NLL")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -193,8 +253,57 @@ def build_parser() -> argparse.ArgumentParser:
                           help="GANs, ddpm, flow: images to generate and score")
     evaluate.add_argument("--out", help="ddpm, flow: the JSON file for the scores (default RUN_DIR/eval.json; "
                           "eval-SAMPLER-STEPS.json when a sampling option is given)")
+    evaluate.add_argument("--no-pictures", dest="pictures", action="store_false",
+                          help="score only; do not redraw the run's pictures (a sweep over samplers)")
     _sampling_options(evaluate)
     evaluate.set_defaults(func=_eval)
+
+    export = sub.add_parser("export", help="copy a trained run's sampling weights (float32, no optimizer state) "
+                            "into a small run directory that sample and eval accept")
+    export.add_argument("run_dir")
+    export.add_argument("--out", required=True, help="the new run directory (never overwritten)")
+    export.add_argument("--command", dest="train_command",
+                        help="the command that trained the run, recorded in config.json (default: the run's own)")
+    export.set_defaults(func=_export)
+
+    restore = sub.add_parser("restore", help="restore degraded images (inpaint, upscale, denoise) with a trained "
+                             "ddpm or flow run; writes pictures, restore.json and the arrays")
+    restore.add_argument("run_dir")
+    restore.add_argument("--task", required=True, choices=("inpaint", "upscale", "denoise"))
+    restore.add_argument("--mask", default="bottom", help="inpaint: bottom, center, left or random:P (a fraction P "
+                         "of the pixels unknown)")
+    restore.add_argument("--scale", type=int, default=2, help="upscale: 2 (14x14 to 28x28) or 4 (7x7 to 28x28)")
+    restore.add_argument("--sigma", type=float, default=0.5, help="denoise: the noise's standard deviation, on the "
+                         "[-1, 1] scale of the images")
+    restore.add_argument("--method", help="inpaint: replace (default), repaint, or the baseline mean; upscale: "
+                         "projection (default), subgrid, or the baselines nearest, bilinear, bicubic; denoise: sdedit "
+                         "(default), or the baselines noisy, blur (a Gaussian blur tuned to the noise level)")
+    restore.add_argument("--jump", type=int, default=10, help="repaint: levels to go back up each time")
+    restore.add_argument("--repeats", type=int, default=5, help="repaint: passes over each stretch of levels")
+    restore.add_argument("--steps", type=int, default=50, help="reverse steps for the whole way from noise")
+    restore.add_argument("--samples", type=int, default=1, help="restorations of each input (their spread)")
+    restore.add_argument("--seed", type=int, default=0)
+    source = restore.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="degraded images: .npy float32 (N, 1, H, W) in [0, 1] or a greyscale .png "
+                        "(28x28; 14x14 or 7x7 for upscale)")
+    source.add_argument("--test-images", type=int, help="degrade and restore the first N test images (measured "
+                        "against them)")
+    restore.add_argument("--evaluator", help="the classifier run that scores restorations (as for eval)")
+    restore.add_argument("--out", required=True, help="a new directory for the results (never overwritten)")
+    restore.set_defaults(func=_restore)
+
+    table = sub.add_parser("restore-table", help="one table and perception-distortion pictures from many "
+                           "`minigen restore` output directories")
+    table.add_argument("result_dirs", nargs="+")
+    table.add_argument("--out", required=True, help="a directory for restore-table.md and "
+                       "perception-distortion-TASK.png")
+    table.set_defaults(func=_restore_table)
+
+    compare = sub.add_parser("compare", help="plot FID and classifier score against network evaluations per "
+                             "sample, from the eval-*.json files of diffusion and flow runs")
+    compare.add_argument("run_dirs", nargs="+")
+    compare.add_argument("--out", default="quality_vs_nfe.png", help="the PNG to write")
+    compare.set_defaults(func=_compare)
 
     demo = sub.add_parser("demo", help="train a small network on two spirals with the engine; write a PNG")
     demo.add_argument("--steps", type=int, default=1500)
@@ -217,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "train" and args.resume is None:      # config.json records how the run was started
+        args.command_line = "minigen " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.command == "train" and args.model is None and args.resume is None:
         parser.error("train: name a model (" + ", ".join(sorted(RECIPES)) + ") or --resume RUN_DIR")
     return args.func(args)

@@ -26,19 +26,21 @@ from .train import Run, open_run
 
 
 def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: int | None = None,
-                 sampling=None, out=None) -> dict:
+                 sampling=None, out=None, draw: bool = True) -> dict:
     """Evaluate the run in ``run_dir`` (see the module docstring); returns the numbers written to eval.json.
 
     ``sampling(recipe)``, for diffusion and flow runs, sets the sampler and returns its description; their scores
     go to ``eval-SAMPLER-STEPS.json`` (``-wW`` with guidance), so evaluations of one run with different samplers
-    sit side by side. ``out`` names the file instead."""
+    sit side by side (``-nN`` when N ≠ 10,000 samples are scored). ``out`` names the file instead. ``draw``:
+    redraw the run's final pictures (off for a sweep over samplers)."""
     run = open_run(run_dir)
     recipe, config = run.recipe, run.config
     how = sampling(recipe) if sampling is not None else ""
     if hasattr(recipe, "set_sampling"):
         how = how or f"{recipe.option('sampler')}, {recipe.option('steps')} steps"
         name = f"eval-{recipe.option('sampler')}-{recipe.option('steps')}" + \
-            (f"-w{recipe.option('guidance'):g}" if recipe.conditional else "") + ".json"
+            (f"-w{recipe.option('guidance'):g}" if recipe.conditional else "") + \
+            (f"-n{n_samples}" if n_samples != 10_000 else "") + ".json"
     else:
         name = "eval.json"
     if iw_samples:
@@ -50,8 +52,9 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     results = recipe.evaluate(loader)
     if getattr(recipe, "scored_by_evaluator", False) and config["dataset"] != "ring":
         results.update(evaluate_generator(run, evaluator, n_samples, test_set))
-    test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
-    pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
+    if draw:
+        test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
+        pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
     if how:
         results["sampling"] = how
     (run.dir / (out or name)).write_text(json.dumps(results, indent=2))
@@ -85,8 +88,10 @@ def open_evaluator(path, dataset: str) -> Run:
     return judge
 
 
-def generate(recipe, n: int, rng, labels=None, batch: int = 500) -> np.ndarray:
-    """n samples of the recipe's generator, in batches: (n, 28, 28) in [0, 1]."""
+def generate(recipe, n: int, rng, labels=None, batch: int | None = None) -> np.ndarray:
+    """n samples of the recipe's generator, in batches (default: the recipe's ``sample_batch``, else 500):
+    (n, 28, 28) in [0, 1]."""
+    batch = batch or getattr(recipe, "sample_batch", 500)
     noise = recipe.noise(n, rng)
     return np.concatenate([recipe.sample(noise[i:i + batch], None if labels is None else labels[i:i + batch])
                            for i in range(0, n, batch)])
@@ -133,3 +138,23 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None) -> 
     viz.image_grid(generated[least_certain(p_gen)], nrow=8, path=Path(run.dir) / "least_certain.png",
                    title=f"the {min(64, n)} least certain of {n:,} samples")
     return out
+
+
+def quality_vs_nfe(run_dirs, path) -> Path:
+    """One picture of every ``eval-*.json`` in ``run_dirs``: FID and classifier score against the network
+    evaluations per sample, one line per (run, sampler, guidance); the real-data values as a floor."""
+    series, floor = {}, {}
+    for run_dir in map(Path, run_dirs):
+        for f in sorted(run_dir.glob("eval-*.json")):
+            r = json.loads(f.read_text())
+            if "nfe_per_sample" not in r:
+                continue
+            sampler = r.get("sampling", "").split(",")[0]
+            guidance = [p.strip() for p in r.get("sampling", "").split(",") if "guidance" in p]
+            label = f"{run_dir.name}: {sampler}" + (f" ({guidance[0]})" if guidance else "") + f", n = {r['n']:,}"
+            series.setdefault(label, []).append((r["nfe_per_sample"], r["fid"], r["classifier_score"]))
+            floor = {"fid": r["real_fid_train_vs_test"], "score": r["real_classifier_score"]}
+    if not series:
+        raise FileNotFoundError(f"no eval-*.json with network evaluations in {', '.join(map(str, run_dirs))}: "
+                                f"run `minigen eval RUN --steps S` first")
+    return viz.quality_vs_nfe(series, path, floor=floor)

@@ -75,6 +75,9 @@ class Run:
             raise ValueError(f"{path} holds a {state.get('model')!r} checkpoint, not {self.config['model']!r}")
         for k, m in self.recipe.modules().items():
             m.load_state_dict(state["modules"][k])
+        if state.get("weights_only"):           # an exported run (``export_run``): weights, nothing to resume
+            self.epoch = state["position"]["epoch"]
+            return
         for k, o in self.recipe.optimizers().items():
             o.load_state_dict(state["optimizers"][k])
         self.epoch, self.batch, self.step = (state["position"][k] for k in ("epoch", "batch", "step"))
@@ -109,8 +112,13 @@ def new_run(model: str, dataset: str, out=None, device: str = "cpu", seed: int =
     config.update(model=model, dataset=dataset, device=device, seed=seed, limit=limit,
                   data_root=str(data_root) if data_root else None)
     run_dir = new_run_dir(out or Path("runs") / f"{model}-{dataset}")
+    try:
+        run = Run(config, run_dir)              # the recipe checks its options here
+    except Exception:
+        run_dir.rmdir()                         # just made, still empty: a refused run leaves nothing behind
+        raise
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
-    return Run(config, run_dir)
+    return run
 
 
 def resume_run(run_dir, **changes) -> Run:
@@ -118,6 +126,9 @@ def resume_run(run_dir, **changes) -> Run:
     new ``time_limit``, a new ``lr_decay`` from here on) are written into its config.json first."""
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
+    if config.get("exported_from"):
+        raise ValueError(f"{run_dir} is an exported run (weights only, no optimizer state): it samples and "
+                         f"evaluates but cannot resume; resume the run it came from, {config['exported_from']}")
     config.update({k: v for k, v in changes.items() if v is not None})
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
     run = Run(config, run_dir)
@@ -138,6 +149,28 @@ def open_run(run_dir) -> Run:
             run.recipe.train(False)
             return run
     raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
+
+
+def export_run(run_dir, out, command: str | None = None) -> Path:
+    """A small copy of a trained run for sampling and evaluation: config.json and checkpoint_last.npz holding
+    the float32 weights that draw the samples (the running average when the run keeps one, saved as the model
+    itself), no optimizer state. ``minigen sample`` and ``minigen eval`` accept it; ``--resume`` does not.
+    ``command`` (default: the one in the run's config) records how the run was trained."""
+    run = open_run(run_dir)
+    recipe, config = run.recipe, dict(run.config)
+    modules = recipe.modules()
+    averaged = getattr(recipe, "ema", None) is not None
+    weights = {"model": recipe.network.state_dict()} if averaged else \
+        {k: m.state_dict() for k, m in modules.items()}
+    config.update(exported_from=str(run_dir), trained_epochs=run.epoch, trained_steps=run.step,
+                  trained_minutes=round(run.seconds / 60, 1), command=command or config.get("command"))
+    if averaged:
+        config.update(ema=0.0, ema_during_training=run.config["ema"])
+    out = new_run_dir(out)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    save({"modules": weights, "model": config["model"], "weights_only": True,
+          "position": {"epoch": run.epoch, "batch": 0, "step": run.step}}, out / "checkpoint_last.npz")
+    return out
 
 
 def loaders(run: Run):

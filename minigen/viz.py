@@ -172,6 +172,29 @@ def scatter_strip(states: list, titles: list, path=None, title=None, lim: float 
     return _finish(fig, path)
 
 
+def quality_vs_nfe(series: dict, path=None, title="sample quality against network evaluations per sample",
+                   floor: dict | None = None):
+    """Two panels, FID (log scale) and classifier score, against NFE: {label: [(nfe, fid, score), ...]}, with the
+    real-data values as dashed lines (``floor``: {"fid": …, "score": …})."""
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for label, points in series.items():
+        nfe, fid, score = (np.array(v, dtype=float) for v in zip(*sorted(points)))
+        a.plot(nfe, fid, marker="o", label=label)
+        b.plot(nfe, score, marker="o", label=label)
+    for ax, key, name in ((a, "fid", "FID (lower is better)"), (b, "score", "classifier score (higher is better)")):
+        if floor and key in floor:
+            ax.axhline(floor[key], color="gray", ls="--", lw=1, label="real images")
+        ax.set_xscale("log")
+        ax.set_xlabel("network evaluations per sample (NFE)")
+        ax.set_title(name)
+        ax.grid(alpha=0.3, which="both")
+    a.set_yscale("log")
+    b.legend(fontsize=8)
+    fig.suptitle(title)
+    return _finish(fig, path)
+
+
 def animate(frames, path, duration_ms: int = 400, scale: float = 2.0):
     """Save a list of frames (grey (H, W) or colour (H, W, 3) arrays in [0, 1]) as an animated GIF, each resized
     by ``scale``: up with sharp pixels (small image grids), down smoothly (rendered figures)."""
@@ -230,3 +253,20 @@ def animate_pngs(paths, path, duration_ms: int = 400, max_side: int = 480):
         canvas[:f.shape[0], :f.shape[1]] = f
         padded.append(canvas)
     return animate(padded, path, duration_ms, scale=min(1.0, max_side / max(h, w)))
+
+
+def perception_distortion(points, path=None, title=None):
+    """PSNR (x, higher is less distortion) against FID (y, log scale, lower is more realistic) for a list of
+    (label, psnr, fid): the best methods sit at the lower right, and no method can reach every corner."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for label, psnr, fid in points:
+        ax.scatter(psnr, fid, s=30)
+        ax.annotate(label, (psnr, fid), fontsize=7, xytext=(4, 2), textcoords="offset points")
+    ax.set_yscale("log")
+    ax.set_xlabel("PSNR (dB, higher: closer to the truth pixel by pixel)")
+    ax.set_ylabel("FID to the test set (lower: more like real digits)")
+    ax.grid(alpha=0.3, which="both")
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)

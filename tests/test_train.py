@@ -169,7 +169,7 @@ def test_time_limit_mid_epoch_resumes_exactly(tmp_path):
     assert cli.main(common + ["--epochs", "2", "--time-limit", "0.00001", "--out", str(b)]) == 0
     assert cli.main(["train", "--resume", str(b), "--time-limit", "60", "--quiet"]) == 0
     wa, wb = load(a / "checkpoint_last.npz")["modules"]["model"], load(b / "checkpoint_last.npz")["modules"]["model"]
-    assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
+    assert wa.keys() == wb.keys() and all(np.array_equal(wa[k].numpy(), wb[k].numpy()) for k in wa)
 
 
 def test_resume_can_change_the_learning_rate_schedule(tmp_path):

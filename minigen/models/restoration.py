@@ -234,5 +234,41 @@ def denoise(process, y: Tensor, sigma: float, steps: int = 50, seed: int = 0) ->
     return x
 
 
+# --- degradations: what the restorers undo ---------------------------------------------------------------
+def make_mask(spec: str, n: int, rng: np.random.Generator, size: int = 28) -> np.ndarray:
+    """Known pixels (1) and unknown ones (0): (n, 1, size, size) float32, from ``bottom``, ``center``, ``left``
+    or ``random:P`` (P unknown, in (0, 1))."""
+    m = np.ones((n, 1, size, size), dtype=np.float32)
+    half = size // 2
+    if spec == "bottom":
+        m[..., half:, :] = 0
+    elif spec == "left":
+        m[..., :, :half] = 0
+    elif spec == "center":
+        q = size // 4
+        m[..., q:q + half, q:q + half] = 0
+    elif spec.startswith("random:"):
+        try:
+            p = float(spec.split(":", 1)[1])
+        except ValueError:
+            p = -1.0
+        if not 0 < p < 1:
+            raise ValueError(f"make_mask: random:P needs a fraction 0 < P < 1 of unknown pixels, got {spec!r}")
+        m = (rng.random((n, 1, size, size)) >= p).astype(np.float32)
+    else:
+        raise ValueError(f"make_mask: unknown mask {spec!r}; choose bottom, center, left or random:P")
+    return m
+
+
+def degrade(task: str, x: np.ndarray, rng, mask=None, scale: int = 2, sigma: float = 0.5) -> np.ndarray:
+    """The observation of clean images x (N, 1, 28, 28) in [−1, 1]: masked pixels set to 0 (inpaint), block means
+    (upscale) or x + σ n (denoise)."""
+    if task == "inpaint":
+        return x * mask
+    if task == "upscale":
+        return downsample(Tensor(x), scale).numpy()
+    return (x + sigma * rng.standard_normal(x.shape)).astype(np.float32)
+
+
 __all__ = ["DiffusionProcess", "FlowProcess", "repaint_schedule", "inpaint", "downsample", "upsample", "upscale",
-           "denoise"]
+           "denoise", "make_mask", "degrade"]

@@ -4,9 +4,10 @@ from .autoencoder import AERecipe, VAERecipe
 from .classifier import ClassifierRecipe
 from .diffusion import DiffusionRecipe, FlowRecipe
 from .gan import CGANRecipe, DCGANRecipe, GANRecipe, WGANGPRecipe
+from .regression import RegressionRecipe
 
 RECIPES = {r.name: r for r in (AERecipe, VAERecipe, ClassifierRecipe, GANRecipe, DCGANRecipe, CGANRecipe,
-                               WGANGPRecipe, DiffusionRecipe, FlowRecipe)}
+                               WGANGPRecipe, DiffusionRecipe, FlowRecipe, RegressionRecipe)}
 
 
 def get(name: str):

@@ -1,0 +1,155 @@
+"""The ``ddpm`` and ``flow`` recipes and their commands: training runs, exact resume, ``minigen sample`` (PNG and
+.npy), ``minigen eval`` with network evaluations (NFE), the pictures, and clear errors for bad sampling options."""
+
+import json
+
+import numpy as np
+import pytest
+
+from minigen import cli
+from minigen.serialization import load
+from minigen.train import open_run, train
+
+TINY = ["--dataset", "digits", "--limit", "64", "--batch-size", "32", "--epochs", "1", "--channels", "8,8,8",
+        "--steps", "4", "--quiet"]
+
+
+def _array(v):
+    """A checkpoint entry (a Tensor or an array) as a NumPy array."""
+    return v.numpy() if hasattr(v, "numpy") else np.asarray(v)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A class-conditional DDPM and an unconditional flow, one epoch of a tiny U-Net on 64 digits each."""
+    root = tmp_path_factory.mktemp("diffusion_runs")
+    assert cli.main(["train", "ddpm", "--conditional", *TINY, "--out", str(root / "ddpm")]) == 0
+    assert cli.main(["train", "flow", *TINY, "--out", str(root / "flow")]) == 0
+    return root
+
+
+def test_runs_write_their_pictures(runs):
+    for name, extra in (("ddpm", {"guidance.png"}), ("flow", set())):
+        names = {p.name for p in (runs / name).iterdir()}
+        assert {"config.json", "checkpoint_last.npz", "samples_epoch_001.png", "samples_evolution.gif",
+                "reverse_process.png", "reverse_process.gif", "loss_by_time.png"} | extra <= names, name
+        epoch = [json.loads(line) for line in (runs / name / "metrics.jsonl").read_text().splitlines()][-1]
+        assert np.isfinite(epoch["train_loss"]) and np.isfinite(epoch["test_loss"])
+        state = load(runs / name / "checkpoint_last.npz")
+        assert {"model", "model_ema"} <= state["modules"].keys()             # samples come from the EMA
+
+
+@pytest.mark.parametrize("model", ["ddpm", "flow"])
+def test_resume_is_exact(model, tmp_path):
+    tiny = dict(dataset="ring", batch_size=64, limit=192, progress=False, conditional=True)   # 3 batches
+    straight = train(model, epochs=2, out=tmp_path / "straight", **tiny)
+    half = train(model, epochs=1, out=tmp_path / "half", **tiny)
+    train(model, epochs=2, resume=half, progress=False)
+    for part in ("model", "model_ema"):
+        a, b = (load(r / "checkpoint_last.npz")["modules"][part] for r in (straight, half))
+        assert a.keys() == b.keys() and all(np.array_equal(_array(a[k]), _array(b[k])) for k in a), part
+
+
+def test_sample_npy_format_and_nfe(runs, tmp_path, capsys):
+    out = tmp_path / "x.npy"
+    assert cli.main(["sample", str(runs / "ddpm"), "--n", "6", "--label", "3", "--steps", "4", "--guidance", "2",
+                     "--out", str(out)]) == 0
+    x = np.load(out)
+    assert x.shape == (6, 1, 28, 28) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert "8 network evaluations per sample" in capsys.readouterr().out     # 4 steps × 2 (guidance)
+    assert cli.main(["sample", str(runs / "flow"), "--n", "4", "--sampler", "heun", "--steps", "3",
+                     "--out", str(tmp_path / "f.png")]) == 0
+    assert "5 network evaluations per sample" in capsys.readouterr().out     # Heun: 2·3 − 1
+    assert (tmp_path / "f.png").exists()
+    # DDIM with η = 0 and the flow samplers are deterministic: the same seed, the same images
+    for run in ("ddpm", "flow"):
+        a, b = tmp_path / f"{run}a.npy", tmp_path / f"{run}b.npy"
+        for path in (a, b):
+            assert cli.main(["sample", str(runs / run), "--n", "3", "--steps", "3", "--out", str(path)]) == 0
+        np.testing.assert_array_equal(np.load(a), np.load(b))
+
+
+@pytest.mark.parametrize("run, args, message", [
+    ("ddpm", ["--steps", "0"], "steps must be at least 1, got 0"),
+    ("ddpm", ["--sampler", "euler"], "unknown sampler 'euler'; a ddpm run samples with ddim or ddpm"),
+    ("flow", ["--sampler", "ddim"], "unknown sampler 'ddim'; a flow run samples with heun or euler"),
+    ("flow", ["--label", "3"], "--label needs a conditional run"),
+    ("flow", ["--guidance", "2"], "--guidance needs a conditional run"),
+    ("flow", ["--eta", "0.5"], "eta applies to the ddim sampler"),
+    ("ddpm", ["--label", "10"], r"labels must lie in 0 … 9, got 10"),
+    ("ddpm", ["--out", "x.jpg"], "--out must end in .png or .npy"),
+])
+def test_bad_sampling_options_are_refused_clearly(runs, run, args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=message):
+        cli.main(["sample", str(runs / run), "--n", "2", *args])
+
+
+def test_train_refuses_a_sampler_of_the_other_family(tmp_path):
+    with pytest.raises(SystemExit, match="unknown sampler 'ddim'; a flow run samples with heun or euler"):
+        cli.main(["train", "flow", *TINY, "--sampler", "ddim", "--out", str(tmp_path / "f")])
+    assert not (tmp_path / "f").exists()                                 # a refused run leaves no directory
+
+
+def test_sampling_options_on_a_gan_are_refused(tmp_path):
+    gan = tmp_path / "gan"
+    assert cli.main(["train", "gan", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--quiet",
+                     "--out", str(gan)]) == 0
+    with pytest.raises(SystemExit, match="--steps apply to ddpm and flow runs; this is a 'gan' run"):
+        cli.main(["sample", str(gan), "--steps", "5"])
+
+
+def test_eval_scores_samples_with_their_nfe(runs, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)                                          # the default runs/classifier-digits
+    assert cli.main(["train", "classifier", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--width", "4",
+                     "--quiet", "--out", "runs/classifier-digits"]) == 0
+    assert cli.main(["eval", str(runs / "ddpm"), "--n-samples", "20", "--steps", "3", "--guidance", "2"]) == 0
+    results = json.loads((runs / "ddpm" / "eval-ddim-3-w2-n20.json").read_text())
+    assert results["nfe_per_sample"] == 6 and results["n"] == 20 and "label_accuracy" in results
+    assert {"fid", "classifier_score", "uncertain_share", "sampling"} <= results.keys()
+    drawn = (runs / "flow" / "reverse_process.png").stat().st_mtime_ns
+    assert cli.main(["eval", str(runs / "flow"), "--n-samples", "20", "--steps", "2", "--no-pictures"]) == 0
+    assert (runs / "flow" / "reverse_process.png").stat().st_mtime_ns == drawn       # not redrawn
+    results = json.loads((runs / "flow" / "eval-heun-2-n20.json").read_text())
+    assert results["nfe_per_sample"] == 3 and "label_accuracy" not in results
+
+
+def test_ring_toys_learn_the_modes_quickly(tmp_path):
+    """The 2-D toy trains in seconds and its samples land on the ring's modes (DDPM; flow reaches the circle)."""
+    run = train("ddpm", dataset="ring", out=tmp_path / "ring", progress=False)          # 40 epochs of 79 steps
+    epoch = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
+    assert epoch["modes_reached"] == 8
+    recipe = open_run(run).recipe
+    points = recipe.sample(recipe.noise(500, np.random.default_rng(0)))
+    radius = np.linalg.norm(points, axis=1)
+    assert np.median(np.abs(radius - 2.0)) < 0.1                           # on the circle of radius 2
+
+
+def test_export_keeps_the_sampling_weights_only(runs, tmp_path):
+    out = tmp_path / "exported"
+    assert cli.main(["export", str(runs / "ddpm"), "--out", str(out), "--command", "minigen train ddpm …"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["command"] == "minigen train ddpm …" and config["ema"] == 0 and config["ema_during_training"]
+    state = load(out / "checkpoint_last.npz")
+    assert list(state["modules"]) == ["model"] and "optimizers" not in state
+    weights = [_array(v) for v in state["modules"]["model"].values()]
+    assert all(w.dtype == np.float32 for w in weights if w.dtype.kind == "f")
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    for run, path in ((runs / "ddpm", a), (out, b)):                     # the same samples as the EMA's
+        assert cli.main(["sample", str(run), "--n", "3", "--steps", "3", "--label", "5", "--out", str(path)]) == 0
+    np.testing.assert_array_equal(np.load(a), np.load(b))
+    with pytest.raises(ValueError, match="exported run .* cannot resume"):
+        train(resume=out, progress=False)
+
+
+def test_compare_plots_quality_against_nfe(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for steps, fid in ((5, 40.0), (10, 20.0)):
+        (run / f"eval-heun-{steps}.json").write_text(json.dumps({
+            "nfe_per_sample": 2 * steps - 1, "fid": fid, "classifier_score": 9.0, "n": 100, "sampling": "heun",
+            "real_fid_train_vs_test": 5.0, "real_classifier_score": 9.7}))
+    assert cli.main(["compare", str(run), "--out", str(tmp_path / "q.png")]) == 0
+    assert (tmp_path / "q.png").stat().st_size > 1000
+    with pytest.raises(SystemExit, match="no eval-.*json with network evaluations"):
+        cli.main(["compare", str(tmp_path)])                               # its eval files are in run/
