@@ -59,7 +59,9 @@ def _train(args) -> int:
 
 def _export(args) -> int:
     try:
-        out = export_run(args.run_dir, args.out, args.train_command)
+        sampling = {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance")
+                    if getattr(args, k) is not None}
+        out = export_run(args.run_dir, args.out, args.train_command, sampling)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"minigen export: {e}") from None
     size = sum(p.stat().st_size for p in out.iterdir()) / 2 ** 20
@@ -264,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="the new run directory (never overwritten)")
     export.add_argument("--command", dest="train_command",
                         help="the command that trained the run, recorded in config.json (default: the run's own)")
+    _sampling_options(export, "ddpm, flow: the exported run's default way of sampling (what `minigen sample` and "
+                      "`minigen eval` use when given no sampling option)")
     export.set_defaults(func=_export)
 
     restore = sub.add_parser("restore", help="restore degraded images (inpaint, upscale, denoise) with a trained "

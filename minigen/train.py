@@ -151,12 +151,15 @@ def open_run(run_dir) -> Run:
     raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
 
 
-def export_run(run_dir, out, command: str | None = None) -> Path:
+def export_run(run_dir, out, command: str | None = None, sampling: dict | None = None) -> Path:
     """A small copy of a trained run for sampling and evaluation: config.json and checkpoint_last.npz holding
     the float32 weights that draw the samples (the running average when the run keeps one, saved as the model
     itself), no optimizer state. ``minigen sample`` and ``minigen eval`` accept it; ``--resume`` does not.
-    ``command`` (default: the one in the run's config) records how the run was trained."""
+    ``command`` (default: the one in the run's config) records how the run was trained; ``sampling`` (sampler,
+    steps, eta, guidance) sets its default way of sampling, checked by the recipe."""
     run = open_run(run_dir)
+    if sampling:
+        run.recipe.set_sampling(**sampling)                  # a clear error for an option this run cannot take
     recipe, config = run.recipe, dict(run.config)
     modules = recipe.modules()
     averaged = getattr(recipe, "ema", None) is not None
@@ -166,6 +169,7 @@ def export_run(run_dir, out, command: str | None = None) -> Path:
                   trained_minutes=round(run.seconds / 60, 1), command=command or config.get("command"))
     if averaged:
         config.update(ema=0.0, ema_during_training=run.config["ema"])
+    config.update(sampling or {})
     out = new_run_dir(out)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     save({"modules": weights, "model": config["model"], "weights_only": True,

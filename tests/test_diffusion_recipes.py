@@ -142,6 +142,19 @@ def test_export_keeps_the_sampling_weights_only(runs, tmp_path):
         train(resume=out, progress=False)
 
 
+def test_export_sets_the_default_sampling(runs, tmp_path, capsys):
+    out = tmp_path / "exported"
+    assert cli.main(["export", str(runs / "ddpm"), "--out", str(out), "--steps", "2", "--guidance", "3"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["steps"] == 2 and config["guidance"] == 3
+    capsys.readouterr()
+    assert cli.main(["sample", str(out), "--n", "2", "--out", str(tmp_path / "x.npy")]) == 0
+    assert "4 network evaluations per sample" in capsys.readouterr().out     # 2 steps × 2 (guidance)
+    with pytest.raises(SystemExit, match="--guidance needs a conditional run"):
+        cli.main(["export", str(runs / "flow"), "--out", str(tmp_path / "f"), "--guidance", "2"])
+    assert not (tmp_path / "f").exists()
+
+
 def test_compare_plots_quality_against_nfe(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
