@@ -147,7 +147,8 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None) -> 
 
 def quality_vs_nfe(run_dirs, path) -> Path:
     """One picture of every ``eval-*.json`` in ``run_dirs``: FID and classifier score against the network
-    evaluations per sample, one line per (run, sampler, guidance); the real-data values as a floor."""
+    evaluations per sample, one line per (run, sampler, guidance, sample size); the real-data values of the
+    largest sample size as a floor (FID is biased upwards for small samples: compare points of one n)."""
     series, floor = {}, {}
     for run_dir in map(Path, run_dirs):
         for f in sorted(run_dir.glob("eval-*.json")):
@@ -158,7 +159,8 @@ def quality_vs_nfe(run_dirs, path) -> Path:
             guidance = [p.strip() for p in r.get("sampling", "").split(",") if "guidance" in p]
             label = f"{run_dir.name}: {sampler}" + (f" ({guidance[0]})" if guidance else "") + f", n = {r['n']:,}"
             series.setdefault(label, []).append((r["nfe_per_sample"], r["fid"], r["classifier_score"]))
-            floor = {"fid": r["real_fid_train_vs_test"], "score": r["real_classifier_score"]}
+            if r["n"] >= floor.get("n", 0):          # the real-data floor of the largest sample (FID falls with n)
+                floor = {"fid": r["real_fid_train_vs_test"], "score": r["real_classifier_score"], "n": r["n"]}
     if not series:
         raise FileNotFoundError(f"no eval-*.json with network evaluations in {', '.join(map(str, run_dirs))}: "
                                 f"run `minigen eval RUN --steps S` first")

@@ -184,7 +184,7 @@ def quality_vs_nfe(series: dict, path=None, title="sample quality against networ
         b.plot(nfe, score, marker="o", label=label)
     for ax, key, name in ((a, "fid", "FID (lower is better)"), (b, "score", "classifier score (higher is better)")):
         if floor and key in floor:
-            ax.axhline(floor[key], color="gray", ls="--", lw=1, label="real images")
+            ax.axhline(floor[key], color="gray", ls="--", lw=1, label=f"real images, n = {floor.get('n', 10_000):,}")
         ax.set_xscale("log")
         ax.set_xlabel("network evaluations per sample (NFE)")
         ax.set_title(name)
