@@ -12,10 +12,11 @@
 # %% [markdown]
 # # Lesson 14 — Denoising diffusion
 #
-# **Time:** about 60 seconds in fast mode (the default: a 2-D toy for 3,000 steps, a narrow U-Net for 40 steps
-# on MNIST, 40 samples from the committed model) and about 5 minutes in full mode (`MINIGEN_LESSON_MODE=full`:
-# longer toy training, the U-Net for 300 steps, 80 samples) on a 2-core CPU. Both modes use MNIST (found through
-# `$MINIGEN_DATA`, `data/` or downloaded) and the committed checkpoint `pretrained/ddpm-cond-mnist`.
+# **Time:** under a minute in fast mode (the default: a 2-D toy for 3,000 steps, a narrow U-Net for 40 steps
+# on MNIST, 40 samples from the committed model) and about 9 minutes in full mode (`MINIGEN_LESSON_MODE=full`:
+# the toy for 12,000 steps, the U-Net for 300 steps, which take most of the time, 80 samples) on a 2-core CPU.
+# Both modes use MNIST (found through `$MINIGEN_DATA`, `data/` or downloaded) and the committed checkpoint
+# `pretrained/ddpm-cond-mnist`.
 #
 # The GANs of lessons 09–12 learn to make an image in one shot, and they fight to do it: two networks, a game,
 # mode collapse. **Denoising diffusion** (Sohl-Dickstein et al., 2015; Ho, Jain and Abbeel, 2020: DDPM) takes
