@@ -13,7 +13,7 @@
 # # Lesson 14 — Denoising diffusion
 #
 # **Time:** under a minute in fast mode (the default: a 2-D toy for 3,000 steps, a narrow U-Net for 40 steps
-# on MNIST, 40 samples from the committed model) and about 9 minutes in full mode (`MINIGEN_LESSON_MODE=full`:
+# on MNIST, 40 samples from the committed model) and 9–10 minutes in full mode (`MINIGEN_LESSON_MODE=full`:
 # the toy for 12,000 steps, the U-Net for 300 steps, which take most of the time, 80 samples) on a 2-core CPU.
 # Both modes use MNIST (found through `$MINIGEN_DATA`, `data/` or downloaded) and the committed checkpoint
 # `pretrained/ddpm-cond-mnist`.
@@ -63,9 +63,12 @@ started = time.perf_counter()
 #
 # **q(x_t | x₀) = N(√ᾱ_t x₀, (1 − ᾱ_t) I),  x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε.**
 #
-# So training never has to run the chain: any x_t is one line away from x₀. (minigen indexes the steps
-# t = 0 … T − 1, as arrays do; ᾱ of "step −1" is 1, the clean image.) Check the closed form against iterating
-# the one-step kernel, on 100,000 copies of three pixel values:
+# So training never has to run the chain: any x_t is one line away from x₀.
+#
+# **Indexing in code.** The formulas count the noising steps 1 … T; minigen's arrays count them 0 … T − 1, as
+# arrays do: `alpha_bar[i]` is ᾱ after i + 1 steps (the ᾱ_{i+1} of the formulas), and the clean image x₀ is
+# "step −1", with ᾱ = 1. From here on, "step t" in code and in printed tables means the array index. Check the
+# closed form against iterating the one-step kernel, on 100,000 copies of three pixel values:
 
 # %%
 schedule = diffusion.Schedule("linear", T=1000)                 # β, α, ᾱ as float64 arrays (T,)
@@ -80,7 +83,7 @@ for t in range(schedule.T):
         for j in range(3):
             print(f"{t:4d} {x0[0, j]:6.1f} {x[:, j].mean():12.4f} {np.sqrt(ab) * x0[0, j]:12.4f} "
                   f"{x[:, j].std():12.4f} {np.sqrt(1 - ab):12.4f}")
-        assert np.allclose(x.mean(0), np.sqrt(ab) * x0[0], atol=0.01)        # 4σ of a mean of 100,000
+        assert np.allclose(x.mean(0), np.sqrt(ab) * x0[0], atol=0.01)        # ≥ 3 standard errors (0.0032)
         assert np.allclose(x.std(0), np.sqrt(1 - ab), atol=0.01)
 
 # %% [markdown]
@@ -91,8 +94,9 @@ for t in range(schedule.T):
 # ## 2. The schedule: how fast the signal goes
 #
 # The **signal-to-noise ratio** SNR(t) = ᾱ_t / (1 − ᾱ_t) says how much of x₀ is left in x_t. Ho et al.'s linear
-# schedule drops it fast: half of its steps see almost pure noise. The **cosine** schedule (Nichol and Dhariwal,
-# 2021) sets ᾱ(t) = f(t)/f(0), f(t) = cos²(((t/T) + s)/(1 + s) · π/2), which destroys information more evenly.
+# schedule drops it fast: a third of its steps see almost pure noise (SNR < 0.01). The **cosine** schedule
+# (Nichol and Dhariwal, 2021) sets ᾱ(t) = f(t)/f(0), f(t) = cos²(((t/T) + δ)/(1 + δ) · π/2) with a small offset
+# δ = 0.008 (so that β does not vanish at t = 0), which destroys information more evenly.
 
 # %%
 cosine = diffusion.Schedule("cosine", T=1000)
@@ -102,27 +106,27 @@ steps_shown = [0, 50, 100, 200, 400, 600, 999]
 eps = np.random.default_rng(1).standard_normal(digit.shape)                  # one ε for every panel
 fig, axes = plt.subplots(3, len(steps_shown), figsize=(1.5 * len(steps_shown), 5.3),
                          gridspec_kw=dict(height_ratios=[1, 1, 1.6]))
-for row, s in enumerate((schedule, cosine)):
+for row, sched in enumerate((schedule, cosine)):
     for ax, t in zip(axes[row], steps_shown):
-        ab = s.alpha_bar[t]
+        ab = sched.alpha_bar[t]
         ax.imshow(np.sqrt(ab) * digit + np.sqrt(1 - ab) * eps, cmap="gray", vmin=-2, vmax=2)
-        ax.set_title(f"{s.kind} t={t}", fontsize=8)
+        ax.set_title(f"{sched.kind} t={t}", fontsize=8)
         ax.axis("off")
 for ax in axes[2]:
     ax.remove()
 ax = fig.add_subplot(3, 1, 3)
-for s in (schedule, cosine):
-    ax.plot(np.log10(s.alpha_bar / (1 - s.alpha_bar)), label=s.kind)
+for sched in (schedule, cosine):
+    ax.plot(np.log10(sched.alpha_bar / (1 - sched.alpha_bar)), label=sched.kind)
 ax.axhline(0, color="gray", lw=0.8)
 ax.set_xlabel("step t")
 ax.set_ylabel("log₁₀ SNR")
 ax.legend()
 plt.tight_layout()
 plt.show()
-for s in (schedule, cosine):
-    snr = s.alpha_bar / (1 - s.alpha_bar)
-    print(f"{s.kind:7s}: SNR = 1 at t = {np.argmin(np.abs(snr - 1)):3d};  steps with SNR < 0.01 (almost pure noise): "
-          f"{(snr < 0.01).mean():.0%}")
+for sched in (schedule, cosine):
+    snr = sched.alpha_bar / (1 - sched.alpha_bar)
+    print(f"{sched.kind:7s}: SNR = 1 at t = {np.argmin(np.abs(snr - 1)):3d};  "
+          f"steps with SNR < 0.01 (almost pure noise): {(snr < 0.01).mean():.0%}")
 assert (schedule.alpha_bar / (1 - schedule.alpha_bar) < 0.01).mean() > (cosine.alpha_bar / (1 - cosine.alpha_bar)
                                                                          < 0.01).mean()
 
@@ -135,15 +139,22 @@ assert (schedule.alpha_bar / (1 - schedule.alpha_bar) < 0.01).mean() > (cosine.a
 #
 # To generate we need the reverse: q(x_{t−1} | x_t). On its own it is intractable (it depends on the whole data
 # distribution), but **given x₀** it is a Gaussian we can write down. Bayes' rule,
-# q(x_{t−1} | x_t, x₀) ∝ q(x_t | x_{t−1}) q(x_{t−1} | x₀), multiplies two Gaussians in x_{t−1}; collecting the
-# squares gives
+# q(x_{t−1} | x_t, x₀) ∝ q(x_t | x_{t−1}) q(x_{t−1} | x₀), multiplies two Gaussians in x_{t−1}. As a function of
+# x_{t−1} the first is N(x_t/√α_t, β_t/α_t) and the second N(√ᾱ_{t−1} x₀, 1 − ᾱ_{t−1}); a product of Gaussians
+# adds their precisions and averages their means by precision:
+#
+# 1/β̃_t = α_t/β_t + 1/(1 − ᾱ_{t−1}),  μ̃_t = β̃_t (√α_t x_t/β_t + √ᾱ_{t−1} x₀/(1 − ᾱ_{t−1})),
+#
+# which simplifies (using 1 − ᾱ_t = α_t(1 − ᾱ_{t−1}) + β_t) to
 #
 # q(x_{t−1} | x_t, x₀) = N(μ̃_t, β̃_t I),
 # μ̃_t = √ᾱ_{t−1} β_t/(1 − ᾱ_t) · x₀ + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) · x_t,  β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t).
 #
 # Check it without trusting the algebra: draw x_{t−1} from q(x_{t−1} | x₀), then x_t from the one-step kernel;
 # the best linear prediction of x_{t−1} from x_t (least squares) must have the coefficient and intercept of μ̃,
-# and its residual variance must be β̃.
+# and its residual variance must be β̃. The same formulas jump from t to any earlier step s in one go, with β_t
+# replaced by 1 − ᾱ_t/ᾱ_s and α_t by ᾱ_t/ᾱ_s (the s-to-t noising is one Gaussian step too, by section 1); that is
+# how a sampler can take fewer steps than T.
 
 # %%
 t, x0_value = 300, 0.5
@@ -162,23 +173,29 @@ assert abs(residual / var - 1) < 0.01
 
 # %% [markdown]
 # Now the model. Its reverse step p_θ(x_{t−1} | x_t) = N(μ_θ(x_t, t), σ_t² I) should match q(x_{t−1} | x_t, x₀),
-# but x₀ is what we do not know. Write x₀ through the noise that made x_t, x₀ = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t, and
-# μ̃ becomes a function of x_t and ε alone:
+# but x₀ is what we do not know. The variance σ_t² is fixed, not learnt: Ho et al. tried σ_t² = β_t and
+# σ_t² = β̃_t and found both work; minigen samples with β̃_t. Write x₀ through the noise that made x_t,
+# x₀ = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t, and μ̃ becomes a function of x_t and ε alone:
 #
 # μ̃_t = (1/√α_t) · (x_t − β_t/√(1 − ᾱ_t) · ε).
 #
-# So a network **ε̂_θ(x_t, t) that predicts the noise** gives the mean: μ_θ = (1/√α_t)(x_t − β_t/√(1 − ᾱ_t) ε̂).
+# So a network **ε̂_θ(x_t, t) that predicts the noise** gives the mean: μ_θ = (1/√α_t)(x_t − β_t/√(1 − ᾱ_t) ε̂),
+# and with it an estimate of the clean image, **x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t**.
 # Training maximises the evidence lower bound (ELBO) of log p_θ(x₀), lesson 08's bound with the T noisy images as
 # the latent variables. It splits into one KL divergence per step, KL(q(x_{t−1} | x_t, x₀) ‖ p_θ(x_{t−1} | x_t)),
-# and between two Gaussians with the same variance that is ‖μ̃ − μ_θ‖²/(2σ_t²) plus a constant:
+# and between two Gaussians with fixed variances (β̃_t and σ_t²) it is ‖μ̃ − μ_θ‖²/(2σ_t²) plus a constant:
 #
 # L_t = β_t² / (2σ_t² α_t (1 − ᾱ_t)) · ‖ε − ε̂_θ(√ᾱ_t x₀ + √(1 − ᾱ_t) ε, t)‖².
 #
 # Ho et al. **drop the weight** in front and sample t uniformly: L_simple = E_{t, x₀, ε} ‖ε − ε̂_θ(x_t, t)‖²,
-# the `diffusion.ddpm_loss` of minigen. Why drop it? The weight is largest at small t, where the task is easy
-# (remove a whisper of noise); dropping it spends the network's effort on the noisier steps, which decide what
-# the image will be, and Ho et al. found the samples better. What is lost is the exact likelihood bound: a model
-# trained on L_simple is not the best at the ELBO. Two checks: μ̃ through ε equals μ̃ through x₀, and the weight:
+# the `diffusion.ddpm_loss` of minigen (which averages over the D = 784 pixels rather than summing). Why drop it?
+# The weight is largest at the smallest t, where the image is almost clean and x̂₀ almost right: those steps
+# barely change what the image will be. Dropping the weight spends the network's effort on the noisier steps,
+# which decide it, and Ho et al. found the samples better. What is lost is the exact likelihood bound: a model
+# trained on L_simple is not the best at the ELBO. One more fact about a squared-error loss: its minimiser is the
+# conditional mean, so a perfect network outputs ε̂ = E[ε | x_t] (and x̂₀ = E[x₀ | x_t]), an average over every
+# image that could have made x_t; lesson 15 uses this. Two checks: μ̃ through ε equals μ̃ through x₀, and the
+# weight (with σ_t² = β_t):
 
 # %%
 t = 300
@@ -192,12 +209,14 @@ weight = schedule.betas ** 2 / (2 * schedule.betas * schedule.alphas * (1 - sche
 print("the ELBO's weight at t = 1, 10, 100, 999:", np.round(weight[[1, 10, 100, 999]], 4))
 
 # %% [markdown]
-# The weight falls by a factor of more than 20 from t = 1 to t = 100 and then stays flat: the ELBO would spend
-# most of its attention on the last few, nearly noiseless, steps.
+# The weight falls by a factor of more than 20 from t = 1 to t = 100 and then stays flat: per step, the ELBO
+# would give the nearly noiseless steps (the smallest t) tens of times the attention of the noisy ones.
 #
-# **Ancestral sampling** (`diffusion.ddpm_step`) runs the reverse chain from x_T ~ N(0, I): at each step predict
-# ε̂, turn it into x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t, **clamp x̂₀ to [−1, 1]** (the data's range; a guess from a very
-# noisy x_t can be wild), and draw x_{t−1} ~ N(μ̃(x̂₀, x_t), β̃_t I). The last step adds no noise.
+# **Ancestral sampling** (`diffusion.ddpm_step`; "ancestral" because each sample is drawn from its parent in the
+# chain) runs the reverse chain from x_T ~ N(0, I): at each step predict ε̂, turn it into x̂₀, **clamp x̂₀ to
+# [−1, 1]** (the data's range; a guess from a very noisy x_t can be wild), and draw x_{t−1} ~ N(μ̃(x̂₀, x_t), β̃_t I)
+# (a fresh standard normal z each step: x_{t−1} = μ̃ + √β̃_t z). The last step adds no noise. With fewer steps than
+# T it jumps between the steps it visits with the jump formulas above.
 
 # %%
 print(inspect.getsource(diffusion.ddpm_step))
@@ -231,7 +250,8 @@ assert np.mean(losses[-200:]) < 0.8 * np.mean(losses[:50])
 
 # %% [markdown]
 # The loss does not go to zero, and it should not: at large t the noise in x_t is almost all of x_t and easy to
-# predict, at small t it is a tiny part mixed with an unknown point, and no network can predict it exactly. Now
+# predict, at small t it is a tiny part mixed with an unknown point, and no network can predict it exactly (the
+# best it can do is the conditional mean). Now
 # run the reverse process from 2,000 noise points, and keep the states on the way.
 
 # %%
@@ -239,20 +259,22 @@ toy.train(False)
 points, nfe, states = diffusion.sample(toy, (2000, 2), "ddpm", steps=200, seed=0, schedule=schedule,
                                        return_trajectory=True, clip=False)
 shown = [0, 100, 150, 175, 190, 200]                       # state k: after k of the 200 steps
-viz.scatter_strip([states[k].numpy() for k in shown], [f"after {k} steps" for k in shown],
-                  title=f"the reverse process on the ring ({nfe} network evaluations per point)")
+_ = viz.scatter_strip([states[k].numpy() for k in shown], [f"after {k} steps" for k in shown],
+                      title=f"the reverse process on the ring ({nfe} network evaluations per point)")
 found = metrics.ring_modes(points.numpy(), Ring.centers(), Ring.std)
 radius = np.linalg.norm(points.numpy(), axis=1)
-print(f"modes covered {found['modes']} of 8, high-quality share {found['high_quality']:.0%}, "
+print(f"modes reached {found['modes_reached']} of 8, sharply covered {found['modes']} of 8, "
+      f"high-quality share {found['high_quality']:.0%}, "
       f"median radius {np.median(radius):.3f} (data: 2)")
 assert abs(np.median(radius) - 2) < 0.2 and found["modes_reached"] == 8
 
 # %% [markdown]
 # For most of the way the cloud stays a blob; the ring appears in the last quarter of the steps, where the SNR
 # crosses 1 (section 2), and the points then move out to the eight modes. How *tightly* they land there (the
-# high-quality share: points within 3σ = 0.06 of a centre) is the hard part, because the modes are 100 times
-# narrower than the noise: it grows with training (fast mode trains a quarter as long as full mode; compare the
-# two). A few paths drawn whole:
+# high-quality share: points within three standard deviations, 0.06, of a centre; "sharply covered" counts the
+# modes that hold at least 1 % of the points that way) is the hard part, because the modes are 50 times narrower
+# than the noise: it grows with training (fast mode trains a quarter as long as full mode; compare the two). A
+# few paths drawn whole:
 
 # %%
 paths = np.stack([s.numpy()[:12] for s in states])               # (201, 12, 2): 12 points through time
@@ -266,18 +288,19 @@ ax.set_title("12 points from noise to the ring (ancestral sampling)")
 plt.show()
 
 # %% [markdown]
-# The paths are jagged: every ancestral step adds fresh noise √β̃ z. Lesson 15's DDIM and lesson 16's flows
+# The paths are jagged: every ancestral step adds fresh noise √β̃_t z. Lesson 15's DDIM and lesson 16's flows
 # follow smooth paths instead.
 #
 # ## 5. The U-Net, block by block
 #
-# For 28×28 images the network is a small **U-Net** (`minigen.models.UNet`): it goes down to 7×7 and back up,
+# For 28×28 images the network is a small **U-Net** (`minigen.models.UNet`): it goes down to 7×7 (3×3
+# convolutions with stride 2, named `pool0` and `pool1` in the code) and back up,
 # and joins each resolution on the way up to the same resolution on the way down (skips, by concatenation), so the
 # fine detail that the noise hides at small t is still at hand. Its pieces:
 #
-# **Time.** The network must know how noisy x_t is. t becomes sinusoidal features, [sin(t·ω_i), cos(t·ω_i)]
-# with frequencies ω_i = 10000^(−i/(d/2)), as transformers encode positions: every t gets a distinct code, and
-# nearby t get similar codes. An MLP turns them into an embedding e.
+# **Time.** The network must know how noisy x_t is. t becomes d sinusoidal features, [sin(t·ω_i), cos(t·ω_i)]
+# for i = 0 … d/2 − 1 with frequencies ω_i = 10000^(−i/(d/2)) (d = 32 below; the U-Net uses d = c₀, its first
+# width). Every t gets a distinct code, and nearby t get similar codes. An MLP turns them into an embedding e.
 
 # %%
 feats = time_embedding(minigen.tensor(np.arange(1000, dtype=np.float32)), 32).numpy()     # (1000, 32)
@@ -294,9 +317,10 @@ assert near > far
 # %% [markdown]
 # **Residual blocks.** `ResBlock`: GroupNorm → SiLU → 3×3 conv, then **the time embedding added as a bias per
 # channel** (a linear map of e, broadcast over the pixels), GroupNorm → SiLU → 3×3 conv, plus the input (through
-# a 1×1 conv when the channel count changes). GroupNorm (unlike lesson 06's batch norm, it normalises each image on its
-# own, over groups of channels, so it behaves the same in training and in sampling); SiLU is
-# x·σ(x), smooth. The second conv starts at zero, so each block starts as the identity.
+# a 1×1 conv when the channel count changes). GroupNorm normalises each image on its own, over 8 groups of
+# channels (unlike lesson 06's batch norm, which uses the batch), so it behaves the same in training and in
+# sampling. SiLU is x·sigmoid(x), a smooth ReLU. The second conv starts at zero, so each block starts out as its
+# skip path (the identity, or the 1×1 conv).
 
 # %%
 print(inspect.getsource(ResBlock.forward))
@@ -305,7 +329,8 @@ h = block(minigen.randn(4, 16, 14, 14), minigen.randn(4, 64))
 print("ResBlock(16 → 32): (4, 16, 14, 14), e (4, 64) →", tuple(h.shape))
 
 # %% [markdown]
-# **The whole network.** Three resolutions (28, 14, 7), a middle at 7×7 (optionally with self-attention), the way
+# **The whole network.** Three resolutions (28, 14, 7), a middle at 7×7 (optionally with self-attention, which
+# lets every position look at every other; the committed models go without), the way
 # back up by nearest-neighbour ×2 then a 3×3 conv (lesson 05: no checkerboards), and a last conv (started at zero,
 # so the untrained network predicts ε̂ = 0, the mean of ε). The shapes through the committed model's widths
 # (32, 64, 64):
@@ -348,11 +373,12 @@ assert abs(unet_losses[0] - 1) < 0.15 and np.mean(unet_losses[-10:]) < 0.8
 # A few hundred steps are far from a model that draws digits: the committed one trained for 75 minutes (2,547 steps
 # of 64 images, with the labels, which lesson 15 uses for guidance), with
 #
-#     minigen train ddpm --dataset mnist --conditional --channels 32,64,64 --batch-size 64 --time-limit 75
+#     minigen train ddpm --dataset mnist --conditional --channels 32,64,64 --batch-size 64 \
+#         --epochs 40 --time-limit 75
 #
-# and kept an exponential moving average of its weights (EMA, 0.999) for sampling: the average of the last few
-# hundred steps' weights draws cleaner images than the last weights alone. Where does it find the task hard?
-# Its loss by noise level, on test digits:
+# and kept an exponential moving average of its weights (EMA, decay 0.999) for sampling: an average over roughly
+# the last 1/(1 − 0.999) = 1,000 steps' weights, which draws cleaner images than the last weights alone. Where
+# does it find the task hard? Its loss by noise level, on test digits:
 
 # %%
 run = open_run(ROOT / "pretrained" / "ddpm-cond-mnist")
@@ -370,13 +396,15 @@ assert by_time[0] > by_time[-1]
 
 # %% [markdown]
 # Predicting the noise is hardest where there is little of it (small t: the noise is a small part of x_t and
-# hides among the digit's own strokes) and easiest where x_t is almost all noise.
+# hides among the digit's own strokes) and easiest where x_t is almost all noise. (Hard to predict is not the
+# same as important: an error in a tiny ε changes the image very little, which is why section 3's weight could
+# be dropped.)
 #
 # ## 6. Samples and the reverse process from the committed model
 #
 # Sampling with all 1,000 steps would take 1,000 network evaluations per image. Lesson 15 derives DDIM, which
 # uses the same trained network with 10 steps; here we use it to see the model's samples, with the labels
-# (guidance weight 2, lesson 15) for one row per class.
+# (guidance weight 2, lesson 15; guidance runs the network twice per step) for one row per class.
 
 # %%
 per_class = fast_or_full(4, 8)
@@ -385,7 +413,7 @@ tic = time.perf_counter()
 x, nfe, states = run.recipe.generate(noise, np.repeat(np.arange(10), per_class), sampler="ddim", steps=10,
                                      guidance=2.0, trajectory=True)
 print(f"{len(x)} samples in {time.perf_counter() - tic:.1f} s, {nfe} network evaluations each")
-viz.image_grid((x[:, 0] + 1) / 2, nrow=per_class, title="DDIM, 10 steps, guidance 2: one row per class")
+_ = viz.image_grid((x[:, 0] + 1) / 2, nrow=per_class, title="DDIM, 10 steps, guidance 2: one row per class")
 
 # %%
 rows = [np.clip((states[k][:: per_class * 2, 0] + 1) / 2, 0, 1) for k in range(0, 11, 2)]     # 5 samples
@@ -400,6 +428,9 @@ save_figure(fig, "14_reverse_process")
 plt.show()
 
 # %% [markdown]
+# The digit appears only in the last three or four of the ten steps (t below about 330), where the SNR crosses 1
+# (t ≈ 258, section 2); before that x_t is noise to the eye, though the network already steers it.
+#
 # ## 7. Exercises
 #
 # In `lessons/exercises/lesson14.py` (NumPy arrays in and out):

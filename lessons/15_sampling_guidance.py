@@ -13,12 +13,13 @@
 # # Lesson 15 — Sampling and guidance
 #
 # **Time:** about 60 seconds in fast mode (the default: 64 samples per measurement) and about 8 minutes in full
-# mode (`MINIGEN_LESSON_MODE=full`: 300 samples per measurement) on a 2-core CPU. Both modes use MNIST (found
+# mode (`MINIGEN_LESSON_MODE=full`: 200 samples per measurement) on a 2-core CPU. Both modes use MNIST (found
 # through `$MINIGEN_DATA`, `data/` or downloaded), the committed checkpoint `pretrained/ddpm-cond-mnist` and the
 # evaluator classifier `pretrained/classifier-mnist` of lesson 10.
 #
-# Lesson 14's model was trained on 1,000 noise levels, and its ancestral sampler walks down all of them: 1,000
-# network evaluations per image. This lesson asks how few we can get away with, and what we can steer on the way.
+# Lesson 14's model was trained on 1,000 noise levels, and its ancestral sampler, taken literally, walks down all
+# of them: 1,000 network evaluations per image (lesson 14's jump formulas let it skip levels, at a price we
+# measure here). This lesson asks how few evaluations we can get away with, and what we can steer on the way.
 # **DDIM** (Song, Meng and Ermon, 2021) derives, from the *same* trained network, a family of samplers that
 # includes a deterministic one which takes big steps. We measure sample quality against the number of network
 # evaluations (NFE) with lesson 10's evaluator, look at what the x̂₀ clamp does, and then steer the samples
@@ -56,24 +57,27 @@ schedule = diffusion.default_schedule()                 # linear β, T = 1000: t
 # Why the marginals hold: if x̂₀ and ε̂ were the true x₀ and ε, the right side is √ᾱ_s x₀ plus independent
 # Gaussian noise of variance (1 − ᾱ_s − σ²) + σ² = 1 − ᾱ_s, exactly a draw of q(x_s | x₀). Any σ in
 # [0, √(1 − ᾱ_s)] is allowed. Song et al. set σ = η √((1 − ᾱ_s)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_s): **η = 1** is the
-# ancestral step of lesson 14 (σ² = β̃, jumping from t to s), **η = 0** adds no noise at all, a deterministic map
-# from x_T to x₀ (lesson 16 shows it is an ODE solver).
+# ancestral step of lesson 14 (σ² = β̃ of the jump from t to s, lesson 14 section 3), **η = 0** adds no noise at
+# all, a deterministic map from x_T to x₀ (lesson 16 shows it is an ODE solver). The sampler visits evenly
+# spaced steps, e.g. for 10 steps:
 
 # %%
+print(diffusion.timesteps(1000, 10), "then the data (step −1)")
 print(inspect.getsource(diffusion.ddim_step))
 
 # %% [markdown]
-# A case where everything is exact: data from a Gaussian, x₀ ~ N(μ, s²) in each of two coordinates. Then x_t
-# is Gaussian too, and the best noise estimate is linear: E[ε | x_t] = √(1 − ᾱ_t)(x_t − √ᾱ_t μ)/(ᾱ_t s² + 1 − ᾱ_t)
-# (the regression of ε on x_t, both Gaussian). A "network" that returns it lets us test samplers with no
-# training error: the samples must come out with mean μ and standard deviation s.
+# A case where everything is exact: data from a Gaussian, x₀ ~ N(μ, τ²) in each of two coordinates. Then x_t
+# is Gaussian too, and the best noise estimate (lesson 14: the conditional mean) is linear:
+# E[ε | x_t] = √(1 − ᾱ_t)(x_t − √ᾱ_t μ)/(ᾱ_t τ² + 1 − ᾱ_t) (the regression of ε on x_t, both Gaussian). A
+# "network" that returns it lets us test samplers with no training error: the samples must come out with mean μ
+# and standard deviation τ.
 
 # %%
 mu, sd = np.array([0.5, -0.3]), np.array([0.1, 0.3])
 
 
 class ExactNoise:
-    """ε̂(x_t, t) = E[ε | x_t] for x₀ ~ N(μ, s²): what a perfectly trained network would output."""
+    """ε̂(x_t, t) = E[ε | x_t] for x₀ ~ N(μ, τ²): what a perfectly trained network would output."""
     n_classes = None
 
     def __call__(self, x, t, y=None):
@@ -82,30 +86,34 @@ class ExactNoise:
                               .astype(np.float32))
 
 
-print("sampler  steps   mean error   std error   (of μ = (0.5, −0.3), s = (0.1, 0.3); 20,000 samples)")
+print("sampler  steps   mean − μ (largest)   std − τ, both coordinates   (μ = (0.5, −0.3), τ = (0.1, 0.3); 20,000 "
+      "samples)")
 errors = {}
 for sampler in ("ddpm", "ddim"):
-    for steps in (2, 5, 10, 50, 1000):
+    for steps in (5, 10, 20, 40, 1000):
         x, nfe = diffusion.sample(ExactNoise(), (20_000, 2), sampler, steps=steps, seed=0, clip=False)
         x = x.numpy()
-        errors[sampler, steps] = (np.abs(x.mean(0) - mu).max(), np.abs(x.std(0) - sd).max())
-        print(f"{sampler:7s} {steps:5d} {errors[sampler, steps][0]:12.4f} {errors[sampler, steps][1]:11.4f}")
-assert errors["ddim", 1000][1] < 0.01 and errors["ddpm", 1000][1] < 0.01
-assert errors["ddim", 10][1] < errors["ddpm", 10][1] and errors["ddim", 50][1] < errors["ddpm", 50][1]
+        errors[sampler, steps] = (np.abs(x.mean(0) - mu).max(), x.std(0) - sd)       # signed spread errors
+        print(f"{sampler:7s} {steps:5d} {errors[sampler, steps][0]:16.4f}      "
+              f"{errors[sampler, steps][1][0]:+.4f} {errors[sampler, steps][1][1]:+.4f}")
+assert np.abs(errors["ddim", 1000][1]).max() < 0.01 and np.abs(errors["ddpm", 1000][1]).max() < 0.01
+assert all(np.abs(errors["ddim", n][1]).max() < np.abs(errors["ddpm", n][1]).max() for n in (10, 20, 40))
+assert all((errors[k][1] < 0).all() for k in errors if k[1] < 1000)         # too narrow, every time
 assert max(errors[k][0] for k in errors) < 0.01
 
 # %% [markdown]
 # With the exact ε̂ both samplers land on the right mean at any number of steps, and on the right spread when
 # they take all 1,000 steps. With fewer steps both come out **too narrow**: each step trusts x̂₀, which is the
 # *average* of the x₀ that could have led to x_t, and a big step from an average loses spread. DDIM's error is
-# smaller at every step count, and it halves when the steps double (a first-order method: lesson 16 shows it is
-# Euler's method for an ODE). A trained network adds its own errors, but the ranking shows on MNIST below.
+# the smaller one, and it roughly halves each time the steps double (a first-order method: lesson 16 shows it is
+# Euler's method for an ODE). A trained network adds its own errors; on MNIST below DDIM is ahead at the fewest
+# steps.
 #
 # ## 2. The same trained network, several samplers
 #
 # The committed model (lesson 14) was trained once; here it samples with ancestral steps, DDIM η = 1 (the same
-# thing written the DDIM way) and DDIM η = 0, from the same x_T. Its labels are switched off for now (guidance
-# weight 0, section 5): an unconditional model.
+# thing written the DDIM way: with the same seed its row must be identical) and DDIM η = 0, from the same x_T.
+# Its labels are switched off for now (guidance weight 0, section 5): an unconditional model.
 
 # %%
 run = open_run(ROOT / "pretrained" / "ddpm-cond-mnist")
@@ -119,11 +127,22 @@ for name, opts in {"ancestral, 10 steps": dict(sampler="ddpm", steps=10),
                    "DDIM η=0, 50 steps": dict(sampler="ddim", eta=0.0, steps=50)}.items():
     x, nfe = recipe.generate(x_T, guidance=0.0, seed=1, **opts)
     grids[f"{name} ({nfe} NFE)"] = (x[:, 0] + 1) / 2
-viz.image_panels(grids, nrow=8)
+same = np.abs(grids["ancestral, 10 steps (10 NFE)"] - grids["DDIM η=1, 10 steps (10 NFE)"]).max()
+print(f"ancestral against DDIM η=1: largest pixel difference {same:.1e}")
+assert same < 1e-4
+fig, axes = plt.subplots(len(grids), 1, figsize=(9, 1.45 * len(grids)))
+for ax, (name, images01) in zip(axes, grids.items()):
+    ax.imshow(viz.make_grid(images01, nrow=8), cmap="gray", vmin=0, vmax=1)
+    ax.set_title(name, fontsize=9)
+    ax.axis("off")
+plt.tight_layout()
+plt.show()
 
 # %% [markdown]
-# The deterministic DDIM rows from the same x_T draw the same digits at 10 and at 50 steps, sharper with more;
-# the noisy samplers draw other digits (fresh z at every step) and, with 10 steps, blotchy ones.
+# The ancestral and DDIM η = 1 rows are the same to float rounding: one sampler written two ways. The two
+# deterministic DDIM rows start from the same x_T and mostly draw the same digits at 10 and at 50 steps (more
+# steps follow the same ODE more closely); the noisy samplers draw other digits, since fresh z at every step
+# moves them elsewhere.
 #
 # ## 3. Quality against the number of network evaluations
 #
@@ -132,8 +151,8 @@ viz.image_panels(grids, nrow=8)
 # FID, so each measurement comes with its floor: n real training images scored the same way.
 
 # %%
-n = fast_or_full(64, 300)
-reference_images, _ = digit_images("mnist", train=False, n=2000)              # (2000, 28, 28) in [0, 1]
+n = fast_or_full(64, 200)
+reference_images, reference_labels = digit_images("mnist", train=False, n=2000)              # (2000, 28, 28) in [0, 1]
 ref_features, _ = judge.recipe.predict(reference_images)
 real_images, _ = digit_images("mnist", train=True, n=n)
 
@@ -158,11 +177,13 @@ for steps in fast_or_full((5, 10), (5, 10, 20)):
 assert live["DDIM η=0"][0][1] < live["ancestral"][0][1]           # at the fewest steps DDIM wins clearly
 
 # %% [markdown]
-# At equal NFE DDIM has the lower FID, and both improve with more steps. (The classifier score, which only asks
-# whether each sample looks like *some* digit, need not rank them the same way.) The same sweep at
-# 1,000 samples per point was measured with `minigen eval pretrained/ddpm-cond-mnist --n 1000 --sampler ddim
-# --steps S --guidance 0` (the files `pretrained/ddpm-cond-mnist/eval-*-w0-n1000.json`); drawn here next to the
-# live points:
+# At the fewest steps DDIM has the lower FID, and both improve with more steps; by 20 NFE they are close, and a
+# few hundred samples can rank them either way. (The classifier score, which only asks whether each sample
+# looks like *some* digit, need not rank them the same way.) The same sweep at
+# 1,000 samples per point was measured with `minigen eval pretrained/ddpm-cond-mnist --n-samples 1000
+# --sampler ddpm|ddim --steps S --guidance 0` (the files `pretrained/ddpm-cond-mnist/eval-*-w0-n1000.json`, FID
+# against 1,000 test images); drawn here next to the live points (there DDIM is ahead at every NFE). The dashed
+# line is the live points' floor; the 1,000-sample points have their own, printed below:
 
 # %%
 committed = {"ancestral (1,000 samples)": [], "DDIM η=0 (1,000 samples)": []}
@@ -175,6 +196,7 @@ fig = viz.quality_vs_nfe({**committed, **{f"{k} (n = {n}, live)": v for k, v in 
                          title="quality against NFE, the committed DDPM with its labels switched off (w = 0)")
 for name, points in committed.items():
     print(name, [(nfe, round(fid, 1), round(score, 2)) for nfe, fid, score in sorted(points)])
+print(f"their floor (1,000 real training images against 1,000 test images): FID {r['real_fid_train_vs_test']:.1f}")
 
 # %% [markdown]
 # The unconditional samples of this model stay far from the real-data floor at any NFE: 75 minutes of CPU
@@ -188,11 +210,10 @@ for name, points in committed.items():
 # match). What happens without:
 
 # %%
-y = minigen.tensor(np.arange(n) % 10)
 x_start = minigen.tensor(noise)
 clamped = {}
 for clip in (True, False):
-    x, nfe = diffusion.sample(recipe.network, noise.shape, "ddim", steps=10, guidance=0.0, y=y, seed=2,
+    x, nfe = diffusion.sample(recipe.network, noise.shape, "ddim", steps=10, y=None, seed=2,     # no label
                               schedule=schedule, clip=clip, x_T=x_start)
     x = x.numpy()
     outside = (np.abs(x) > 1.05).mean()
@@ -202,23 +223,26 @@ for clip in (True, False):
           f"score {score:.2f}")
 ab = schedule.alpha_bar[-1]
 with minigen.no_grad():                                                            # no graph: sampling only
-    eps0 = recipe.network(x_start[:8], minigen.full((8,), 999.0), minigen.tensor(np.full(8, 10))).numpy()
+    eps0 = recipe.network(x_start[:8], minigen.full((8,), 999.0)).numpy()        # y = None: no label
 first_guess = (noise[:8] - np.sqrt(1 - ab) * eps0) / np.sqrt(ab)                     # x̂₀ at the first step
 print(f"the first step's x̂₀ spans {first_guess.min():.1f} … {first_guess.max():.1f} (√ᾱ_T = {np.sqrt(ab):.4f})")
-viz.image_panels({"clamp on": np.clip((clamped[True][3][:16, 0] + 1) / 2, 0, 1),
-                  "clamp off": np.clip((clamped[False][3][:16, 0] + 1) / 2, 0, 1)}, nrow=8)
-assert clamped[True][0] <= clamped[False][0]
+_ = viz.image_panels({"clamp on": np.clip((clamped[True][3][:16, 0] + 1) / 2, 0, 1),
+                      "clamp off": np.clip((clamped[False][3][:16, 0] + 1) / 2, 0, 1)}, nrow=8)
+assert clamped[True][1] < clamped[False][1]
 
 # %% [markdown]
 # The first step's guess of x̂₀ spans more than ten units either way for an image that lives in [−1, 1]. Without
-# the clamp those wild guesses feed the next steps: a fifth or so of the final pixels land beyond the range and
-# FID is worse; with it every guess is at least a possible image.
+# the clamp those wild guesses feed the next steps: a fifth or so of the final pixels land beyond the range (the
+# pictures clip them for display), a few samples turn to speckle, and FID is worse. With the clamp every guess is
+# at least within the data's range. (That no pixel lands outside with the clamp on is by construction: the last
+# step returns the clamped x̂₀; the evidence is the FID.)
 #
 # ## 5. Classifier-free guidance
 #
-# A conditional network ε̂(x_t, t, y) learns p(x | y). **Training**: with probability p (0.1 here) the label is
-# replaced by a "no label" index, so the same network also learns the unconditional ε̂(x_t, t, ∅)
-# (`diffusion.drop_labels`):
+# A conditional network ε̂(x_t, t, y) learns p(x | y). The label enters the U-Net the way time does: a learnt
+# embedding per class (11 rows: the 10 digits and "no label", index 10) is added to the time embedding e.
+# **Training**: with probability p_uncond (0.1 here) the label is replaced by the "no label" index, so the same
+# network also learns the unconditional ε̂(x_t, t, ∅) (`diffusion.drop_labels`):
 
 # %%
 labels = minigen.tensor(np.arange(10_000) % 10)
@@ -233,9 +257,12 @@ assert abs((dropped == 10).mean() - 0.1) < 0.01
 # **ε̃ = ε_u + w (ε_c − ε_u)**,  ε_c = ε̂(x_t, t, y),  ε_u = ε̂(x_t, t, ∅).
 #
 # w = 0 is the unconditional model, w = 1 the plain conditional one, w > 1 goes *past* the conditional
-# prediction, away from the unconditional one. Why that sharpens: ε̂ is proportional to −∇ log p(x_t) (the score),
-# so ε̃ corresponds to ∇ log p(x_t) + w ∇ log p(y | x_t), with p(y | x_t) ∝ p(x_t | y)/p(x_t) an implicit
-# classifier: w > 1 samples from p(x) p(y | x)^w, which favours images the classifier is very sure of. (Some
+# prediction, away from the unconditional one. Why that sharpens: the gradient ∇ log p_t(x_t) of the log-density
+# of the noisy images (called the *score* of p_t, not to be confused with lesson 10's classifier score) points
+# towards likelier images, and a trained ε̂ ≈ −√(1 − ᾱ_t) ∇ log p_t(x_t). So ε̃ corresponds to
+# ∇ log p_t(x_t) + w ∇ log p_t(y | x_t), where p_t(y | x_t) ∝ p_t(x_t | y)/p_t(x_t) acts as an implicit
+# classifier: roughly, w > 1 samples from p(x) p(y | x)^w, which favours images the classifier is very sure
+# of. (Some
 # papers write (1 + w) ε_c − w ε_u instead, so that their w = 0 is the plain conditional model; minigen's w is
 # that w plus 1.) Each guided step needs both predictions, so it costs 2 network evaluations; minigen runs them
 # as one batch of 2N.
@@ -249,10 +276,9 @@ print(inspect.getsource(diffusion.guided))
 # as a fraction of the same for real test digits (1 = as varied as real digits).
 
 # %%
-per_class = fast_or_full(4, 30)
+per_class = fast_or_full(4, 20)
 wanted = np.repeat(np.arange(10), per_class)                                          # (10·per_class,)
 x_T = np.random.default_rng(3).standard_normal((len(wanted), 1, 28, 28)).astype(np.float32)
-test_images, test_labels = digit_images("mnist", train=False, n=2000)
 
 
 def spread(features, classes):
@@ -265,7 +291,7 @@ def spread(features, classes):
     return np.mean(out)
 
 
-real_spread = spread(ref_features, test_labels)
+real_spread = spread(ref_features, reference_labels)
 weights, rows, trade = (0.0, 1.0, 2.0, 4.0), {}, []
 for w in weights:
     x, nfe = recipe.generate(x_T, wanted, sampler="ddim", steps=10, guidance=w)
@@ -290,10 +316,11 @@ plt.show()
 
 # %% [markdown]
 # At w = 0 the labels are ignored and the accuracy is at chance level (about 10 %, depending on which digits the
-# unconditional model happens to draw; its messy samples also spread more than real digits). At w = 1 most
+# unconditional model happens to draw); its "diversity" above 1 is expected too, since each group of the same
+# requested label then mixes different digits. At w = 1 most
 # samples are of the requested class; at w = 2 and above almost all are, and they are thicker, more uniform,
-# less varied: the diversity measure falls as w grows, and the classifier score climbs towards its maximum, 10. The committed model's README figures use
-# w = 2 with 10 DDIM steps (20 NFE).
+# less varied: the diversity measure falls as w grows, and the classifier score climbs towards its maximum, 10.
+# The committed model's README figures use w = 2 with 10 DDIM steps (20 NFE).
 #
 # ## 6. Exercises
 #
