@@ -12,7 +12,7 @@
 # %% [markdown]
 # # Lesson 15 — Sampling and guidance
 #
-# **Time:** about 60 seconds in fast mode (the default: 64 samples per measurement) and about 8 minutes in full
+# **Time:** about 60 seconds in fast mode (the default: 48 samples per measurement) and about 8 minutes in full
 # mode (`MINIGEN_LESSON_MODE=full`: 200 samples per measurement) on a 2-core CPU. Both modes use MNIST (found
 # through `$MINIGEN_DATA`, `data/` or downloaded), the committed checkpoint `pretrained/ddpm-cond-mnist` and the
 # evaluator classifier `pretrained/classifier-mnist` of lesson 10.
@@ -151,7 +151,7 @@ plt.show()
 # FID, so each measurement comes with its floor: n real training images scored the same way.
 
 # %%
-n = fast_or_full(64, 200)
+n = fast_or_full(48, 200)
 reference_images, reference_labels = digit_images("mnist", train=False, n=2000)              # (2000, 28, 28) in [0, 1]
 ref_features, _ = judge.recipe.predict(reference_images)
 real_images, _ = digit_images("mnist", train=True, n=n)
@@ -276,7 +276,7 @@ print(inspect.getsource(diffusion.guided))
 # as a fraction of the same for real test digits (1 = as varied as real digits).
 
 # %%
-per_class = fast_or_full(4, 20)
+per_class = fast_or_full(3, 20)
 wanted = np.repeat(np.arange(10), per_class)                                          # (10·per_class,)
 x_T = np.random.default_rng(3).standard_normal((len(wanted), 1, 28, 28)).astype(np.float32)
 
