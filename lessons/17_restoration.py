@@ -517,7 +517,7 @@ test_features, _ = judge.recipe.predict(images)
 
 def fid(images01):
     features, _ = judge.recipe.predict(images01)
-    return metrics.frechet_distance(*metrics.gaussian_stats(features), *metrics.gaussian_stats(test_features))
+    return metrics.fid(features, test_features)
 
 
 scores = {}
