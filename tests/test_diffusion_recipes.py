@@ -50,6 +50,16 @@ def test_resume_is_exact(model, tmp_path):
         assert a.keys() == b.keys() and all(np.array_equal(_array(a[k]), _array(b[k])) for k in a), part
 
 
+@pytest.mark.parametrize("model", ["ddpm", "flow"])
+def test_lr_decay_is_not_undone_by_the_warm_up(model, tmp_path):
+    """Warm-up for 2 steps, then the per-epoch decay: after 3 epochs of 3 batches the rate is lr · 0.5³ (the
+    warm-up used to reset it to lr at every step, so --lr-decay did nothing)."""
+    run = train(model, dataset="ring", batch_size=64, limit=192, epochs=3, lr=0.01, lr_decay=0.5, warmup=2,
+                out=tmp_path / "run", progress=False)
+    lr = load(run / "checkpoint_last.npz")["optimizers"]["optimizer"]["param_groups"][0]["lr"]
+    assert lr == pytest.approx(0.01 * 0.5 ** 3)
+
+
 def test_sample_npy_format_and_nfe(runs, tmp_path, capsys):
     out = tmp_path / "x.npy"
     assert cli.main(["sample", str(runs / "ddpm"), "--n", "6", "--label", "3", "--steps", "4", "--guidance", "2",

@@ -7,7 +7,8 @@ network also sees the label, replaced by "no label" with probability ``p_uncond`
 conditional and the unconditional model that classifier-free guidance combines.
 
 The learning rate rises linearly over the first ``warmup`` steps (the step count comes from the loop, so a resume
-continues the same schedule), then stays constant. Samples come from an exponential moving average of the weights
+continues the same schedule), then stays where the loop puts it: constant, or multiplied by ``lr_decay`` after
+every epoch (the warm-up never sets it again, so it cannot undo the decay). Samples come from an exponential moving average of the weights
 (``ema``, an ``AveragedModel`` of the network): a diffusion model's weights jitter from batch to batch, and the
 average of the last ~1/(1 − β) steps denoises visibly better than the latest weights.
 
@@ -109,8 +110,9 @@ class DiffusionRecipe(Recipe):
 
     def train_step(self, x, y, step):
         warmup = self.config.get("warmup") or 0
-        for group in self.optimizer.param_groups:            # linear warm-up, from the loop's step count
-            group["lr"] = self.config["lr"] * min(1.0, (step + 1) / warmup) if warmup else self.config["lr"]
+        if step < warmup:                                    # linear warm-up, from the loop's step count; after
+            for group in self.optimizer.param_groups:        # it the loop's lr_decay alone moves the rate
+                group["lr"] = self.config["lr"] * (step + 1) / warmup
         loss = self.loss(x, y)
         update(self.optimizer, loss)
         if self.ema is not None:
