@@ -4,6 +4,17 @@ Read in this order: ``backend`` (arrays and devices) → ``autograd`` (Tensor, F
 ``ops/`` (each op's forward and backward) → ``gradcheck`` (how we know the backwards are right).
 """
 
+import os as _os
+import sys as _sys
+
+# Before NumPy loads OpenBLAS: its idle worker threads go to sleep at once instead of spinning on a core for
+# about 0.1 s after every matrix product, which would slow the threads of ``threads.py`` that run next (measured:
+# a U-Net's convolutions split over two cores ran no faster than on one until this was set). Too late if NumPy was
+# imported first, so then minigen does not split work over threads (``threads.num_threads``) unless it was set.
+_blas_threads_sleep = "numpy" not in _sys.modules or "OPENBLAS_THREAD_TIMEOUT" in _os.environ
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")    # 2⁴ cycles, OpenBLAS's smallest (its default is 2²⁸)
+# ruff: noqa: E402 (the imports below must come after that line)
+
 from . import ops  # installs the tensor methods and operators  # noqa: F401
 from .autograd import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import cuda_is_available, initial_seed, manual_seed

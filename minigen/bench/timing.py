@@ -69,12 +69,15 @@ def thread_settings() -> dict:
     """Who uses how many threads: the CPUs this process may run on, NumPy's BLAS (when threadpoolctl is
     installed), PyTorch, and the environment variables that set them."""
     settings = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE"):
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
+                 "OPENBLAS_THREAD_TIMEOUT", "MINIGEN_NUM_THREADS"):
         if os.environ.get(name):
             settings[name] = os.environ[name]
     blas = _numpy_openblas()
     if blas:
         settings["numpy_openblas"] = blas
+    from .. import threads
+    settings["minigen_threads"] = threads.num_threads()
     torch = _torch()
     if torch is not None:
         settings["torch_threads"] = torch.get_num_threads()

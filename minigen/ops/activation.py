@@ -25,10 +25,13 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
+from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast
-from .elementwise import Sigmoid, _float, exp, sigmoid, tanh, where
+from .elementwise import Sigmoid, _float, sigmoid_array, exp, sigmoid, tanh, where
 from .reduce import logsumexp
 from .special import erf, erf_array
 
@@ -80,22 +83,48 @@ class Softplus(Function):
 
 
 class SiLU(Function):
+    # On the CPU, large inputs are split over the first axis into one range per core (threads.over_first_axis):
+    # each range's passes run on their own core. The arithmetic per element is the same either way.
     def forward(self, x):
-        self.sigmoid = Sigmoid().forward(x)                                  # σ(x), kept for backward
-        return x * self.sigmoid
+        if x.ndim == 0:
+            self.sigmoid = Sigmoid().forward(x)
+            return x * self.sigmoid
+        xp = xp_of(x)
+        self.sigmoid, y = xp.empty_like(x), xp.empty_like(x)                # σ(x) is kept for backward
+
+        def rows(a, b):
+            s = sigmoid_array(x[a:b], out=self.sigmoid[a:b])
+            xp.multiply(x[a:b], s, out=y[a:b])                               # x·σ(x)
+        _split(rows, x)
+        return y
 
     def backward(self, g):
         x, = self.inputs
         if is_grad_enabled():                        # create_graph: the rule in tensor ops, differentiable again
             s = sigmoid(x)
             return g * s * (1.0 + x * (1.0 - s))
-        s = self.sigmoid                             # plain backward: the same rule on arrays, in one buffer
-        d = 1 - s
-        d *= x.data
-        d += 1
-        d *= s
-        d *= g.data                                  # g·σ(x)·(1 + x(1 − σ(x)))
+        if x.ndim == 0:
+            return g * Tensor(self.sigmoid * (1 + x.data * (1 - self.sigmoid)))
+        xp, s, xd, gd = x.xp, self.sigmoid, x.data, g.data
+        d = xp.empty_like(s)
+
+        def rows(a, b):                              # plain backward: the same rule on arrays, in one buffer
+            da = d[a:b]
+            xp.subtract(1, s[a:b], out=da)
+            da *= xd[a:b]
+            da += 1
+            da *= s[a:b]
+            da *= gd[a:b]                            # g·σ(x)·(1 + x(1 − σ(x)))
+        _split(rows, s)
         return Tensor(d)
+
+
+def _split(rows, x):
+    """rows(a, b) over the first axis of x, split over the CPU's threads when x is large (threads.py)."""
+    if xp_of(x) is np:
+        threads.over_first_axis(rows, x.shape[0], x.size)
+    else:
+        rows(0, x.shape[0])
 
 
 _SQRT_HALF, _INV_SQRT_2PI, _SQRT_2_OVER_PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi), math.sqrt(2 / math.pi)

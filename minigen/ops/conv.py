@@ -55,9 +55,12 @@ gradient, weight gradient); everything else is made to stream through memory as 
 - col2im adds whole groups of non-overlapping windows in one strided operation (never ``np.add.at``);
 - the forward keeps cols (and a transposed conv keeps its input channels-last) for the weight gradient, so
   nothing is unfolded or reordered twice in a step;
-- the copies and adds run in the calling thread. Splitting them across threads gained nothing when measured:
-  after each matrix product OpenBLAS keeps its worker thread spinning on the other core for about 0.1 s.
-  (What did matter: fresh memory. Each new 4 KiB page costs a page fault on first touch, so minigen asks the
+- 3×3 stride-1 float32 convolutions (most of a U-Net) take Winograd's F(2×2, 3×3) instead (``use_winograd``,
+  ``winograd.py``): 2.25× fewer multiplications, done in cache-sized passes of a few images that the cores share
+  out (``threads.py``), so the transforms and copies run on both cores, not only the products. That needed
+  OpenBLAS's idle worker to stop spinning for ~0.1 s after each product (``minigen/__init__.py``);
+- the weight gradient stays one unfolding and one product on BLAS's threads: splitting its images over the cores
+  was measured slower. (What also mattered: fresh memory. Each new 4 KiB page costs a page fault on first touch, so minigen asks the
   C allocator to keep freed blocks for reuse, see ``backend.retain_freed_memory``.)
 On CuPy the same code runs on the GPU (cuBLAS does the products).
 """
@@ -73,6 +76,7 @@ from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast, result_dtype
 from .shape import reshape, squeeze, unsqueeze
+from .winograd import winograd_conv3x3, winograd_conv3x3_input_grad
 
 
 # --- Parameters and sizes ----------------------------------------------------------------------------------
@@ -227,11 +231,24 @@ def _matmul(a, b):
     return xp_of(a).matmul(a, b)
 
 
-def conv2d_array(x, w, geom: Geometry, out_hw, cols=None):
-    """The convolution on arrays: x (N, C, H, W), w (O, C/g, kh, kw) → y (N, O, Ho, Wo) and cols."""
+def use_winograd(x, w, geom: Geometry) -> bool:
+    """Whether a 3×3 conv goes through Winograd's F(2×2, 3×3) (``winograd.py``, split over the CPU's cores by
+    ``threads.py``) rather than im2col + one product: float32 on the CPU, stride 1, no dilation, one group, and
+    at least 16 channels in and out (with fewer, the transforms cost more than the products they save). Measured
+    on a quiet 2-core machine for the U-Net's 3×3 layers (batch 256, 32–256 channels, 7×7 to 28×28): 0.66–0.91
+    of the direct path's time. float64 (the gradient checks) always takes the direct path."""
+    return (x.dtype == np.float32 and xp_of(x) is np and tuple(w.shape[2:]) == (3, 3) and geom.groups == 1
+            and geom.stride == (1, 1) and geom.dilation == (1, 1) and min(w.shape[0], w.shape[1]) >= 16)
+
+
+def conv2d_array(x, w, geom: Geometry, out_hw, cols=None, fast: bool = True):
+    """The convolution on arrays: x (N, C, H, W), w (O, C/g, kh, kw) → y (N, O, Ho, Wo) and cols (None when
+    the fast path, Winograd, made y; ``fast=False`` always unfolds x, for a caller that wants cols)."""
     xp = xp_of(x)
     N, O, g = x.shape[0], w.shape[0], geom.groups
     Ho, Wo = out_hw
+    if cols is None and fast and use_winograd(x, w, geom):
+        return winograd_conv3x3(x, w, geom.padding, out_hw), None
     if cols is None:
         cols = _im2col(x, geom, w.shape[2:], out_hw)                # (g, N·Ho·Wo, K)
     wm = _weight_matrix(w, g)                                        # (g, O/g, K)
@@ -244,7 +261,7 @@ def conv2d_array(x, w, geom: Geometry, out_hw, cols=None):
     return out.reshape(N, O, Ho, Wo), cols
 
 
-def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw, gy_cl=None):
+def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw, gy_cl=None, fast: bool = True):
     """x̄ for gy (N, O, Ho, Wo) → (N, C, H, W): the conv's input gradient and the transposed convolution's forward.
 
     Two ways, with the same matrix-product flops: gather (``_input_grad_polyphase``: windows of gy, k²·O numbers
@@ -254,8 +271,11 @@ def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw, gy_cl=None):
     2-core machine, float32, batch 128-256: gathering is 1.3-2.5× faster for the 3×3 convolutions of a U-Net
     (stride 1 and 2, O = C/2 … 2C), 1.0-1.1× for DCGAN's 5×5 stride-2 ones (O = 2C), and 3× slower into an
     image's one channel (O = 64C). So: gather while O ≤ 2C. Dilation and groups always scatter.
-    ``gy_cl``: _channels_last(gy), if the caller has it."""
+    ``gy_cl``: _channels_last(gy), if the caller has it. With ``fast`` (the default), a 3×3 stride-1 float32
+    gradient goes through Winograd instead (``use_winograd``); ``fast=False`` is its plain twin for the tests."""
     O, C = w.shape[0], w.shape[1] * geom.groups
+    if fast and use_winograd(gy, w, geom):                # a 3×3 stride-1 conv again, of gy with the flipped kernel
+        return winograd_conv3x3_input_grad(gy, w, geom.padding, x_hw)
     if geom.dilation == (1, 1) and geom.groups == 1 and O <= 2 * C:
         return _input_grad_polyphase(gy, w, geom, x_hw)
     return _input_grad_col2im(gy, w, geom, x_hw, gy_cl)
@@ -326,7 +346,10 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
 
 
 def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=None):
-    """w̄ = gyᵀ @ cols: x (N, C, H, W), gy (N, O, Ho, Wo) → (O, C/g, kh, kw)."""
+    """w̄ = gyᵀ @ cols: x (N, C, H, W), gy (N, O, Ho, Wo) → (O, C/g, kh, kw).
+
+    (Splitting the images over the cores, each thread unfolding its own and multiplying on one core, then adding
+    the partial w̄, was tried: slower than one product on BLAS's two threads, measured in the U-Net step.)"""
     g = geom.groups
     N, O, Ho, Wo = gy.shape
     Cg = x.shape[1] // g
@@ -362,7 +385,7 @@ class Conv2d(Function):
 
     def forward(self, x, w):
         self.x_hw = x.shape[2:]
-        y, cols = conv2d_array(x, w, self.geom, self.out_hw)
+        y, cols = conv2d_array(x, w, self.geom, self.out_hw, fast=not self.keep_cols)
         self.cols = cols if self.keep_cols else None                 # x unfolded, for the weight gradient
         return y
 

@@ -31,8 +31,12 @@ basic ops that the tests hold the fused ones to.
 
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
+
+from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled, no_grad
 from ..backend import xp_of
 from .elementwise import sqrt
@@ -137,21 +141,34 @@ class Normalize(Function):
         self.n_axes, self.eps = n_axes, eps
 
     def forward(self, x, *affine):
-        xp = xp_of(x)
+        xp, dtype = xp_of(x), x.dtype
+        lead = x.shape[:x.ndim - self.n_axes]
         m = math.prod(x.shape[x.ndim - self.n_axes:])
-        rows = x.reshape(-1, m)                                              # (groups, m): a view
-        centred = rows - rows.mean(axis=1, keepdims=True)                    # passes 1 and 2
-        var = xp.einsum("ij,ij->i", centred, centred)[:, None] / x.dtype.type(m)   # pass 3, no temporary
-        inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))                 # (groups, 1)
-        centred *= inv_std                                                   # pass 4: x̂, in place
-        self.x_hat = centred.reshape(x.shape)
-        self.inv_std = inv_std.reshape(x.shape[:x.ndim - self.n_axes] + (1,) * self.n_axes)
-        if not affine:
-            return self.x_hat.copy()                                         # the output must not alias x̂
-        weight, bias = affine
-        y = self.x_hat * weight
-        y += bias
-        return y
+        self.x_hat = xp.empty(x.shape, dtype)
+        self.inv_std = xp.empty(lead + (1,) * self.n_axes, dtype)
+        y = xp.empty(x.shape, dtype) if affine else None
+
+        def rows(a, b):
+            """Examples a … b − 1 (the first axis); everything, when nothing leads the normalised axes."""
+            part = slice(a, b) if lead else slice(None)
+            rows = x[part].reshape(-1, m)                                    # (groups, m): a view if it can be
+            centred = self.x_hat[part].reshape(-1, m)                        # a view of x̂'s memory
+            xp.subtract(rows, rows.mean(axis=1, keepdims=True), out=centred)   # passes 1 and 2
+            var = xp.einsum("ij,ij->i", centred, centred)[:, None] / dtype.type(m)   # pass 3, no temporary
+            inv_std = 1 / xp.sqrt(var + dtype.type(self.eps))                # (groups, 1)
+            centred *= inv_std                                               # pass 4: x̂, in place
+            self.inv_std[part] = inv_std.reshape(self.inv_std[part].shape)
+            if affine:
+                weight, bias = affine
+                xp.multiply(self.x_hat[part], weight, out=y[part])           # y = γ x̂ + β
+                y[part] += bias
+
+        # On the CPU, large inputs are split over examples, one range per core (threads.over_first_axis)
+        if lead and xp is np:
+            threads.over_first_axis(rows, x.shape[0], x.size)
+        else:
+            rows(0, x.shape[0] if lead else 1)
+        return y if affine else self.x_hat.copy()                           # the output must not alias x̂
 
     def backward(self, g):
         x = self.inputs[0]
@@ -174,25 +191,45 @@ class Normalize(Function):
         return gx, gw, gb
 
     def _backward_arrays(self, g, axes):
-        """The same rule on arrays, from the saved x̂ and 1/σ, in two scratch buffers (the plain backward)."""
-        x_hat, affine = self.x_hat, len(self.inputs) > 1
-        gx = gw = gb = None
-        t = g * x_hat                                                        # g·x̂ (buffer 1)
-        if affine:
-            weight = self.inputs[1].data
-            gw = Tensor(_sum_to_shape(t, weight.shape)) if self.needs_input_grad[1] else None   # Σ g·x̂
-            gb = Tensor(_sum_to_shape(g, weight.shape)) if self.needs_input_grad[2] else None   # Σ g
-        if self.needs_input_grad[0]:
-            gx = g * weight if affine else g.copy()                          # ĝ (buffer 2)
-            if affine:
-                t *= weight                                                  # ĝ·x̂
-            mean_g_xhat = t.mean(axis=axes, keepdims=True)
-            gx -= gx.mean(axis=axes, keepdims=True)                          # ĝ − mean ĝ
-            xp_of(t).multiply(x_hat, mean_g_xhat, out=t)
-            gx -= t                                                          # − x̂·mean(ĝ·x̂)
-            gx *= self.inv_std                                               # · 1/σ
-            gx = Tensor(gx)
-        return (gx, gw, gb) if affine else gx
+        """The same rule on arrays, from the saved x̂ and 1/σ, in two scratch buffers (the plain backward); large
+        inputs split over examples, one range per core, as in forward (each range's sums for ∂L/∂γ and ∂L/∂β are
+        added at the end)."""
+        xp, x_hat, affine = xp_of(g), self.x_hat, len(self.inputs) > 1
+        weight = self.inputs[1].data if affine else None
+        lead = x_hat.ndim > self.n_axes
+        need_x, need_w, need_b = (self.needs_input_grad + (False, False))[:3]
+        gx = xp.empty(x_hat.shape, x_hat.dtype) if need_x else None
+        sums = {}                                                            # (a, b) → (Σ g·x̂, Σ g) of that range
+
+        def rows(a, b):
+            part = slice(a, b) if lead else slice(None)
+            gp, xh = g[part], x_hat[part]
+            t = gp * xh                                                      # g·x̂ (buffer 1)
+            if affine:                                   # (copies: t is overwritten below, and the sums can
+                sums[a, b] = (xp.array(_sum_to_shape(t, weight.shape)) if need_w else None,   # be t itself)
+                              xp.array(_sum_to_shape(gp, weight.shape)) if need_b else None)
+            if need_x:
+                out = gx[part]
+                xp.multiply(gp, weight, out=out) if affine else xp.copyto(out, gp)   # ĝ (buffer 2)
+                if affine:
+                    t *= weight                                              # ĝ·x̂
+                mean_g_xhat = t.mean(axis=axes, keepdims=True)
+                out -= out.mean(axis=axes, keepdims=True)                    # ĝ − mean ĝ
+                xp.multiply(xh, mean_g_xhat, out=t)
+                out -= t                                                     # − x̂·mean(ĝ·x̂)
+                out *= self.inv_std[part]                                    # · 1/σ
+
+        if lead and xp is np:
+            threads.over_first_axis(rows, x_hat.shape[0], x_hat.size)
+        else:
+            rows(0, x_hat.shape[0] if lead else 1)
+        gx = Tensor(gx) if need_x else None
+        if not affine:
+            return gx
+        parts = [sums[k] for k in sorted(sums)]
+        gw = Tensor(functools.reduce(xp.add, [p[0] for p in parts])) if need_w else None   # Σ g·x̂
+        gb = Tensor(functools.reduce(xp.add, [p[1] for p in parts])) if need_b else None   # Σ g
+        return gx, gw, gb
 
 
 def _sum_to_shape(a, shape):

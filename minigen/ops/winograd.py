@@ -52,13 +52,16 @@ when Ho and Wo are even (1.72× at 7×7, where 16 tiles cover 64 outputs for 49)
   NumPy runs at about half the speed of the long runs (rows of tiles) that the row steps read, so they get the
   smaller array (2× the input rather than 4×);
 - the output transform writes each of the four pixels of a 2×2 tile straight into its place in the
-  channels-last result, so no separate crop or reorder pass follows.
+  channels-last result, so no separate crop or reorder pass follows;
+- the passes are independent, so the cores take turns (``threads.run_split``: thread k runs passes k, k + T, …
+  with BLAS on one thread each), and every step of a pass, not only its products, runs on all cores.
 Winograd wins when C and O are large enough that the products dominate. Measured on a shared 2-core VM (float32,
 N = 128, padding 1, medians of 10 runs) with BLAS on one thread: 1.1–1.9× faster than conv.py's direct path for
 C, O ≥ 32 (e.g. 64→64 channels at 14×14: 29–30 ms against 37–41 ms), even at 32→32 (28×28), and far slower with one
-input channel (the transforms then cost more than the products they save). With OpenBLAS's default threads the
-direct path's single large product uses both cores while the transforms here run on one, and the direct path was
-as fast or faster for most shapes.
+input channel (the transforms then cost more than the products they save). With both cores, the direct path's
+single large product uses both while the transforms ran on one, and the direct path was as fast or faster for most
+shapes, until the passes were shared out over the cores: then, batch 256, 32–256 channels, 7×7 to 28×28, Winograd
+took 0.66–0.91 of the direct path's time (``conv.use_winograd`` picks it for float32 with ≥ 16 channels).
 
 **Accuracy.** The transforms add numbers of both signs before multiplying. Every step rounds: V (two additions
 per entry), U (four), each entry of M (a sum of C products), Y (four additions): at most C + 10 roundings along
@@ -80,6 +83,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import threads
 from ..backend import xp_of
 
 
@@ -203,21 +207,29 @@ def _winograd(x, w, before, out_hw):
     th, tw, Hb, Wb = _tiles_size(out_hw)
     u = _kernel_transform(w)                                          # (16, C, O)
     y = xp.empty((N,) + tuple(out_hw) + (O,), dtype=dtype)           # (N, Ho, Wo, O)
-    # A few images at a time, through buffers allocated once (see CACHE_BYTES)
     step = _images_per_pass(xp, N, th, tw, C, O, dtype.itemsize)
-    x_buf = xp.empty(step * Hb * Wb * C, dtype=dtype)
-    t_buf = xp.empty(4 * step * Hb * tw * C, dtype=dtype)
-    v_buf = xp.empty(16 * step * th * tw * C, dtype=dtype)
-    m_buf = xp.empty(16 * step * th * tw * O, dtype=dtype)
-    s_buf = xp.empty(8 * step * th * tw * O, dtype=dtype)
-    for n0 in range(0, N, step):
-        k = min(step, N - n0)
-        P = k * th * tw                                               # tiles in this pass
-        xb = _padded(x[n0:n0 + k], before, out_hw, x_buf)            # (k, Hb, Wb, C)
-        v = _input_transform(xb, th, tw, t_buf[:4 * k * Hb * tw * C].reshape(4, k, Hb, tw, C),
-                             v_buf[:16 * P * C].reshape(4, 4, k, th, tw, C))       # (16, P, C)
-        m = xp.matmul(v, u, out=m_buf[:16 * P * O].reshape(16, P, O))              # 16 products at once
-        _output_transform(m, th, tw, s_buf[:8 * P * O].reshape(2, 4, k, th, tw, O), y[n0:n0 + k])
+    starts = range(0, N, step)
+
+    def passes(k, T):
+        """Passes k, k + T, k + 2T, … of a few images each (see CACHE_BYTES), through buffers of its own."""
+        x_buf = xp.empty(step * Hb * Wb * C, dtype=dtype)
+        t_buf = xp.empty(4 * step * Hb * tw * C, dtype=dtype)
+        v_buf = xp.empty(16 * step * th * tw * C, dtype=dtype)
+        m_buf = xp.empty(16 * step * th * tw * O, dtype=dtype)
+        s_buf = xp.empty(8 * step * th * tw * O, dtype=dtype)
+        for n0 in starts[k::T]:
+            n = min(step, N - n0)
+            P = n * th * tw                                           # tiles in this pass
+            xb = _padded(x[n0:n0 + n], before, out_hw, x_buf)        # (n, Hb, Wb, C)
+            v = _input_transform(xb, th, tw, t_buf[:4 * n * Hb * tw * C].reshape(4, n, Hb, tw, C),
+                                 v_buf[:16 * P * C].reshape(4, 4, n, th, tw, C))       # (16, P, C)
+            m = xp.matmul(v, u, out=m_buf[:16 * P * O].reshape(16, P, O))              # 16 products at once
+            _output_transform(m, th, tw, s_buf[:8 * P * O].reshape(2, 4, n, th, tw, O), y[n0:n0 + n])
+
+    if xp is np:
+        threads.run_split(passes, len(starts))   # the cores take turns over the passes (minigen/threads.py)
+    else:
+        passes(0, 1)                             # a GPU: one pass
     return y.transpose(0, 3, 1, 2)                                     # (N, O, Ho, Wo), a view
 
 

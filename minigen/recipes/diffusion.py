@@ -8,9 +8,9 @@ conditional and the unconditional model that classifier-free guidance combines.
 
 The learning rate rises linearly over the first ``warmup`` steps (the step count comes from the loop, so a resume
 continues the same schedule), then stays where the loop puts it: constant, or multiplied by ``lr_decay`` after
-every epoch (the warm-up never sets it again, so it cannot undo the decay). Samples come from an exponential moving average of the weights
-(``ema``, an ``AveragedModel`` of the network): a diffusion model's weights jitter from batch to batch, and the
-average of the last ~1/(1 − β) steps denoises visibly better than the latest weights.
+every epoch (the warm-up never sets it again, so it cannot undo the decay). Samples come from an exponential
+moving average of the weights (``ema``, an ``AveragedModel`` of the network): a diffusion model's weights jitter
+from batch to batch, and the average of the last ~1/(1 − β) steps denoises visibly better than the latest weights.
 
 Sampling options (``minigen sample``, ``minigen eval``; stored in config.json as the defaults of the run):
 ``sampler`` ddpm (ancestral) | ddim (η = ``eta``) for ``ddpm`` runs, euler | heun for ``flow`` runs; ``steps``

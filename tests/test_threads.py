@@ -1,0 +1,203 @@
+"""minigen/threads.py and the fast convolution path that uses it (conv.use_winograd).
+
+- run_split: every share of the work runs once, on at most num_threads() threads at a time, exceptions reach the
+  caller, BLAS is back to its thread count afterwards;
+- the Winograd passes split over two threads give the numbers one thread gives; so do SiLU, GroupNorm and
+  LayerNorm (forward and backward) split over the batch, which also match their compositions of basic ops;
+- conv2d_array and conv2d_input_grad_array with fast=True (Winograd for float32, 3×3, stride 1, ≥ 16 channels)
+  against their plain twins (fast=False: im2col and one product) on hypothesis-drawn shapes, within the float32
+  bound of tests/test_winograd.py; and which cases take the fast path.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minigen import threads
+from minigen.ops import conv
+
+
+@pytest.fixture
+def two_threads():
+    before = threads.num_threads()
+    threads.set_num_threads(2)
+    yield
+    threads.set_num_threads(before)
+
+
+def test_run_split_runs_each_share_once_on_threads(two_threads):
+    seen, names = [], set()
+
+    def part(k, T):
+        seen.append((k, T))
+        names.add(threading.current_thread().name)
+
+    threads.run_split(part, 5)
+    assert sorted(seen) == [(0, 2), (1, 2)]
+    assert all(name.startswith("minigen") for name in names)
+    seen.clear()
+    threads.run_split(part, 1)                        # one part: no point in a thread
+    assert seen == [(0, 1)]
+
+
+def test_run_split_with_one_thread_runs_in_the_caller():
+    before = threads.num_threads()
+    threads.set_num_threads(1)
+    try:
+        names = []
+        threads.run_split(lambda k, T: names.append((k, T, threading.current_thread().name)), 4)
+        assert names == [(0, 1, threading.current_thread().name)]
+    finally:
+        threads.set_num_threads(before)
+
+
+def test_run_split_passes_errors_on_and_restores_blas(two_threads):
+    blas_threads = [lib["num_threads"] for lib in threads._blas_controller().info() if lib["user_api"] == "blas"]
+
+    def part(k, T):
+        if k == 1:
+            raise ValueError("share 1 failed")
+
+    with pytest.raises(ValueError, match="share 1 failed"):
+        threads.run_split(part, 2)
+    after = [lib["num_threads"] for lib in threads._blas_controller().info() if lib["user_api"] == "blas"]
+    assert after == blas_threads
+
+
+def test_set_num_threads_refuses_zero():
+    with pytest.raises(ValueError, match="set_num_threads"):
+        threads.set_num_threads(0)
+
+
+def _arrays(N, C, O, H, W, seed, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((N, C, H, W)).astype(dtype), rng.standard_normal((O, C, 3, 3)).astype(dtype)
+
+
+def test_split_passes_give_the_numbers_of_one_thread():
+    from minigen.ops import winograd
+    x, w = _arrays(9, 16, 24, 8, 7, 0)
+    before = threads.num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            threads.set_num_threads(n)
+            with pytest.MonkeyPatch.context() as mp:     # 2 images per pass: 5 passes to share out
+                mp.setattr(winograd, "_images_per_pass", lambda xp, N, *rest: min(2, N))
+                results.append(winograd.winograd_conv3x3(x, w, (1, 1)).copy())
+    finally:
+        threads.set_num_threads(before)
+    np.testing.assert_allclose(results[1], results[0], rtol=0, atol=1e-6 * np.abs(results[0]).max())
+    np.testing.assert_allclose(results[2], results[0], rtol=0, atol=1e-6 * np.abs(results[0]).max())
+
+
+@st.composite
+def fast_cases(draw):
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    H, W = (draw(st.integers(max(1, 3 - 2 * p), 9)) for p in padding)
+    return (draw(st.integers(1, 4)), draw(st.integers(16, 20)), draw(st.integers(16, 20)), H, W, padding,
+            draw(st.integers(1, 2)), draw(st.integers(0, 2 ** 16)))
+
+
+def _bound(x, w, padding):
+    """Σ|x||w| per output (the direct sum on absolute values), in float64."""
+    geom = conv.Geometry((1, 1), padding, (1, 1), 1)
+    out_hw = (x.shape[2] + 2 * padding[0] - 2, x.shape[3] + 2 * padding[1] - 2)
+    return conv.conv2d_array(np.abs(x).astype(np.float64), np.abs(w).astype(np.float64), geom, out_hw)[0]
+
+
+@settings(deadline=None, max_examples=40)
+@given(fast_cases())
+def test_fast_conv_matches_its_plain_twin(case):
+    N, C, O, H, W, padding, n_threads, seed = case
+    x, w = _arrays(N, C, O, H, W, seed)
+    geom = conv.Geometry((1, 1), padding, (1, 1), 1)
+    out_hw = (H + 2 * padding[0] - 2, W + 2 * padding[1] - 2)
+    assert conv.use_winograd(x, w, geom)
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(threads, "MIN_SPLIT", 0)
+            fast, cols = conv.conv2d_array(x, w, geom, out_hw)
+            plain, plain_cols = conv.conv2d_array(x, w, geom, out_hw, fast=False)
+            gy = np.random.default_rng(seed + 1).standard_normal(fast.shape).astype(np.float32)
+            gx_fast = conv.conv2d_input_grad_array(gy, w, geom, (H, W))
+            gx_plain = conv.conv2d_input_grad_array(gy, w, geom, (H, W), fast=False)
+    finally:
+        threads.set_num_threads(before)
+    assert cols is None and plain_cols is not None           # the fast path unfolds nothing
+    assert fast.shape == plain.shape == (N, O) + out_hw and fast.dtype == np.float32
+    # Both are float32 sums of C·9 products; each is within a few eps32 of the exact value relative to Σ|x||w|
+    # (tests/test_winograd.py derives Winograd's bound): so they are within 2·(C + 10)·u·Σ|x||w| of each other.
+    tol = 2 * (C + 10) * 2.0 ** -24
+    assert np.all(np.abs(fast - plain) <= tol * _bound(x, w, padding) + 1e-30)
+    gbound = conv.conv2d_input_grad_array(np.abs(gy).astype(np.float64), np.abs(w).astype(np.float64), geom, (H, W))
+    assert gx_fast.shape == gx_plain.shape == x.shape
+    assert np.all(np.abs(gx_fast - gx_plain) <= 2 * (O + 10) * 2.0 ** -24 * gbound + 1e-30)
+
+
+@pytest.mark.parametrize("dtype, C, O, kernel, stride, fast", [
+    (np.float32, 16, 16, 3, 1, True),
+    (np.float64, 16, 16, 3, 1, False),     # the gradient checks' dtype keeps the plain path
+    (np.float32, 1, 32, 3, 1, False),      # one input channel: the transforms would cost more than they save
+    (np.float32, 32, 1, 3, 1, False),
+    (np.float32, 32, 32, 3, 2, False),     # stride 2
+    (np.float32, 32, 32, 5, 1, False),     # 5×5
+    (np.float32, 32, 32, 1, 1, False),     # 1×1
+])
+def test_which_convolutions_take_the_fast_path(dtype, C, O, kernel, stride, fast):
+    x = np.zeros((2, C, 8, 8), dtype)
+    w = np.zeros((O, C, kernel, kernel), dtype)
+    assert conv.use_winograd(x, w, conv.Geometry((stride, stride), (1, 1), (1, 1), 1)) is fast
+
+
+def _forward_backward(fn, shapes, seed, dtype=np.float32):
+    import minigen
+    rng = np.random.default_rng(seed)
+    inputs = [minigen.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    y = fn(*inputs)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(minigen.tensor(gy))
+    return [y.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.sampled_from(["silu", "group_norm", "layer_norm", "group_norm_no_affine"]), st.integers(1, 5),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2 ** 16))
+def test_split_elementwise_and_norms_match_one_thread_and_the_composed_twins(op, N, dtype, seed):
+    """SiLU, GroupNorm and LayerNorm forward and backward split over two threads (every size split: MIN_SPLIT 0)
+    against one thread, and against compositions of basic ops in float64."""
+    import minigen
+    from minigen.nn import functional as F
+    from minigen.ops import norm
+    C, H, W = 8, 3, 5
+    ops = {
+        "silu": (F.silu, lambda x: x * minigen.sigmoid(x), [(N, C, H, W)]),
+        "group_norm": (lambda x, w, b: F.group_norm(x, 4, w, b), lambda x, w, b: norm.group_norm_composed(x, 4, w, b),
+                       [(N, C, H, W), (C,), (C,)]),
+        "group_norm_no_affine": (lambda x: F.group_norm(x, 2), lambda x: norm.group_norm_composed(x, 2),
+                                 [(N, C, H, W)]),
+        "layer_norm": (lambda x, w, b: F.layer_norm(x, (H, W), w, b),
+                       lambda x, w, b: norm.layer_norm_composed(x, (H, W), w, b), [(N, C, H, W), (H, W), (H, W)]),
+    }
+    fused, composed, shapes = ops[op]
+    before = threads.num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(threads, "MIN_SPLIT", 0)
+        try:
+            threads.set_num_threads(2)
+            split = _forward_backward(fused, shapes, seed, dtype)
+            threads.set_num_threads(1)
+            single = _forward_backward(fused, shapes, seed, dtype)
+        finally:
+            threads.set_num_threads(before)
+    reference = _forward_backward(composed, shapes, seed, np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-11
+    for a, b, r in zip(split, single, reference):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+        np.testing.assert_allclose(a, r, rtol=20 * tol, atol=20 * tol)
