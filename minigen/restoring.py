@@ -14,7 +14,8 @@ use the run only for its dataset. ``--samples K`` restores every input K times w
 is generative, and the spread of its answers shows what the observation leaves open.
 
 Measurements (``restore.json``), against the clean images when they are known (``--test-images``): PSNR in dB on
-the [0, 1] scale, 10 log₁₀(1 / mean squared error) per image, averaged; and with the evaluator classifier of the
+the [0, 1] scale, 10 log₁₀(1 / mean squared error) per image, averaged; SSIM (``metrics.ssim``: local means,
+contrasts and correlation in 11×11 Gaussian windows) per image, averaged; and with the evaluator classifier of the
 run's dataset, the accuracy of its predictions on the restored images against the true labels and the share of
 restored images it is unsure of (top probability below 0.9, as for the GANs), and from 500 images up the Fréchet
 distance of the restored set to the test set in the evaluator's feature space.
@@ -193,6 +194,7 @@ def run_restore(run_dir, task: str, out, mask_spec: str = "bottom", scale: int =
                **({"scale": scale} if task == "upscale" else {}), **({"sigma": sigma} if task == "denoise" else {})}
     if clean is not None:
         results["psnr"] = psnr(restored[:, 0], clean)
+        results["ssim"] = float(metrics.ssim(to_unit(restored[:, 0])[:, 0], to_unit(clean)[:, 0]).mean())
         try:
             judge = open_evaluator(find_evaluator(run.dir, config["dataset"], evaluator), config["dataset"])
         except FileNotFoundError as e:
@@ -251,15 +253,15 @@ def summarize(result_dirs, out) -> Path:
         label = r["method"] + ("" if r["method"] in BASELINES[r["task"]] or r["method"] == "regression"
                                else f" ({Path(r['run']).name}, {r['steps']} steps)")
         rows.append({"setting": setting_of(r), "task": r["task"], "method": label, "n": r["n"],
-                     **{k: r.get(k) for k in ("psnr", "accuracy", "uncertain_share", "fid")}})
+                     **{k: r.get(k) for k in ("psnr", "ssim", "accuracy", "uncertain_share", "fid")}})
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    lines = ["| setting | method | images | PSNR (dB) ↑ | accuracy ↑ | uncertain ↓ | FID ↓ |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| setting | method | images | PSNR (dB) ↑ | SSIM ↑ | accuracy ↑ | uncertain ↓ | FID ↓ |",
+             "|---|---|---|---|---|---|---|---|"]
     best = {}
     for s in {r["setting"] for r in rows}:
         group = [r for r in rows if r["setting"] == s]
-        for key, pick in (("psnr", max), ("accuracy", max), ("uncertain_share", min), ("fid", min)):
+        for key, pick in (("psnr", max), ("ssim", max), ("accuracy", max), ("uncertain_share", min), ("fid", min)):
             values = [r[key] for r in group if r[key] is not None]
             best[s, key] = pick(values) if values else None
 
@@ -272,6 +274,7 @@ def summarize(result_dirs, out) -> Path:
 
     for r in sorted(rows, key=lambda r: (r["setting"], r["method"])):
         lines.append(f"| {r['setting']} | {r['method']} | {r['n']:,} | {cell(r, 'psnr', '{:.2f}')} | "
+                     f"{cell(r, 'ssim', '{:.3f}')} | "
                      f"{cell(r, 'accuracy', '{:.1%}')} | {cell(r, 'uncertain_share', '{:.1%}')} | "
                      f"{cell(r, 'fid', '{:.1f}')} |")
     (out / "restore-table.md").write_text("\n".join(lines) + "\n")

@@ -4,6 +4,8 @@ accuracy, and mode counting on the ring."""
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minigen import metrics
 from minigen.data import Ring
@@ -101,3 +103,53 @@ def test_ring_modes():
     blurry = real + 0.3 * np.random.default_rng(1).standard_normal(real.shape)   # all modes, none sharp
     found = metrics.ring_modes(blurry, Ring.centers(), Ring.std)
     assert found["modes_reached"] == 8 and found["modes"] < 8 and found["high_quality"] < 0.1
+
+
+# --- SSIM --------------------------------------------------------------------------------------------------------
+def ssim_by_loops(x, y, data_range=1.0, size=11, sigma=1.5):
+    """SSIM of one pair of images, window by window, with the weighted statistics written out (the formula of the
+    module docstring and nothing else): the plain twin of metrics.ssim."""
+    g = np.exp(-(np.arange(size) - (size - 1) / 2) ** 2 / (2 * sigma ** 2))
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    values = []
+    for a in range(x.shape[0] - size + 1):
+        for b in range(x.shape[1] - size + 1):
+            px, py = x[a:a + size, b:b + size], y[a:a + size, b:b + size]
+            mx, my = (w * px).sum(), (w * py).sum()
+            vx, vy = (w * (px - mx) ** 2).sum(), (w * (py - my) ** 2).sum()
+            cxy = (w * (px - mx) * (py - my)).sum()
+            values.append((2 * mx * my + c1) * (2 * cxy + c2) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2)))
+    return np.mean(values)
+
+
+@given(st.integers(11, 16), st.integers(11, 15), st.integers(0, 2 ** 16), st.floats(0.05, 1.0))
+def test_ssim_equals_the_window_by_window_formula(H, W, seed, noise):
+    rng = np.random.default_rng(seed)
+    x = rng.random((2, H, W))
+    y = np.clip(x + noise * rng.standard_normal((2, H, W)), 0, 1)
+    got = metrics.ssim(x, y)
+    assert got.shape == (2,)
+    for i in range(2):
+        assert got[i] == pytest.approx(ssim_by_loops(x[i], y[i]), abs=1e-10)
+
+
+def test_ssim_properties():
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 28, 28))
+    assert np.allclose(metrics.ssim(x, x), 1.0)                                  # identical: 1
+    y = np.clip(x + 0.2 * rng.standard_normal(x.shape), 0, 1)
+    assert np.allclose(metrics.ssim(x, y), metrics.ssim(y, x))                  # symmetric
+    assert np.allclose(metrics.ssim(255 * x, 255 * y, data_range=255), metrics.ssim(x, y))   # scale-free
+    scores = [metrics.ssim(x, np.clip(x + s * rng.standard_normal(x.shape), 0, 1)).mean() for s in (0.05, 0.2, 0.5)]
+    assert 1 > scores[0] > scores[1] > scores[2]                                 # more noise, lower
+    assert np.all(np.abs(metrics.ssim(x, 1 - x)) <= 1)
+    assert metrics.ssim(x, 1 - x).mean() < 0                                    # inverted contrast: negative
+    assert metrics.ssim(x[0], y[0]) == pytest.approx(metrics.ssim(x, y)[:1])     # one (H, W) image
+
+
+def test_ssim_bad_input():
+    with pytest.raises(ValueError, match="ssim: the images differ in shape"):
+        metrics.ssim(np.zeros((2, 28, 28)), np.zeros((2, 28, 27)))
+    with pytest.raises(ValueError, match="H, W ≥ 11"):
+        metrics.ssim(np.zeros((2, 10, 28)), np.zeros((2, 10, 28)))

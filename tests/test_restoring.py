@@ -42,7 +42,7 @@ def test_every_restorer_writes_its_files(runs, tmp_path, run, task):
     x, xs = np.load(out / "restored.npy"), np.load(out / "restored_all.npy")
     assert x.shape == (3, 1, 28, 28) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     assert xs.shape == (3, 2, 1, 28, 28) and np.array_equal(xs[:, 0], x)
-    assert r["task"] == task[0] and r["n"] == 3 and np.isfinite(r["psnr"])
+    assert r["task"] == task[0] and r["n"] == 3 and np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1
     side = (7 if "4" in task else 14) if task[0] == "upscale" else 28
     assert np.load(out / "degraded.npy").shape == (3, 1, side, side)
 
@@ -115,7 +115,7 @@ def test_restore_table_collects_the_measurements(runs, tmp_path, capsys):
     assert cli.main(["restore-table", *map(str, dirs), "--out", str(tmp_path / "table")]) == 0
     table = (tmp_path / "table" / "restore-table.md").read_text().splitlines()
     assert len(table) == 4 and table[2].startswith("| upscale ×2 | bicubic | 3 |")
-    assert table[2].count("**") + table[3].count("**") == 2                 # the better PSNR is bold, once
+    assert table[2].count("**") + table[3].count("**") == 4                 # the better PSNR and SSIM, bold once
     with pytest.raises(SystemExit, match="holds no restore.json"):
         cli.main(["restore-table", str(tmp_path), "--out", str(tmp_path / "t2")])
 
