@@ -60,8 +60,8 @@ gradient, weight gradient); everything else is made to stream through memory as 
   out (``threads.py``), so the transforms and copies run on both cores, not only the products. That needed
   OpenBLAS's idle worker to stop spinning for ~0.1 s after each product (``minigen/__init__.py``);
 - the weight gradient stays one unfolding and one product on BLAS's threads: splitting its images over the cores
-  was measured slower. (What also mattered: fresh memory. Each new 4 KiB page costs a page fault on first touch, so minigen asks the
-  C allocator to keep freed blocks for reuse, see ``backend.retain_freed_memory``.)
+  was measured slower. (What also mattered: fresh memory. Each new 4 KiB page costs a page fault on first
+  touch, so minigen asks the C allocator to keep freed blocks for reuse, see ``backend.retain_freed_memory``.)
 On CuPy the same code runs on the GPU (cuBLAS does the products).
 """
 
