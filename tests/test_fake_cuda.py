@@ -368,3 +368,30 @@ def test_a_run_on_the_device_averages_every_step_as_the_cpu_does(fake, tmp_path)
         for key in ("loss", "train_loss", "test_loss"):
             if key in r_cpu:
                 np.testing.assert_allclose(r[key], r_cpu[key], rtol=1e-5, err_msg=f"{key} at step {r['step']}")
+
+
+def test_the_cpus_fast_paths_and_the_devices_plain_ones_agree(fake):
+    """On the CPU a 3×3 stride-1 float32 conv with ≥ 16 channels takes Winograd, and large SiLU and group norm
+    split over threads (minigen/threads.py); on the device the same calls take the plain paths (no NumPy, no
+    threads). Both must give the same numbers, forward and backward, to float32 accuracy."""
+    from minigen import threads
+    from minigen.ops import conv
+    x, w = _normal(8, 16, 28, 28), 0.1 * _normal(16, 16, 3, 3)      # 100,352 numbers per activation
+
+    def net(x, w):
+        return F.silu(F.group_norm(F.conv2d(x, w, padding=1), 4))
+
+    assert conv.use_winograd(x, w, conv.Geometry((1, 1), (1, 1), (1, 1), 1))
+    before = threads.num_threads()
+    threads.set_num_threads(2)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(threads, "MIN_SPLIT", 0)
+            y_cpu, grads_cpu = _run(net, [x, w], "cpu")
+            y, grads = _run(net, [x, w], "cuda")
+    finally:
+        threads.set_num_threads(before)
+    assert_on_device(y, *grads)
+    np.testing.assert_allclose(y.detach().numpy(), y_cpu.detach().numpy(), rtol=1e-4, atol=1e-5)
+    for g, g_cpu in zip(grads, grads_cpu):
+        np.testing.assert_allclose(g.numpy(), g_cpu.numpy(), rtol=1e-4, atol=1e-4 * np.abs(g_cpu.numpy()).max())
