@@ -235,7 +235,7 @@ def use_winograd(x, w, geom: Geometry) -> bool:
     """Whether a 3×3 conv goes through Winograd's F(2×2, 3×3) (``winograd.py``, split over the CPU's cores by
     ``threads.py``) rather than im2col + one product: float32 on the CPU, stride 1, no dilation, one group, and
     at least 16 channels in and out (with fewer, the transforms cost more than the products they save). Measured
-    on a quiet 2-core machine for the U-Net's 3×3 layers (batch 256, 32–256 channels, 7×7 to 28×28): 0.66–0.91
+    on a quiet 2-core machine for the U-Net's 3×3 layers (batch 256, 32–256 channels, 7×7 to 28×28): 0.68–0.91
     of the direct path's time. float64 (the gradient checks) always takes the direct path."""
     return (x.dtype == np.float32 and xp_of(x) is np and tuple(w.shape[2:]) == (3, 3) and geom.groups == 1
             and geom.stride == (1, 1) and geom.dilation == (1, 1) and min(w.shape[0], w.shape[1]) >= 16)
