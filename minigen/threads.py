@@ -31,6 +31,8 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 _workers: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _controller = None                       # threadpoolctl's view of the loaded BLAS libraries, made once
@@ -93,11 +95,13 @@ def run_split(part, parts: int) -> None:
 MIN_SPLIT = 1 << 17
 
 
-def over_first_axis(fn, n: int, size: int) -> None:
-    """Call ``fn(a, b)`` on contiguous ranges [a, b) that cover range(n) (the first axis of arrays of ``size``
-    numbers in all), one range per thread at once when the work is large enough to pay (``MIN_SPLIT``), else
-    ``fn(0, n)``. Each call must write only the rows a … b − 1 of its outputs."""
-    if n < 2 or size < MIN_SPLIT or num_threads() == 1:
+def over_first_axis(fn, x) -> None:
+    """Call ``fn(a, b)`` on contiguous ranges [a, b) that cover the first axis of the array ``x``, one range per
+    thread at once when ``x`` is a NumPy array large enough to pay (``MIN_SPLIT`` numbers), else ``fn(0, n)``
+    once: a GPU array (CuPy runs its own kernels; CPU threads would only queue them) or a small one. Each call
+    must write only the rows a … b − 1 of its outputs."""
+    n = x.shape[0]
+    if not isinstance(x, np.ndarray) or n < 2 or x.size < MIN_SPLIT or num_threads() == 1:
         fn(0, n)
         return
     run_split(lambda k, T: fn(k * n // T, (k + 1) * n // T), n)

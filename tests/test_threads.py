@@ -72,6 +72,23 @@ def test_set_num_threads_refuses_zero():
         threads.set_num_threads(0)
 
 
+def test_over_first_axis_covers_the_axis_and_splits_only_large_numpy_arrays(two_threads, monkeypatch):
+    calls = []
+    record = lambda a, b: calls.append((a, b))         # noqa: E731
+    threads.over_first_axis(record, np.zeros((7, 3)))  # small: one call, no thread
+    assert calls == [(0, 7)]
+    calls.clear()
+    monkeypatch.setattr(threads, "MIN_SPLIT", 0)
+    threads.over_first_axis(record, np.zeros((7, 3)))
+    assert sorted(calls) == [(0, 3), (3, 7)]           # contiguous, covering 0 … 6 once
+    calls.clear()
+
+    class DeviceArray:                                 # not a NumPy array (CuPy's, say): never CPU threads
+        shape, size = (7, 3), 21
+    threads.over_first_axis(record, DeviceArray())
+    assert calls == [(0, 7)]
+
+
 def _arrays(N, C, O, H, W, seed, dtype=np.float32):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((N, C, H, W)).astype(dtype), rng.standard_normal((O, C, 3, 3)).astype(dtype)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
 
 from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled
@@ -95,7 +94,7 @@ class SiLU(Function):
         def rows(a, b):
             s = sigmoid_array(x[a:b], out=self.sigmoid[a:b])
             xp.multiply(x[a:b], s, out=y[a:b])                               # x·σ(x)
-        _split(rows, x)
+        threads.over_first_axis(rows, x)
         return y
 
     def backward(self, g):
@@ -115,16 +114,8 @@ class SiLU(Function):
             da += 1
             da *= s[a:b]
             da *= gd[a:b]                            # g·σ(x)·(1 + x(1 − σ(x)))
-        _split(rows, s)
+        threads.over_first_axis(rows, s)
         return Tensor(d)
-
-
-def _split(rows, x):
-    """rows(a, b) over the first axis of x, split over the CPU's threads when x is large (threads.py)."""
-    if xp_of(x) is np:
-        threads.over_first_axis(rows, x.shape[0], x.size)
-    else:
-        rows(0, x.shape[0])
 
 
 _SQRT_HALF, _INV_SQRT_2PI, _SQRT_2_OVER_PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi), math.sqrt(2 / math.pi)

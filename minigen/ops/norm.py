@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
 
 from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled, no_grad
@@ -164,10 +163,10 @@ class Normalize(Function):
                 y[part] += bias
 
         # On the CPU, large inputs are split over examples, one range per core (threads.over_first_axis)
-        if lead and xp is np:
-            threads.over_first_axis(rows, x.shape[0], x.size)
+        if lead:
+            threads.over_first_axis(rows, x)
         else:
-            rows(0, x.shape[0] if lead else 1)
+            rows(0, 1)
         return y if affine else self.x_hat.copy()                           # the output must not alias x̂
 
     def backward(self, g):
@@ -219,10 +218,10 @@ class Normalize(Function):
                 out -= t                                                     # − x̂·mean(ĝ·x̂)
                 out *= self.inv_std[part]                                    # · 1/σ
 
-        if lead and xp is np:
-            threads.over_first_axis(rows, x_hat.shape[0], x_hat.size)
+        if lead:
+            threads.over_first_axis(rows, x_hat)
         else:
-            rows(0, x_hat.shape[0] if lead else 1)
+            rows(0, 1)
         gx = Tensor(gx) if need_x else None
         if not affine:
             return gx
