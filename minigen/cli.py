@@ -253,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "$MINIGEN_EVALUATOR, else classifier-DATASET beside the run, else runs/classifier-DATASET)")
     evaluate.add_argument("--n-samples", type=int, default=10_000,
                           help="GANs, ddpm, flow: images to generate and score")
-    evaluate.add_argument("--out", help="ddpm, flow: the JSON file for the scores (default RUN_DIR/eval.json; "
-                          "eval-SAMPLER-STEPS.json when a sampling option is given)")
+    evaluate.add_argument("--out", help="the JSON file for the scores, relative to the current directory (default "
+                          "RUN_DIR/eval.json; ddpm and flow: RUN_DIR/eval-SAMPLER-STEPS.json)")
     evaluate.add_argument("--no-pictures", dest="pictures", action="store_false",
                           help="score only; do not redraw the run's pictures (a sweep over samplers)")
     _sampling_options(evaluate)

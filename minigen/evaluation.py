@@ -32,9 +32,12 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
 
     ``sampling(recipe)``, for diffusion and flow runs, sets the sampler and returns its description; their scores
     go to ``eval-SAMPLER-STEPS.json`` (``-wW`` with guidance), so evaluations of one run with different samplers
-    sit side by side (``-nN`` when N ≠ 10,000 samples are scored). ``out`` names the file instead. ``draw``:
-    redraw the run's final pictures (off for a sweep over samplers)."""
+    sit side by side (``-nN`` when N ≠ 10,000 samples are scored). ``out`` names the file instead (a path as
+    given, relative to the working directory; its directory must exist, checked before minutes of sampling).
+    ``draw``: redraw the run's final pictures (off for a sweep over samplers)."""
     run = open_run(run_dir)
+    if out is not None and not Path(out).parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: the directory {Path(out).parent} does not exist")
     recipe, config = run.recipe, run.config
     how = sampling(recipe) if sampling is not None else ""
     if hasattr(recipe, "set_sampling"):
@@ -58,7 +61,7 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
         pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
     if how:
         results["sampling"] = how
-    (run.dir / (out or name)).write_text(json.dumps(results, indent=2))
+    (Path(out) if out is not None else run.dir / name).write_text(json.dumps(results, indent=2))
     return results
 
 

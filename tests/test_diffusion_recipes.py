@@ -124,6 +124,21 @@ def test_eval_scores_samples_with_their_nfe(runs, tmp_path, monkeypatch, capsys)
     assert results["nfe_per_sample"] == 3 and "label_accuracy" not in results
 
 
+def test_eval_out_is_a_path_from_the_working_directory(runs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "classifier", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--width", "4",
+                     "--quiet", "--out", "runs/classifier-digits"]) == 0
+    (tmp_path / "scores").mkdir()
+    assert cli.main(["eval", str(runs / "flow"), "--n-samples", "20", "--steps", "2", "--no-pictures",
+                     "--out", "scores/flow.json"]) == 0
+    assert json.loads((tmp_path / "scores" / "flow.json").read_text())["nfe_per_sample"] == 3
+    sampled = []                                         # a missing directory is refused before any sampling
+    monkeypatch.setattr("minigen.evaluation.generate", lambda *a, **k: sampled.append(1))
+    with pytest.raises(SystemExit, match="--out nowhere/flow.json: the directory nowhere does not exist"):
+        cli.main(["eval", str(runs / "flow"), "--n-samples", "20", "--steps", "2", "--out", "nowhere/flow.json"])
+    assert sampled == []
+
+
 def test_ring_toys_learn_the_modes_quickly(tmp_path):
     """The 2-D toy trains in seconds and its samples land on the ring's modes (DDPM; flow reaches the circle)."""
     run = train("ddpm", dataset="ring", out=tmp_path / "ring", progress=False)          # 40 epochs of 79 steps
