@@ -214,6 +214,32 @@ def test_backward_releases_the_intermediate_tensors(device):
     assert ref() is None  # freed with the graph
 
 
+@pytest.mark.parametrize("retain_graph", [False, True])
+def test_backward_frees_each_part_of_the_graph_once_it_has_run(device, retain_graph):
+    """Peak memory: a function's inputs, what it saved and its outputs' gradients are released as soon as its
+    backward has run, not when the whole pass ends (unless retain_graph). A probe at the start of the graph
+    (its backward runs last) looks at what is still alive of the graph's far end."""
+    seen, refs = {}, []
+
+    class Probe(Function):
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, g):
+            gc.collect()
+            seen["alive"] = [r() is not None for r in refs]
+            return g
+
+    x = f64([0.5, -1.0, 2.0], device=device)
+    k = (Probe()(x) * 3.0).exp()                 # Exp's backward reads its output k
+    y = (k * k).sum()
+    refs += [weakref.ref(k), weakref.ref(k.grad_fn)]
+    del k
+    y.backward(retain_graph=retain_graph)
+    assert seen["alive"] == [retain_graph, retain_graph]
+    np.testing.assert_allclose(as_numpy(x.grad), 6 * np.exp(6 * np.array([0.5, -1.0, 2.0])), rtol=1e-12)
+
+
 def test_functions_hold_their_outputs_weakly(device):
     """No reference cycle tensor → grad_fn → tensor: dropping the output frees it at once (no gc needed)."""
     x = f64([1.0, 2.0], device=device)
