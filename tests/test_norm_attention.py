@@ -80,11 +80,12 @@ def test_fused_layer_norm_matches_composed_values_gradients_and_second_derivativ
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
 
 
-def test_plain_backward_reuses_the_saved_normalised_values():
-    """Without create_graph the gradient comes from the saved x̂ and 1/σ: spoil them and the gradient changes."""
+def test_plain_backward_reuses_the_saved_statistics():
+    """Without create_graph the gradient comes from x and the saved μ and 1/σ (x̂ = (x − μ)/σ recomputed): spoil
+    μ and the gradient changes."""
     x = f64(np.random.default_rng(0).standard_normal((2, 4, 3)))
     y = F.layer_norm(x, 3)
-    y.grad_fn.x_hat[...] = 0  # ∂x = (1/σ)(g − mean g − x̂·mean(g·x̂)) with x̂ = 0 is (g − mean g)/σ
+    y.grad_fn.mean = x.detach().numpy().copy()  # x̂ = 0: ∂x = (1/σ)(g − mean g − x̂·mean(g·x̂)) is (g − mean g)/σ
     g = np.random.default_rng(1).standard_normal(y.shape)
     y.backward(minigen.tensor(g))
     inv_std = 1 / np.sqrt(x.detach().numpy().var(-1, keepdims=True) + 1e-5)

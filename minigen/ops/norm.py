@@ -24,8 +24,9 @@ through μ and σ² gives the same line as batch norm's, with ĝ = g·γ, per gr
 (∂L/∂γ and ∂L/∂β summed over everything but γ's own axes). Why: x̂ = (x − μ)/σ, so ∂x̂ⱼ/∂xᵢ = (δᵢⱼ − 1/m − x̂ᵢx̂ⱼ/m)/σ
 (from ∂μ/∂xᵢ = 1/m and ∂σ/∂xᵢ = x̂ᵢ/m), and Σⱼ ĝⱼ ∂x̂ⱼ/∂xᵢ is the line above. The forward makes four passes
 over x (the mean, the centring, the variance as a dot product of the centred rows, the scaling in place) and
-keeps x̂ and 1/σ; the plain backward is the same rule on arrays in two scratch buffers (the tensor-op form, with
-x̂ recomputed from x, serves create_graph); ``group_norm_composed`` and ``layer_norm_composed`` are the compositions of
+keeps only μ and 1/σ per group; the plain backward recomputes x̂ from x (held anyway, as the input) and applies the
+same rule on arrays in three scratch buffers (the tensor-op form, with μ and 1/σ recomputed too, serves
+create_graph); ``group_norm_composed`` and ``layer_norm_composed`` are the compositions of
 basic ops that the tests hold the fused ones to.
 """
 
@@ -143,23 +144,25 @@ class Normalize(Function):
         xp, dtype = xp_of(x), x.dtype
         lead = x.shape[:x.ndim - self.n_axes]
         m = math.prod(x.shape[x.ndim - self.n_axes:])
-        self.x_hat = xp.empty(x.shape, dtype)
-        self.inv_std = xp.empty(lead + (1,) * self.n_axes, dtype)
-        y = xp.empty(x.shape, dtype) if affine else None
+        self.mean = xp.empty(lead + (1,) * self.n_axes, dtype)             # μ and 1/σ per group: all that is
+        self.inv_std = xp.empty(lead + (1,) * self.n_axes, dtype)          # kept (backward recomputes x̂)
+        y = xp.empty(x.shape, dtype)
 
         def rows(a, b):
             """Examples a … b − 1 (the first axis); everything, when nothing leads the normalised axes."""
             part = slice(a, b) if lead else slice(None)
             rows = x[part].reshape(-1, m)                                    # (groups, m): a view if it can be
-            centred = self.x_hat[part].reshape(-1, m)                        # a view of x̂'s memory
-            xp.subtract(rows, rows.mean(axis=1, keepdims=True), out=centred)   # passes 1 and 2
+            centred = y[part].reshape(-1, m)                                 # a view of y's memory
+            mu = rows.mean(axis=1, keepdims=True)                            # pass 1
+            xp.subtract(rows, mu, out=centred)                               # pass 2
             var = xp.einsum("ij,ij->i", centred, centred)[:, None] / dtype.type(m)   # pass 3, no temporary
             inv_std = 1 / xp.sqrt(var + dtype.type(self.eps))                # (groups, 1)
             centred *= inv_std                                               # pass 4: x̂, in place
+            self.mean[part] = mu.reshape(self.mean[part].shape)
             self.inv_std[part] = inv_std.reshape(self.inv_std[part].shape)
             if affine:
                 weight, bias = affine
-                xp.multiply(self.x_hat[part], weight, out=y[part])           # y = γ x̂ + β
+                y[part] *= weight                                            # y = γ x̂ + β
                 y[part] += bias
 
         # On the CPU, large inputs are split over examples, one range per core (threads.over_first_axis)
@@ -167,7 +170,7 @@ class Normalize(Function):
             threads.over_first_axis(rows, x)
         else:
             rows(0, 1)
-        return y if affine else self.x_hat.copy()                           # the output must not alias x̂
+        return y
 
     def backward(self, g):
         x = self.inputs[0]
@@ -190,36 +193,40 @@ class Normalize(Function):
         return gx, gw, gb
 
     def _backward_arrays(self, g, axes):
-        """The same rule on arrays, from the saved x̂ and 1/σ, in two scratch buffers (the plain backward); large
-        inputs split over examples, one range per core, as in forward (each range's sums for ∂L/∂γ and ∂L/∂β are
-        added at the end)."""
-        xp, x_hat, affine = xp_of(g), self.x_hat, len(self.inputs) > 1
+        """The same rule on arrays, in three scratch buffers (the plain backward), with x̂ = (x − μ)/σ recomputed
+        from x and the saved μ and 1/σ: one more pass over x here, where keeping x̂ from forward would hold one
+        more activation-sized array through the whole step (x itself is kept anyway, as this function's input).
+        Large inputs split over examples, one range per core, as in forward (each range's sums for ∂L/∂γ and
+        ∂L/∂β are added at the end)."""
+        xp, x, affine = xp_of(g), self.inputs[0].data, len(self.inputs) > 1
         weight = self.inputs[1].data if affine else None
-        lead = x_hat.ndim > self.n_axes
+        lead = x.ndim > self.n_axes
         need_x, need_w, need_b = (self.needs_input_grad + (False, False))[:3]
-        gx = xp.empty(x_hat.shape, x_hat.dtype) if need_x else None
+        gx = xp.empty(x.shape, x.dtype) if need_x else None
         sums = {}                                                            # (a, b) → (Σ g·x̂, Σ g) of that range
 
         def rows(a, b):
             part = slice(a, b) if lead else slice(None)
-            gp, xh = g[part], x_hat[part]
-            t = gp * xh                                                      # g·x̂ (buffer 1)
+            gp = g[part]
+            xh = x[part] - self.mean[part]                                   # x̂ (buffer 1)
+            xh *= self.inv_std[part]
+            t = gp * xh                                                      # g·x̂ (buffer 2)
             if affine:                                   # (copies: t is overwritten below, and the sums can
                 sums[a, b] = (xp.array(_sum_to_shape(t, weight.shape)) if need_w else None,   # be t itself)
                               xp.array(_sum_to_shape(gp, weight.shape)) if need_b else None)
             if need_x:
                 out = gx[part]
-                xp.multiply(gp, weight, out=out) if affine else xp.copyto(out, gp)   # ĝ (buffer 2)
+                xp.multiply(gp, weight, out=out) if affine else xp.copyto(out, gp)   # ĝ (buffer 3)
                 if affine:
                     t *= weight                                              # ĝ·x̂
                 mean_g_xhat = t.mean(axis=axes, keepdims=True)
                 out -= out.mean(axis=axes, keepdims=True)                    # ĝ − mean ĝ
-                xp.multiply(xh, mean_g_xhat, out=t)
-                out -= t                                                     # − x̂·mean(ĝ·x̂)
+                xh *= mean_g_xhat
+                out -= xh                                                    # − x̂·mean(ĝ·x̂)
                 out *= self.inv_std[part]                                    # · 1/σ
 
         if lead:
-            threads.over_first_axis(rows, x_hat)
+            threads.over_first_axis(rows, x)
         else:
             rows(0, 1)
         gx = Tensor(gx) if need_x else None
