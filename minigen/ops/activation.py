@@ -15,9 +15,10 @@
 The masks in relu's and leaky_relu's backward are constants: the second derivative is 0 away from the kink,
 and these ops stay differentiable twice (WGAN-GP's critic uses leaky_relu).
 
-silu and gelu keep what their forward computed (σ(x), Φ(x), t) and the plain backward reuses it: one or two
-passes over the data. With create_graph=True the backward recomputes it from x with tensor ops instead (as
-batch norm does), so that the gradient is itself differentiable.
+gelu keeps what its forward computed (Φ(x), t) and the plain backward reuses it: one or two passes over the
+data. silu recomputes σ(x) from x instead (a few more passes, one activation-sized array less held per layer:
+a U-Net has a silu before every convolution). With create_graph=True both backwards recompute from x with
+tensor ops (as batch norm does), so that the gradient is itself differentiable.
 """
 
 from __future__ import annotations
@@ -84,16 +85,17 @@ class Softplus(Function):
 class SiLU(Function):
     # On the CPU, large inputs are split over the first axis into one range per core (threads.over_first_axis):
     # each range's passes run on their own core. The arithmetic per element is the same either way.
+    # σ(x) is not kept from forward to backward: backward recomputes it from x (kept anyway, as the input), four
+    # passes over x, where keeping it would hold one more activation-sized array through every training step.
     def forward(self, x):
         if x.ndim == 0:
-            self.sigmoid = Sigmoid().forward(x)
-            return x * self.sigmoid
+            return x * Sigmoid().forward(x)
         xp = xp_of(x)
-        self.sigmoid, y = xp.empty_like(x), xp.empty_like(x)                # σ(x) is kept for backward
+        y = xp.empty_like(x)
 
         def rows(a, b):
-            s = sigmoid_array(x[a:b], out=self.sigmoid[a:b])
-            xp.multiply(x[a:b], s, out=y[a:b])                               # x·σ(x)
+            s = sigmoid_array(x[a:b], out=y[a:b])                           # σ(x), in y's memory
+            s *= x[a:b]                                                      # x·σ(x)
         threads.over_first_axis(rows, x)
         return y
 
@@ -102,19 +104,20 @@ class SiLU(Function):
         if is_grad_enabled():                        # create_graph: the rule in tensor ops, differentiable again
             s = sigmoid(x)
             return g * s * (1.0 + x * (1.0 - s))
+        xp, xd, gd = x.xp, x.data, g.data
         if x.ndim == 0:
-            return g * Tensor(self.sigmoid * (1 + x.data * (1 - self.sigmoid)))
-        xp, s, xd, gd = x.xp, self.sigmoid, x.data, g.data
-        d = xp.empty_like(s)
+            s = Sigmoid().forward(xd)
+            return g * Tensor(s * (1 + xd * (1 - s)))
+        d = xp.empty_like(xd)
 
-        def rows(a, b):                              # plain backward: the same rule on arrays, in one buffer
-            da = d[a:b]
-            xp.subtract(1, s[a:b], out=da)
-            da *= xd[a:b]
-            da += 1
-            da *= s[a:b]
-            da *= gd[a:b]                            # g·σ(x)·(1 + x(1 − σ(x)))
-        threads.over_first_axis(rows, s)
+        def rows(a, b):                              # plain backward: the same rule on arrays
+            s = sigmoid_array(xd[a:b], out=d[a:b])   # σ(x), recomputed into the output's memory
+            t = 1 - s                                # (one temporary per range)
+            t *= xd[a:b]
+            t += 1                                   # 1 + x(1 − σ(x))
+            s *= t
+            s *= gd[a:b]                             # g·σ(x)·(1 + x(1 − σ(x)))
+        threads.over_first_axis(rows, xd)
         return Tensor(d)
 
 
