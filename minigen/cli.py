@@ -28,7 +28,8 @@ def _demo(args) -> int:
 
 
 def _bench(args) -> int:
-    bench.run(device=args.device, workloads=args.workloads or None, repeats=args.repeats, memory=args.memory)
+    bench.run(device=args.device, workloads=args.workloads or None, repeats=args.repeats, memory=args.memory,
+              rounds=args.rounds)
     return 0
 
 
@@ -170,7 +171,8 @@ def _bench_description() -> str:
             "training step of a small diffusion U-Net (1.84 M parameters), batch 128; W6 one sampling call of that "
             "U-Net, batch 256. Each is reported as a median time, GFLOP/s and a fraction of NumPy's own matmul "
             "rate where defined, the peak memory of its first steps, and against PyTorch on the same machine when "
-            "it is installed (each library timed in its own block). The networks are described in minigen/bench/.")
+            "it is installed (each library timed in blocks of its own, alternating). The networks are described "
+            "in minigen/bench/.")
 
 
 def _sampling_options(parser, what: str = "") -> None:
@@ -320,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="time workloads W1-W6 against NumPy's matmul rate (and PyTorch, if importable)")
     bench.add_argument("workloads", nargs="*", help="workload ids, e.g. W1 W2 (default: all available)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
-    bench.add_argument("--repeats", type=int, default=10)
+    bench.add_argument("--repeats", type=int, default=5, help="timed steps per block (default 5)")
+    bench.add_argument("--rounds", type=int, default=3, help="blocks per library, alternating minigen and PyTorch; "
+                       "each figure is the median of all its timed steps (default 3)")
     bench.add_argument("--no-memory", dest="memory", action="store_false",
                        help="skip the peak-memory column (it runs each workload again in fresh processes)")
     bench.set_defaults(func=_bench)

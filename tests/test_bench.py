@@ -55,6 +55,20 @@ def test_each_library_is_timed_in_a_block_of_its_own(monkeypatch):
     case = bench.Case(lambda: calls.append("minigen"), lambda: calls.append("torch"), None)
     bench.time_case(case, "cpu", repeats=3, warmup=1, settle=0.1)
     assert calls == ["rest"] + ["minigen"] * 4 + ["rest"] + ["torch"] * 4
+    calls.clear()
+    bench.time_case(case, "cpu", repeats=2, warmup=1, settle=0.1, rounds=2)     # blocks alternate
+    assert calls == (["rest"] + ["minigen"] * 3 + ["rest"] + ["torch"] * 3) * 2
+
+
+def test_the_figure_is_the_median_over_every_round(monkeypatch):
+    clock = iter([0.0, 1.0, 0.0, 3.0,  0.0, 10.0, 0.0, 30.0,     # round 1: minigen 1, 3; torch 10, 30
+                  0.0, 2.0, 0.0, 9.0,  0.0, 20.0, 0.0, 20.0])    # round 2: minigen 2, 9; torch 20, 20
+    monkeypatch.setattr(bench.runner.time, "sleep", lambda s: None)
+    monkeypatch.setattr(bench.timing.time, "perf_counter", lambda: next(clock))
+    case = bench.Case(lambda: None, lambda: None, None)
+    assert bench.time_case(case, "cpu", repeats=2, warmup=0, rounds=2) == (2.5, 20.0)
+    with pytest.raises(ValueError, match="rounds"):
+        bench.time_case(case, "cpu", rounds=0)
 
 
 def test_registry_and_unknown_workload():

@@ -3,7 +3,10 @@
 Timing. For each workload, minigen's step runs ``warmup`` times untimed and then ``repeats`` times timed; then the
 process rests ``settle`` seconds and PyTorch's step does the same. One library's BLAS and OpenMP worker threads keep
 spinning for up to about 0.1 s after it returns, and would slow down whatever ran next on the other core: so the
-two never interleave, and the rest comes before each block. The figure is the median.
+two never interleave, and the rest comes before each block. The pair of blocks is repeated ``rounds`` times
+(minigen, PyTorch, minigen, PyTorch, …) and each library's figure is the median of all its timed steps: on a
+shared or virtual machine whose speed drifts over minutes, both libraries then sample the same stretches of time,
+and one slow minute cannot land on one library alone.
 """
 
 from __future__ import annotations
@@ -17,23 +20,29 @@ from .registry import WORKLOADS, Case
 from .timing import matmul_gflops, thread_settings, timed
 
 
-def time_block(step, device: str, repeats: int, warmup: int, settle: float) -> float:
-    """Rest ``settle`` seconds, run ``step`` ``warmup`` times, then the median of ``repeats`` timed runs."""
+def time_block(step, device: str, repeats: int, warmup: int, settle: float) -> list[float]:
+    """Rest ``settle`` seconds, run ``step`` ``warmup`` times, then ``repeats`` timed runs: their seconds."""
     time.sleep(settle)
     for _ in range(warmup):
         step()
-    return statistics.median(timed(step, device) for _ in range(repeats))
+    return [timed(step, device) for _ in range(repeats)]
 
 
-def time_case(case: Case, device: str, repeats: int = 20, warmup: int = 3, settle: float = 0.3):
-    """Median seconds of minigen's step and of PyTorch's (None without a twin), each in its own block."""
-    seconds = time_block(case.minigen, device, repeats, warmup, settle)
-    torch_seconds = time_block(case.torch, device, repeats, warmup, settle) if case.torch is not None else None
-    return seconds, torch_seconds
+def time_case(case: Case, device: str, repeats: int = 20, warmup: int = 3, settle: float = 0.3, rounds: int = 1):
+    """Median seconds of minigen's step and of PyTorch's (None without a twin): ``rounds`` pairs of blocks, one
+    library per block, alternating; each median is over all of that library's timed runs."""
+    if rounds < 1 or repeats < 1:
+        raise ValueError(f"bench: rounds and repeats must be at least 1, got {rounds} and {repeats}")
+    mine, theirs = [], []
+    for _ in range(rounds):
+        mine += time_block(case.minigen, device, repeats, warmup, settle)
+        if case.torch is not None:
+            theirs += time_block(case.torch, device, repeats, warmup, settle)
+    return statistics.median(mine), statistics.median(theirs) if theirs else None
 
 
 def run(device: str = "cpu", workloads=None, repeats: int = 20, warmup: int = 3, print_fn=print,
-        settle: float = 0.3, matmul_n: int = 2048, memory: bool = True) -> list[dict]:
+        settle: float = 0.3, matmul_n: int = 2048, memory: bool = True, rounds: int = 1) -> list[dict]:
     """Time ``workloads`` (ids; default: all registered) on ``device``; print a table through ``print_fn``
     (None: silent) and return one dict per workload: id, description, device, ms, gflops, matmul_gflops,
     matmul_fraction, torch_ms, ratio, and with ``memory`` the peak MiB of one step (mib, torch_mib, mib_ratio);
@@ -52,7 +61,7 @@ def run(device: str = "cpu", workloads=None, repeats: int = 20, warmup: int = 3,
     for id in ids:
         spec = WORKLOADS[id]
         case = spec.setup(device)
-        seconds, torch_seconds = time_case(case, device, repeats, warmup, settle=settle)
+        seconds, torch_seconds = time_case(case, device, repeats, warmup, settle=settle, rounds=rounds)
         gflops = case.flops / seconds / 1e9 if case.flops else None
         del case                                           # free its memory before the next workload
         row = {"id": id, "description": spec.description, "device": device, "ms": seconds * 1e3,
