@@ -193,7 +193,9 @@ class Function:
         return type(self).__name__.lower()
 
     def output(self, i: int = 0) -> Tensor:
-        """The i-th output tensor (for backward rules written in terms of the output, like exp's)."""
+        """The i-th output tensor (for backward rules written in terms of the output, like exp's). It is alive
+        during backward when a gradient reached it (the engine holds it with its gradient); an output that got
+        none may be gone (None) by then."""
         return self.outputs[i]()
 
     def forward(self, *xs):
@@ -244,31 +246,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
     pending = topological_order(outputs)[::-1]      # popped from the end: the order in which functions run
     with _GradMode(create_graph):
         while pending:
-            fn = pending.pop()
-            outs = [ref() for ref in fn.outputs]     # alive while gradients for them are held (in grads)
-            gys = [grads[id(t)][1] if t is not None and id(t) in grads else None for t in outs]
-            if any(g is not None for g in gys):      # else nothing flows through this function
-                gys = [Tensor(backend.array_module(fn.inputs[0].device).zeros(shape, dtype)) if g is None else g
-                       for g, (shape, dtype) in zip(gys, fn.output_meta)]
-                gxs = fn.backward(*gys)
-                gxs = gxs if isinstance(gxs, tuple) else (gxs,)
-                for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
-                    if gx is None or not needed:
-                        continue
-                    if gx.shape != x.shape:
-                        raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} for an "
-                                           f"input of shape {x.shape}")
-                    add(x, gx)
-                del gxs
-            for t in outs:                           # their gradients are used: drop them, unless wanted
-                if t is not None and not (t.is_leaf or t._retains_grad or id(t) in wanted):
-                    grads.pop(id(t), None)
-            if not retain_graph:
-                # Free this part of the graph now, not at the end: the function's inputs (and, once nothing
-                # else holds it, the function with what it saved for backward) go while the rest of the
-                # backward pass runs, so its peak memory is the graph's, not the graph's plus every gradient's.
-                fn.inputs = None
-            del fn, gys, outs
+            _run_one(pending.pop(), grads, add, wanted, retain_graph)
     if inputs is not None:
         return [_own(grads[id(t)][1], create_graph) if id(t) in grads else None for t in inputs]
     for t, g in grads.values():
@@ -276,6 +254,35 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
             g = _own(g, create_graph)
             t.grad = g if t.grad is None else t.grad + g
     return None
+
+
+def _run_one(fn: Function, grads: dict, add, wanted: set, retain_graph: bool) -> None:
+    """One step of the backward pass: ``fn``'s backward on its outputs' summed gradients, the results handed to
+    its inputs with ``add``. Its own function, so that nothing of this step (the function, its tensors and
+    gradients) stays referenced by a loop variable while the next step runs."""
+    outs = [ref() for ref in fn.outputs]         # alive while gradients for them are held (in grads)
+    gys = [grads[id(t)][1] if t is not None and id(t) in grads else None for t in outs]
+    if any(g is not None for g in gys):          # else nothing flows through this function
+        gys = [Tensor(backend.array_module(fn.inputs[0].device).zeros(shape, dtype)) if g is None else g
+               for g, (shape, dtype) in zip(gys, fn.output_meta)]
+        gxs = fn.backward(*gys)
+        gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+        for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
+            if gx is None or not needed:
+                continue
+            if gx.shape != x.shape:
+                raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} for an "
+                                   f"input of shape {x.shape}")
+            add(x, gx)
+    for t in outs:                               # their gradients are used: drop them, unless wanted
+        if t is not None and not (t.is_leaf or t._retains_grad or id(t) in wanted):
+            grads.pop(id(t), None)
+    if not retain_graph:
+        # Free this part of the graph now, not at the end: the function's inputs (and, once nothing else holds
+        # it, the function with what it saved for backward) go while the rest of the backward pass runs, so its
+        # peak memory is the graph's, not the graph's plus every gradient's. (If a backward raises half-way,
+        # the functions already run have let go of their inputs, and the graph cannot be walked again.)
+        fn.inputs = None
 
 
 def _own(g: Tensor, create_graph: bool) -> Tensor:
