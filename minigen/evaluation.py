@@ -38,6 +38,8 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     run = open_run(run_dir)
     if out is not None and not Path(out).parent.is_dir():
         raise FileNotFoundError(f"--out {out}: the directory {Path(out).parent} does not exist")
+    if out is not None and Path(out).is_dir():
+        raise ValueError(f"--out {out} is a directory; name the JSON file to write")
     recipe, config = run.recipe, run.config
     how = sampling(recipe) if sampling is not None else ""
     if hasattr(recipe, "set_sampling"):

@@ -136,6 +136,8 @@ def test_eval_out_is_a_path_from_the_working_directory(runs, tmp_path, monkeypat
     monkeypatch.setattr("minigen.evaluation.generate", lambda *a, **k: sampled.append(1))
     with pytest.raises(SystemExit, match="--out nowhere/flow.json: the directory nowhere does not exist"):
         cli.main(["eval", str(runs / "flow"), "--n-samples", "20", "--steps", "2", "--out", "nowhere/flow.json"])
+    with pytest.raises(SystemExit, match="--out scores is a directory"):
+        cli.main(["eval", str(runs / "flow"), "--n-samples", "20", "--steps", "2", "--out", "scores"])
     assert sampled == []
 
 

@@ -3,13 +3,13 @@ on the same machine in the same run.
 
     minigen bench [W1 W2 ...]                 (or, from Python: ``minigen.bench.run()``)
 
-For each workload: the median wall time over ``repeats`` runs after warm-up, the achieved GFLOP/s where the
-flop count is defined, that rate as a fraction of a float32 2048×2048 matrix product (the practical ceiling of
-the machine: NumPy's BLAS, or cuBLAS through CuPy), and PyTorch's median time with the ratio minigen / torch.
-minigen and PyTorch are timed each in a block of its own, after a rest, so neither runs while the other's BLAS
-threads still spin. They also share this
-process's settings: the thread counts (printed with the results) and minigen's allocator setting
-(``backend.retain_freed_memory``, which spares PyTorch page faults too). Timing is never a test.
+For each workload: the median wall time over ``rounds`` × ``repeats`` runs after warm-up, the achieved GFLOP/s
+where the flop count is defined, that rate as a fraction of a float32 2048×2048 matrix product (the practical
+ceiling of the machine: NumPy's BLAS, or cuBLAS through CuPy), and PyTorch's median time with the ratio minigen /
+torch. minigen and PyTorch are timed each in blocks of their own, after a rest, so neither runs while the other's
+BLAS threads still spin; the blocks alternate (``rounds`` of each), so both sample the same stretches of time.
+They also share this process's settings: the thread counts (printed with the results) and minigen's allocator
+setting (``backend.retain_freed_memory``, which spares PyTorch page faults too). Timing is never a test.
 
 The workloads (float32):
 

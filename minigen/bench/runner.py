@@ -41,9 +41,10 @@ def time_case(case: Case, device: str, repeats: int = 20, warmup: int = 3, settl
     return statistics.median(mine), statistics.median(theirs) if theirs else None
 
 
-def run(device: str = "cpu", workloads=None, repeats: int = 20, warmup: int = 3, print_fn=print,
-        settle: float = 0.3, matmul_n: int = 2048, memory: bool = True, rounds: int = 1) -> list[dict]:
-    """Time ``workloads`` (ids; default: all registered) on ``device``; print a table through ``print_fn``
+def run(device: str = "cpu", workloads=None, repeats: int = 5, warmup: int = 3, print_fn=print,
+        settle: float = 0.3, matmul_n: int = 2048, memory: bool = True, rounds: int = 3) -> list[dict]:
+    """Time ``workloads`` (ids; default: all registered) on ``device``, each library in ``rounds`` alternating
+    blocks of ``warmup`` untimed and ``repeats`` timed steps; print a table through ``print_fn``
     (None: silent) and return one dict per workload: id, description, device, ms, gflops, matmul_gflops,
     matmul_fraction, torch_ms, ratio, and with ``memory`` the peak MiB of one step (mib, torch_mib, mib_ratio);
     None where not defined."""

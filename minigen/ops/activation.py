@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import warnings
 
-
 from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of

@@ -35,7 +35,6 @@ from __future__ import annotations
 import functools
 import math
 
-
 from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled, no_grad
 from ..backend import xp_of
