@@ -68,6 +68,12 @@ def _decode(node, arrays, device):
     return node["value"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)                        # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def save(obj, path) -> None:
     """Write ``obj`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
@@ -82,6 +88,7 @@ def save(obj, path) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes it private (0600); a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

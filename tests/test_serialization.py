@@ -31,6 +31,12 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
     assert minigen.load(target)["a"].numpy().tolist() == [0.0, 0.0]
 
 
+def test_saved_file_has_the_permissions_of_an_ordinary_file(tmp_path):
+    (tmp_path / "plain").write_bytes(b"")                # what open() makes under this process's umask
+    minigen.save({"a": minigen.ones(2)}, tmp_path / "ck.npz")
+    assert (tmp_path / "ck.npz").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
+
+
 def test_failed_save_keeps_the_old_file(tmp_path):
     target = tmp_path / "ck.npz"
     minigen.save({"a": minigen.ones(2)}, target)
