@@ -433,7 +433,8 @@ best = starts[int(np.argmax(curve))]
 print(f"best start {best:.3f}, matched {t_match:.3f}")
 assert gap < 1e-5
 assert abs(best - t_match) <= 0.15 and max(curve) > curve[0] + 1 and max(curve) > curve[-1] + 1
-assert min(certain) == 1.0 and noisy_accuracy == 1.0                   # σ = 0.5 leaves every digit readable
+near = [c for s, c in zip(starts, certain) if s <= t_match + 0.15]      # up to a little above the match
+assert min(near) == 1.0 and noisy_accuracy == 1.0                      # σ = 0.5 leaves every digit readable
 fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.plot(starts, curve, "o-")
 ax.axvline(t_match, color="0.5", ls="--", label=f"σ/(1 + σ) = {t_match:.3f}")
@@ -446,9 +447,10 @@ plt.show()
 # too early leaves noise, too late replaces the digit with the model's own. Just above the match the state
 # carries a little *less* noise than the network assumes, so it smooths a little more than it should, and
 # smoothing costs no PSNR (section 5 explains why squared error likes it). The matched level needs no tuning:
-# it follows from σ alone. The evaluator recognises the digit in every one of these, and in the noisy input
-# itself (the printed accuracies): at σ = 0.5, denoising is not where the evaluator tells restorers apart,
-# which is why section 5 uses inpainting.
+# it follows from σ alone. The evaluator recognises the digit in every restoration started from up to a little
+# above the match, and in the noisy input itself (the printed accuracies); started far above it (t = 0.8), the
+# model has room to draw a different digit, and now and then does. At σ = 0.5, denoising is not where the
+# evaluator tells restorers apart, which is why section 5 uses inpainting.
 
 # %% [markdown]
 # ## 5. Perception against distortion
@@ -558,8 +560,11 @@ if not FAST:                                                       # fast mode t
 #   k with probability p_k, so it is right with probability Σ p_k²; an average dominated by the likeliest
 #   candidate is read as that class, right with probability max p_k ≥ Σ p_k². Committing costs accuracy exactly
 #   where the observation is ambiguous. The flow's samples lose more than that because the model is not
-#   perfect: a quarter of its own unconditional samples are uncertain to the evaluator (`pretrained/flow-mnist`'s
-#   evaluation files), and replacement does not always continue the top half (section 2).
+#   perfect (one in six of its own unconditional samples is uncertain to the evaluator: `pretrained/flow-mnist`'s
+#   evaluation files) and, above all, because replacement does not always continue the top half (section 2): a
+#   first version of the model, with a quarter of its samples uncertain, restored the bottom half with almost the
+#   same accuracy (54.5 % against 53.5 % on 1,000 test images), so the steering, not the model, is what holds
+#   these numbers back.
 #
 # So no method wins every column. The picture puts distortion and perception together: none of these restorers
 # reaches the corner of high PSNR *and* low FID. Better networks would move the points, but some trade stays:
