@@ -12,8 +12,8 @@
 # %% [markdown]
 # # Lesson 16 — Flow matching
 #
-# **Time:** about 65 seconds in fast mode (the default: the ring's toy trained for 2,000 steps, eight digits per
-# sampler, one live quality measurement on 64 samples) and about 4.5 minutes in full mode (`MINIGEN_LESSON_MODE=full`:
+# **Time:** under a minute in fast mode (the default: the ring's toy trained for 2,000 steps, eight digits per
+# sampler, one live quality measurement on 64 samples) and about 70 seconds in full mode (`MINIGEN_LESSON_MODE=full`:
 # 10,000 training steps on the ring, more samplers, three live measurements on 500 samples each) on a 2-core CPU.
 # Both modes use MNIST (found through `$MINIGEN_DATA`, `data/` or downloaded), the committed checkpoint
 # `pretrained/flow-mnist` with the evaluation files of `pretrained/ddpm-cond-mnist` (full mode also samples it),
@@ -583,12 +583,13 @@ if not FAST:
 # the committed ones because of their smaller n, and so does their floor; in full mode the three live points keep
 # the committed order (Heun 9 NFE, then Euler 10, then DDIM 10, far behind).
 #
-# One committed number looks impossible: the flow's FID at 19 NFE (about 46) is *below* that of 1,000 real
-# training images (about 59), the floor at the same n. FID compares two Gaussians fitted to the features, and with
-# few points their covariances are estimated with an error that adds to the distance: a bias that grows with the
-# spread of the features and shrinks as 1/n. A set a little less varied than real digits pays less of that bias,
-# and at n = 1,000 the bias is most of the number. At 10,000 samples the order is what it should be (the flow 30.4,
-# real images 5.3, README's table): compare FIDs only at equal n, and trust large n.
+# Some committed numbers look impossible: the flow's FID from 9 NFE on with Heun and from 20 with Euler (44 to 56;
+# about 46 at 19 NFE) is *below* that of 1,000 real training images (about 59), the floor at the same n. FID
+# compares two Gaussians fitted to the features, and with few points their covariances are estimated with an
+# error that adds to the distance: a bias that grows with the spread of the features and shrinks as 1/n. A set a
+# little less varied than real digits pays less of that bias, and at n = 1,000 the bias is most of the number. At
+# 10,000 samples the order is what it should be (the flow 30.4, real images 5.3, README's table): compare FIDs
+# only at equal n, and trust large n.
 #
 # Be careful what this comparison says. The two models were trained for 75 minutes each with the same U-Net, but
 # they are not the same experiment: the flow ran later, alone on both cores and with a faster engine, and took
@@ -596,7 +597,7 @@ if not FAST:
 # class-conditional model sampled with its labels switched off (w = 0), a mode it practised on only the 10 % of
 # training examples whose label was dropped, and whose conditional samples (lesson 15, w ≥ 1) are much better.
 # Nor is its schedule tuned for few steps. What the plot does show is what the committed files contain: for
-# unconditional samples at a budget of 5 to 50 evaluations, this flow model is the better one, and Heun is its
+# unconditional samples at a budget of 5 to 20 evaluations, this flow model is the better one, and Heun is its
 # better sampler.
 #
 # ## 7. Exercises

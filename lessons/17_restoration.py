@@ -12,9 +12,9 @@
 # %% [markdown]
 # # Lesson 17 — Restoration: one generative model, many inverse problems
 #
-# **Time:** about 55 seconds in fast mode (the default: 3 fills of 4 test images per picture, 4, 8 and 8 test
+# **Time:** under a minute in fast mode (the default: 3 fills of 4 test images per picture, 4, 8 and 8 test
 # images for the measurements of sections 2 to 4 and 64 for section 5, a regression network trained for 10 steps)
-# and about 5 minutes in full mode (`MINIGEN_LESSON_MODE=full`: 4 fills of 6 images, 64, 64 and 32 test images
+# and about 2 minutes in full mode (`MINIGEN_LESSON_MODE=full`: 4 fills of 6 images, 64, 64 and 32 test images
 # for sections 2 to 4 and 300 for section 5, a regression network trained for 100 steps) on a 2-core CPU. Both
 # modes use MNIST (found through `$MINIGEN_DATA`, `data/` or downloaded), the committed unconditional flow model
 # `pretrained/flow-mnist` of lesson 16 with 20 Euler steps, and the evaluator classifier
@@ -276,8 +276,9 @@ plt.show()
 # does not belong to any digit, joined to the known strokes but not continuing them, and the evaluator's
 # accuracy and certainty show it (with 64 images in full mode, RePaint nearly doubles the accuracy and cuts
 # the uncertain share; fast mode's 4 images are too few to say much). Nor is it a matter of cost: in full
-# mode, replacement with 50 steps, RePaint's number of evaluations, does no better than with 20 (22 % accuracy
-# against 23 %, 55 % uncertain against 53 %). More and finer steps of the same procedure do not fix it.
+# mode, replacement with 50 steps, RePaint's number of evaluations, does little better than with 20 (25 %
+# accuracy against 22 %, 50 % uncertain against 52 %, where RePaint reaches 41 % and 28 %). More and finer steps
+# of the same procedure do not fix it.
 #
 # Why does going back up help the hole, when the known pixels agree anyway? Replacement only pastes the known
 # pixels in: at each level the network makes the hole once, from a state whose known part was noised
