@@ -20,6 +20,13 @@ so the graph lives exactly as long as the tensors you keep. ``backward`` frees i
 so a tensor nobody else holds, the function that made it and what that function saved for backward are freed
 while the rest of the pass runs. The pass's peak memory is then about the graph's, not the graph's plus a
 gradient for every intermediate tensor (a U-Net training step: 1.77 GiB → 1.31 GiB).
+
+Edges. A function whose backward needs only its inputs' shapes (addition, subtraction, concatenation: set
+``keeps_inputs = False``) keeps, for each non-leaf input, an ``_Edge``: the function that made it, which of that
+function's outputs it is, and its shape, dtype and device, but not the tensor. Gradients are summed per (function,
+output index), so nothing else is needed to route them, and the tensor (the output of a convolution that feeds only
+a residual addition, say) is freed after forward. One exception: a function whose backward reads its own output
+(exp's ∂ is g·y) keeps ``reads_outputs = True``, the default, and its consumers then keep the tensor itself.
 """
 
 from __future__ import annotations
@@ -90,6 +97,7 @@ class Tensor:
         self.data = data if backend.is_array(data) else backend.array_from(data)
         self.grad: Tensor | None = None
         self.grad_fn: Function | None = None
+        self._index = 0                       # which output of grad_fn this tensor is
         self._retains_grad = False
         self.requires_grad = False
         if requires_grad:
@@ -169,6 +177,15 @@ class Function:
     which of them want a gradient (return None for the others to skip the work).
     """
 
+    # A function whose backward needs only its inputs' shapes (an addition, a concatenation) sets this False: it
+    # then keeps an _Edge per non-leaf input instead of the tensor, so the tensor and its array can be freed as
+    # soon as nothing else holds them (the output of a convolution that only feeds a residual addition).
+    keeps_inputs = True
+    # Whether backward may read this function's own outputs (``self.output()``, as exp's does). Then a consumer
+    # keeps those outputs alive for it, even if the consumer itself needs only their shapes. True unless a
+    # function says otherwise: a function written without knowing of this flag stays correct.
+    reads_outputs = True
+
     def __call__(self, *inputs: Tensor):
         if len(inputs) > 1:
             devices = {x.device for x in inputs}
@@ -180,12 +197,13 @@ class Function:
         record = _grad_enabled and any(x.requires_grad for x in inputs)
         tensors = tuple(Tensor(y) for y in outputs)
         if record:
-            self.inputs = inputs
+            self.inputs = inputs if self.keeps_inputs else tuple(
+                x if x.grad_fn is None or x.grad_fn.reads_outputs else _Edge(x) for x in inputs)
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
             self.outputs = [weakref.ref(t) for t in tensors]
             self.output_meta = [(y.shape, y.dtype) for y in outputs]
-            for t in tensors:
-                t.requires_grad, t.grad_fn = t.dtype.kind == "f", self
+            for i, t in enumerate(tensors):
+                t.requires_grad, t.grad_fn, t._index = t.dtype.kind == "f", self, i
         return tensors if len(tensors) > 1 else tensors[0]
 
     @property
@@ -193,9 +211,9 @@ class Function:
         return type(self).__name__.lower()
 
     def output(self, i: int = 0) -> Tensor:
-        """The i-th output tensor (for backward rules written in terms of the output, like exp's). It is alive
-        during backward when a gradient reached it (the engine holds it with its gradient); an output that got
-        none may be gone (None) by then."""
+        """The i-th output tensor (for backward rules written in terms of the output, like exp's; such a function
+        sets ``reads_outputs``, and the engine keeps each output that a gradient reached alive until the function
+        has run). An output that got no gradient may be gone (None) by then."""
         return self.outputs[i]()
 
     def forward(self, *xs):
@@ -203,6 +221,29 @@ class Function:
 
     def backward(self, *gys):
         raise NotImplementedError
+
+
+class _Edge:
+    """What a function that needs only shapes keeps of a non-leaf input tensor: where that input's gradient goes
+    (the function that made it and which of its outputs it is) and what the gradient must look like (shape,
+    dtype, device). The backward pass routes gradients by (function, output index), so it needs no more."""
+
+    __slots__ = ("grad_fn", "_index", "shape", "dtype", "device", "requires_grad")
+    is_leaf = False
+    _retains_grad = False
+
+    def __init__(self, t: Tensor):
+        self.grad_fn, self._index, self.requires_grad = t.grad_fn, t._index, t.requires_grad
+        self.shape, self.dtype, self.device = t.shape, t.dtype, t.device
+
+    ndim = property(lambda self: len(self.shape))
+    xp = property(lambda self: backend.array_module(self.device))
+
+
+def _key(t):
+    """Where the gradient of ``t`` (a tensor or an _Edge) is summed: a leaf by itself, anything else by the
+    function that made it and the index of the output."""
+    return t if t.grad_fn is None else (t.grad_fn, t._index)
 
 
 def topological_order(roots) -> list[Function]:
@@ -229,42 +270,48 @@ def topological_order(roots) -> list[Function]:
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None):
     """The engine behind ``Tensor.backward`` and ``grad``: returns the gradients of ``inputs`` if given,
     otherwise accumulates into ``.grad`` of the leaves (and of tensors that called ``retain_grad``)."""
-    grads = {}  # id(tensor) -> [tensor, summed gradient]; holding the tensor keeps its id unique
+    grads = {}      # _key(tensor) -> summed gradient: a leaf by itself, other tensors by (function, output index)
+    retained = []   # (non-leaf tensor that called retain_grad, its gradient), filled as the pass reaches them
+    holding = {}    # _key -> the tensor itself, for functions whose backward reads their output (until it ran)
 
     def add(t, g):
-        entry = grads.get(id(t))
-        if entry is None:
-            grads[id(t)] = [t, g]
-        else:
-            entry[1] = entry[1] + g
+        k = _key(t)
+        grads[k] = g if k not in grads else grads[k] + g
+        if t.grad_fn is not None and t.grad_fn.reads_outputs:
+            holding[k] = t
 
     for out, g in zip(outputs, grad_outputs):
         add(out, _seed_gradient(out, g, create_graph))
-    # Gradients the caller will read at the end: leaves', retained ones', the requested inputs'. Every other
-    # gradient is dropped as soon as the function that made its tensor has used it.
-    wanted = {id(t) for t in inputs} if inputs is not None else set()
+    # Gradients the caller will read at the end: leaves' (keyed by themselves) and the requested inputs'. Every
+    # other gradient is dropped as soon as the function that made its tensor has used it.
+    wanted = {_key(t) for t in inputs} if inputs is not None else set()
     pending = topological_order(outputs)[::-1]      # popped from the end: the order in which functions run
     with _GradMode(create_graph):
         while pending:
-            _run_one(pending.pop(), grads, add, wanted, retain_graph)
+            _run_one(pending.pop(), grads, holding, add, wanted, retained, retain_graph)
     if inputs is not None:
-        return [_own(grads[id(t)][1], create_graph) if id(t) in grads else None for t in inputs]
-    for t, g in grads.values():
-        if (t.is_leaf and t.requires_grad) or t._retains_grad:
+        return [_own(grads[_key(t)], create_graph) if _key(t) in grads else None for t in inputs]
+    for t, g in retained + [(k, g) for k, g in grads.items() if isinstance(k, Tensor)]:
+        if t.requires_grad or t._retains_grad:
             g = _own(g, create_graph)
             t.grad = g if t.grad is None else t.grad + g
     return None
 
 
-def _run_one(fn: Function, grads: dict, add, wanted: set, retain_graph: bool) -> None:
+def _run_one(fn: Function, grads: dict, holding: dict, add, wanted: set, retained: list,
+             retain_graph: bool) -> None:
     """One step of the backward pass: ``fn``'s backward on its outputs' summed gradients, the results handed to
     its inputs with ``add``. Its own function, so that nothing of this step (the function, its tensors and
     gradients) stays referenced by a loop variable while the next step runs."""
-    outs = [ref() for ref in fn.outputs]         # alive while gradients for them are held (in grads)
-    gys = [grads[id(t)][1] if t is not None and id(t) in grads else None for t in outs]
+    keys = [(fn, i) for i in range(len(fn.outputs))]
+    gys = [grads.get(k) for k in keys]
     if any(g is not None for g in gys):          # else nothing flows through this function
         gys = [Tensor(backend.array_module(fn.inputs[0].device).zeros(shape, dtype)) if g is None else g
                for g, (shape, dtype) in zip(gys, fn.output_meta)]
+        for ref, g in zip(fn.outputs, gys):      # a tensor that asked for retain_grad and still exists
+            t = ref()
+            if t is not None and t._retains_grad:
+                retained.append((t, g))
         gxs = fn.backward(*gys)
         gxs = gxs if isinstance(gxs, tuple) else (gxs,)
         for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
@@ -274,9 +321,10 @@ def _run_one(fn: Function, grads: dict, add, wanted: set, retain_graph: bool) ->
                 raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} for an "
                                    f"input of shape {x.shape}")
             add(x, gx)
-    for t in outs:                               # their gradients are used: drop them, unless wanted
-        if t is not None and not (t.is_leaf or t._retains_grad or id(t) in wanted):
-            grads.pop(id(t), None)
+    for k in keys:                               # their gradients are used: drop them, unless wanted
+        holding.pop(k, None)
+        if k not in wanted:
+            grads.pop(k, None)
     if not retain_graph:
         # Free this part of the graph now, not at the end: the function's inputs (and, once nothing else holds
         # it, the function with what it saved for backward) go while the rest of the backward pass runs, so its

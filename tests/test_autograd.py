@@ -214,6 +214,42 @@ def test_backward_releases_the_intermediate_tensors(device):
     assert ref() is None  # freed with the graph
 
 
+def test_an_addition_does_not_keep_its_inputs_alive(device):
+    """Add needs only its inputs' shapes: the product feeding it is freed after forward (nobody else holds it),
+    and the gradients still reach w and x through it."""
+    rng = np.random.default_rng(0)
+    x, w = f64(rng.standard_normal((3, 4)), device=device), f64(rng.standard_normal((4, 5)), device=device)
+    h = x @ w                                             # matmul's backward never reads its output
+    a = h + 1.0
+    y = (a * 2.0).sum()
+    ref = weakref.ref(h)
+    del h
+    gc.collect()
+    assert ref() is None                                  # the graph holds an edge, not the tensor
+    edge = a.grad_fn.inputs[0]
+    assert edge.shape == (3, 5) and type(edge.grad_fn).__name__ == "MatMul" and edge.requires_grad
+    y.backward()
+    np.testing.assert_allclose(as_numpy(w.grad), 2 * as_numpy(x).T @ np.ones((3, 5)), rtol=1e-12)
+    np.testing.assert_allclose(as_numpy(x.grad), 2 * np.ones((3, 5)) @ as_numpy(w).T, rtol=1e-12)
+
+
+def test_a_function_that_reads_its_output_keeps_it_through_an_addition(device):
+    """A Function written without the reads_outputs flag (its default says it may read its output): an
+    addition after it keeps the output alive, so its backward still finds it."""
+    class Square(Function):                               # y = x², backward written with y = x·x … via y/x
+        def forward(self, x):
+            return x * x
+
+        def backward(self, g):
+            x, = self.inputs
+            return g * 2.0 * self.output() / x
+
+    x = f64([1.0, -2.0, 3.0], device=device)
+    y = (Square()(x) + 1.0).sum()
+    y.backward()
+    np.testing.assert_allclose(as_numpy(x.grad), [2.0, -4.0, 6.0])
+
+
 @pytest.mark.parametrize("retain_graph", [False, True])
 def test_backward_frees_each_part_of_the_graph_once_it_has_run(device, retain_graph):
     """Peak memory: a function's inputs, what it saved and its outputs' gradients are released as soon as its

@@ -376,6 +376,7 @@ class ChannelsLast(Function):
 
 class Conv2d(Function):
     """y = conv(x, w) with output size ``out_hw`` (at most the natural size: a crop keeps it linear)."""
+    reads_outputs = False                # backward never calls self.output() (autograd.py)
 
     # ``keep_cols``: the columns of x are k²/s² times x's size (9× for a 3×3 conv): kept from forward to backward
     # in every layer they tripled a U-Net step's peak memory, so by default the weight gradient unfolds x again
@@ -401,6 +402,7 @@ class Conv2d(Function):
 
 class ConvTranspose2d(Function):
     """y = conv_transpose(x, w) of spatial size ``out_hw``: the adjoint of Conv2d(·, w) from out_hw to x's size."""
+    reads_outputs = False                # backward never calls self.output() (autograd.py)
 
     def __init__(self, geom: Geometry, out_hw):
         self.geom, self.out_hw = geom, tuple(out_hw)

@@ -45,6 +45,9 @@ def _binary(cls, name, a, b):
 
 
 class Add(Function):
+    reads_outputs = False                # backward never calls self.output() (autograd.py)
+    keeps_inputs = False                 # backward needs only the shapes (autograd.py)
+
     def forward(self, a, b):
         return a + b
 
@@ -54,6 +57,9 @@ class Add(Function):
 
 
 class Sub(Function):
+    reads_outputs = False                # backward never calls self.output() (autograd.py)
+    keeps_inputs = False                 # backward needs only the shapes (autograd.py)
+
     def forward(self, a, b):
         return a - b
 
@@ -118,6 +124,9 @@ class PowScalar(Function):
 
 
 class Neg(Function):
+    reads_outputs = False                # backward never calls self.output() (autograd.py)
+    keeps_inputs = False                 # backward needs only the shapes (autograd.py)
+
     def forward(self, x):
         return -x
 

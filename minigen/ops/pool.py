@@ -319,6 +319,9 @@ class Nearest:
 
 class ResizeNearest(Function):
     """y[.., a, b] = x[.., rows[a], cols[b]]: a copy (inf and NaN stay exactly where they were)."""
+    reads_outputs = False                # backward never calls self.output() (autograd.py)
+    keeps_inputs = False                 # backward needs only the indices (autograd.py)
+
 
     def __init__(self, nearest: Nearest):
         self.nearest = nearest

@@ -251,6 +251,9 @@ def getitem(x: Tensor, key) -> Tensor:
 
 # --- Joining and padding ----------------------------------------------------------------------------------
 class Cat(Function):
+    reads_outputs = False                # backward never calls self.output() (autograd.py)
+    keeps_inputs = False                 # backward needs only the sizes (autograd.py)
+
     def __init__(self, dim):
         self.dim = dim
 
