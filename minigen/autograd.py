@@ -212,8 +212,8 @@ class Function:
 
     def output(self, i: int = 0) -> Tensor:
         """The i-th output tensor (for backward rules written in terms of the output, like exp's; such a function
-        sets ``reads_outputs``, and the engine keeps each output that a gradient reached alive until the function
-        has run). An output that got no gradient may be gone (None) by then."""
+        must leave ``reads_outputs`` True, the default, and the engine keeps each output that a gradient reached
+        alive until the function has run). An output that got no gradient may be gone (None) by then."""
         return self.outputs[i]()
 
     def forward(self, *xs):
@@ -235,9 +235,6 @@ class _Edge:
     def __init__(self, t: Tensor):
         self.grad_fn, self._index, self.requires_grad = t.grad_fn, t._index, t.requires_grad
         self.shape, self.dtype, self.device = t.shape, t.dtype, t.device
-
-    ndim = property(lambda self: len(self.shape))
-    xp = property(lambda self: backend.array_module(self.device))
 
 
 def _key(t):

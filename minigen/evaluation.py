@@ -36,9 +36,10 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     given, relative to the working directory; its directory must exist, checked before minutes of sampling).
     ``draw``: redraw the run's final pictures (off for a sweep over samplers)."""
     run = open_run(run_dir)
-    if out is not None and not Path(out).parent.is_dir():
-        raise FileNotFoundError(f"--out {out}: the directory {Path(out).parent} does not exist")
-    if out is not None and Path(out).is_dir():
+    target = Path(out) if out is not None else None
+    if target is not None and not target.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: the directory {target.parent} does not exist")
+    if target is not None and target.is_dir():
         raise ValueError(f"--out {out} is a directory; name the JSON file to write")
     recipe, config = run.recipe, run.config
     how = sampling(recipe) if sampling is not None else ""
@@ -63,7 +64,7 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
         pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
     if how:
         results["sampling"] = how
-    (Path(out) if out is not None else run.dir / name).write_text(json.dumps(results, indent=2))
+    (target or run.dir / name).write_text(json.dumps(results, indent=2))
     return results
 
 
