@@ -75,7 +75,7 @@ def _restore(args) -> int:
     try:
         out = run_restore(args.run_dir, args.task, args.out, args.mask, args.scale, args.sigma, args.method,
                           args.steps, args.samples, args.seed, args.test_images, args.input, args.evaluator,
-                          (args.jump, args.repeats))
+                          (args.jump, args.repeats), args.eta)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"minigen restore: {str(e).removeprefix('restore: ')}") from None
     results = json.loads((out / "restore.json").read_text())
@@ -281,11 +281,15 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--scale", type=int, default=2, help="upscale: 2 (14x14 to 28x28) or 4 (7x7 to 28x28)")
     restore.add_argument("--sigma", type=float, default=0.5, help="denoise: the noise's standard deviation, on the "
                          "[-1, 1] scale of the images")
-    restore.add_argument("--method", help="inpaint: replace (default), repaint, or the baseline mean; upscale: "
-                         "projection (default), subgrid, or the baselines nearest, bilinear, bicubic; denoise: sdedit "
+    restore.add_argument("--method", help="inpaint: ddnm (default), ddnm+ (ddnm with repaint's "
+                         "resampling), replace, repaint, or the baseline mean; upscale: ddnm (default), ddnm+, "
+                         "projection, subgrid, or the baselines nearest, bilinear, bicubic; denoise: sdedit "
                          "(default), or the baselines noisy, blur (a Gaussian blur tuned to the noise level)")
-    restore.add_argument("--jump", type=int, default=10, help="repaint: levels to go back up each time")
-    restore.add_argument("--repeats", type=int, default=5, help="repaint: passes over each stretch of levels")
+    restore.add_argument("--jump", type=int, default=10, help="repaint, ddnm+: levels to go back up each time")
+    restore.add_argument("--repeats", type=int, default=5, help="repaint, ddnm+: passes over each stretch of levels")
+    restore.add_argument("--eta", type=float, default=1.0, help="ddnm, ddnm+: the share of fresh noise in each "
+                         "step's noise estimate, from 0 (deterministic after the first draw) to 1 (default: the "
+                         "best FID and uncertain share on MNIST)")
     restore.add_argument("--steps", type=int, default=50, help="reverse steps for the whole way from noise")
     restore.add_argument("--samples", type=int, default=1, help="restorations of each input (their spread)")
     restore.add_argument("--seed", type=int, default=0)

@@ -7,10 +7,11 @@ Tasks (images in [−1, 1] inside, [0, 1] in files and pictures):
     upscale   ×2 (14×14 → 28×28) or ×4 (7×7 → 28×28); the low-resolution image is the mean of each block
     denoise   y = x + σ n, n ~ N(0, I), σ on the [−1, 1] scale
 
-The methods are ``models.restoration``'s: ``replace`` or ``repaint`` (inpainting), ``projection`` or ``subgrid``
-(upscaling), ``sdedit`` (denoising); and, to measure them against, the trivial baselines of ``baselines``:
-``mean`` (inpainting), ``nearest``, ``bilinear``, ``bicubic`` (upscaling), ``noisy``, ``blur`` (denoising), which
-use the run only for its dataset. ``--samples K`` restores every input K times with different noise: the model
+The methods are ``models.restoration``'s: ``replace``, ``repaint``, ``ddnm`` or ``ddnm+`` (DDNM with RePaint's
+resampling) for inpainting, ``projection``, ``ddnm``, ``ddnm+`` or ``subgrid`` for upscaling, ``sdedit`` for
+denoising; and, to measure them against, the trivial baselines of ``baselines``: ``mean`` (inpainting),
+``nearest``, ``bilinear``, ``bicubic`` (upscaling), ``noisy``, ``blur`` (denoising), which use the run only for
+its dataset. ``--samples K`` restores every input K times with different noise: the model
 is generative, and the spread of its answers shows what the observation leaves open.
 
 Measurements (``restore.json``), against the clean images when they are known (``--test-images``): PSNR in dB on
@@ -38,7 +39,9 @@ from .runs import new_run_dir
 from .train import open_run
 
 TASKS = ("inpaint", "upscale", "denoise")
-GENERATIVE = {"inpaint": ("replace", "repaint"), "upscale": ("projection", "subgrid"), "denoise": ("sdedit",)}
+# The first of each task is the command's default: DDNM, the best on MNIST (docs/figures/restoration/restore-table.md)
+GENERATIVE = {"inpaint": ("ddnm", "ddnm+", "replace", "repaint"), "upscale": ("ddnm", "ddnm+", "projection", "subgrid"),
+              "denoise": ("sdedit",)}
 METHODS = {task: GENERATIVE[task] + BASELINES[task] for task in TASKS}
 
 
@@ -54,9 +57,9 @@ def process_of(run):
 
 def restore(run, task: str, observation: np.ndarray, method: str | None = None, steps: int = 50, seed: int = 0,
             mask=None, scale: int = 2, sigma: float = 0.5, repaint=(10, 5), samples: int = 1,
-            batch: int = 100) -> np.ndarray:
+            batch: int = 100, eta: float = 1.0) -> np.ndarray:
     """Restorations (N, samples, 1, 28, 28) in [−1, 1] of an observation, restoration k of every image with seed
-    (seed, k) so that a batch split changes nothing."""
+    (seed, k) so that a batch split changes nothing. ``eta``: DDNM's fresh noise per step (0 … 1)."""
     if task not in TASKS:
         raise ValueError(f"restore: unknown task {task!r}; choose {', '.join(TASKS)}")
     method = check_method(task, method)
@@ -69,9 +72,11 @@ def restore(run, task: str, observation: np.ndarray, method: str | None = None, 
             s = int(np.random.SeedSequence([seed, k, i]).generate_state(1)[0])
             if task == "inpaint":
                 m = mask[i:i + batch]
-                x = R.inpaint(process, y, m, steps, s, repaint=repaint if method == "repaint" else None)
+                x = R.inpaint(process, y, m, steps, s, repaint=repaint if method in ("repaint", "ddnm+") else None,
+                              null_space=method.startswith("ddnm"), eta=eta)
             elif task == "upscale":
-                x = R.upscale(process, y, scale, steps, s, method=method)
+                x = R.upscale(process, y, scale, steps, s, method=method.rstrip("+"), eta=eta,
+                              repaint=repaint if method == "ddnm+" else None)
             else:
                 x = R.denoise(process, y, sigma, steps, s)
             parts.append(backend.to_numpy(x.data))
@@ -136,7 +141,7 @@ def score(images01: np.ndarray, labels, judge, test01: np.ndarray | None = None)
 
 def run_restore(run_dir, task: str, out, mask_spec: str = "bottom", scale: int = 2, sigma: float = 0.5,
                 method: str | None = None, steps: int = 50, samples: int = 1, seed: int = 0, test_images=None,
-                input_file=None, evaluator=None, repaint=(10, 5)) -> Path:
+                input_file=None, evaluator=None, repaint=(10, 5), eta: float = 1.0) -> Path:
     """What ``minigen restore`` does: observations from ``input_file`` or from the first ``test_images`` test
     images, restored ``samples`` times, written with pictures and measurements into a new directory ``out``."""
     run = open_run(run_dir)
@@ -181,7 +186,10 @@ def run_restore(run_dir, task: str, out, mask_spec: str = "bottom", scale: int =
         restored, samples = restored[:, None], 1
     else:
         process_of(run)                                            # a ddpm or flow run, or a clear error
-        restored = restore(run, task, observation, method, steps, seed, mask, scale, sigma, repaint, samples)
+        restored = restore(run, task, observation, method, steps, seed, mask, scale, sigma, repaint, samples,
+                           eta=eta)
+        if method.startswith("ddnm"):
+            details = {"eta": eta, **({"jump": repaint[0], "repeats": repaint[1]} if method == "ddnm+" else {})}
     out = new_run_dir(out)
     np.save(out / "degraded.npy", to_unit(observation).astype(np.float32))
     np.save(out / "restored.npy", to_unit(restored[:, 0]).astype(np.float32))
@@ -251,7 +259,8 @@ def summarize(result_dirs, out) -> Path:
             raise FileNotFoundError(f"{d} holds no restore.json (a `minigen restore` output directory)")
         r = json.loads(f.read_text())
         label = r["method"] + ("" if r["method"] in BASELINES[r["task"]] or r["method"] == "regression"
-                               else f" ({Path(r['run']).name}, {r['steps']} steps)")
+                               else f" ({Path(r['run']).name}, {r['steps']} steps"
+                               + (f", η = {r['eta']:g}" if "eta" in r else "") + ")")
         rows.append({"setting": setting_of(r), "task": r["task"], "method": label, "n": r["n"],
                      **{k: r.get(k) for k in ("psnr", "ssim", "accuracy", "uncertain_share", "fid")}})
     out = Path(out)

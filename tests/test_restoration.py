@@ -43,24 +43,26 @@ def truth(n=2):
 
 @pytest.mark.parametrize("family", sorted(PROCESSES))
 @pytest.mark.parametrize("mask", sorted(MASKS))
-@pytest.mark.parametrize("repaint", [None, (3, 2)])
-def test_inpainting_recovers_the_image_and_keeps_the_known_pixels(family, mask, repaint):
+@pytest.mark.parametrize("method", ["replace", "repaint", "ddnm", "ddnm+"])
+def test_inpainting_recovers_the_image_and_keeps_the_known_pixels(family, mask, method):
     y, m = truth(), MASKS[mask]
     corrupted = minigen.tensor(y.numpy() * m)                                # the unknown pixels are 0
-    out = R.inpaint(PROCESSES[family](), corrupted, m, steps=12, seed=1, repaint=repaint).numpy()
+    out = R.inpaint(PROCESSES[family](), corrupted, m, steps=12, seed=1, repaint=(3, 2) if method in ("repaint",
+                    "ddnm+") else None, null_space=method.startswith("ddnm")).numpy()
     np.testing.assert_array_equal(out[..., m == 1], corrupted.numpy()[..., m == 1])   # known pixels: the input's
     np.testing.assert_allclose(out, y.numpy(), atol=1e-3)                    # the rest: x*, the only image there is
 
 
 @pytest.mark.parametrize("family", sorted(PROCESSES))
 @pytest.mark.parametrize("scale", [2, 4])
-@pytest.mark.parametrize("method", ["projection", "subgrid"])
+@pytest.mark.parametrize("method", ["projection", "ddnm", "ddnm+", "subgrid"])
 def test_upscaling_recovers_the_image_and_keeps_the_block_means(family, scale, method):
     y = truth()
     low = R.downsample(y, scale)                                             # (2, 1, 28/scale, 28/scale)
-    out = R.upscale(PROCESSES[family](), low, scale, steps=12, seed=2, method=method)
+    out = R.upscale(PROCESSES[family](), low, scale, steps=12, seed=2, method=method.rstrip("+"),
+                    repaint=(3, 2) if method == "ddnm+" else None)
     assert out.shape == y.shape
-    if method == "projection":                                               # exact, whatever the model
+    if method != "subgrid":                                                  # exact, whatever the model
         np.testing.assert_allclose(R.downsample(out, scale).numpy(), low.numpy(), atol=1e-6)
         np.testing.assert_allclose(out.numpy(), y.numpy(), atol=1e-3)
     else:                                       # one pixel per block holds the block's mean; the others are x*'s
@@ -70,12 +72,40 @@ def test_upscaling_recovers_the_image_and_keeps_the_block_means(family, scale, m
         np.testing.assert_allclose(out.numpy()[..., known], R.upsample(low, scale).numpy()[..., known], atol=1e-6)
 
 
-def test_projection_keeps_the_block_means_for_any_model():
+@pytest.mark.parametrize("method", ["projection", "ddnm"])
+def test_projection_keeps_the_block_means_for_any_model(method):
     """A model that knows nothing (ε̂ = 0, v̂ = 0) still gives an image whose block means are the input."""
     low = minigen.tensor(RNG.uniform(-1, 1, (3, 1, 7, 7)).astype(np.float32))
     for process in (R.DiffusionProcess(lambda x, t, y=None: x * 0), R.FlowProcess(lambda x, t, y=None: x * 0)):
-        out = R.upscale(process, low, 4, steps=5, seed=0)
+        out = R.upscale(process, low, 4, steps=5, seed=0, method=method)
         np.testing.assert_allclose(R.downsample(out, 4).numpy(), low.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["ddpm", "flow"])
+def test_ddnm_with_nothing_known_is_the_plain_sampler(family):
+    """With an empty mask DDNM's projection does nothing, and x_s = noise_to(x̂₀, s, ε̂) is one DDIM (η = 0) or
+    Euler step: the result is replacement's, which with nothing to replace runs the plain sampler from the same
+    first draw. An imperfect model (a damped exact one), so that a wrong x̂₀ or ε̂ would show."""
+    if family == "ddpm":
+        process = R.DiffusionProcess(lambda x, t, y=None: 0.7 * PointEps()(x, t))
+    else:
+        process = R.FlowProcess(lambda x, t, y=None: 0.7 * PointVelocity()(x, t))
+    y, nothing = truth(), np.zeros((28, 28), dtype=np.float32)
+    plain = R.inpaint(process, y, nothing, steps=9, seed=7).numpy()
+    ddnm = R.inpaint(process, y, nothing, steps=9, seed=7, null_space=True, eta=0.0).numpy()
+    np.testing.assert_allclose(ddnm, plain, rtol=1e-5, atol=1e-5)
+    assert np.abs(plain - y.numpy()).max() > 0.1                             # the damped model misses x*
+
+
+def test_ddnm_predict_is_the_clean_estimate_and_its_noise():
+    """Both families: x_t = noise_to(x̂₀, t, ε̂) holds for the pair ``predict`` returns, and an exact model's
+    x̂₀ is x*."""
+    rng = np.random.default_rng(3)
+    for process, level in ((R.DiffusionProcess(PointEps(), clip=False), 300), (R.FlowProcess(PointVelocity()), 0.4)):
+        x = minigen.tensor(rng.standard_normal((2, 1, 28, 28)).astype(np.float32))
+        x0, eps = process.predict(x, level)
+        np.testing.assert_allclose(process.noise_to(x0, level, eps).numpy(), x.numpy(), atol=1e-5)
+        np.testing.assert_allclose(x0.numpy(), truth().numpy(), atol=1e-4)
 
 
 @pytest.mark.parametrize("family", ["ddpm", "flow"])
@@ -133,8 +163,12 @@ def test_bad_input_is_refused_clearly():
         R.upscale(process, y, 3)
     with pytest.raises(ValueError, match=r"upscale: ×4 needs 7×7 inputs, got shape \(2, 1, 28, 28\)"):
         R.upscale(process, y, 4)
-    with pytest.raises(ValueError, match="upscale: method must be 'projection' or 'subgrid'"):
+    with pytest.raises(ValueError, match="upscale: method must be 'projection', 'ddnm' or 'subgrid'"):
         R.upscale(process, R.downsample(y, 2), 2, method="bicubic")
+    with pytest.raises(ValueError, match=r"ddnm: eta must lie in \[0, 1\], got 1.5"):
+        R.inpaint(process, y, MASKS["bottom"], null_space=True, eta=1.5)
+    with pytest.raises(ValueError, match="repaint: jump and repeats must be at least 1"):
+        R.inpaint(process, y, MASKS["bottom"], repaint=(0, 2), null_space=True)
     with pytest.raises(ValueError, match="denoise: sigma must be ≥ 0, got -0.1"):
         R.denoise(process, y, -0.1)
     with pytest.raises(ValueError, match=r"denoise: images must be \(N, C, H, W\)"):

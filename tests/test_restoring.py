@@ -33,7 +33,10 @@ def restore(runs, tmp_path, run, *args, name="out"):
 @pytest.mark.parametrize("run", ["ddpm", "flow"])
 @pytest.mark.parametrize("task", [["inpaint", "--mask", "center"], ["inpaint", "--method", "repaint", "--jump", "1",
                                                                     "--repeats", "2"],
+                                  ["inpaint", "--method", "replace"], ["inpaint", "--method", "ddnm+", "--eta", "0"],
                                   ["upscale", "--scale", "4"], ["upscale", "--method", "subgrid"],
+                                  ["upscale", "--method", "projection"],
+                                  ["upscale", "--method", "ddnm+", "--jump", "1", "--repeats", "2"],
                                   ["denoise", "--sigma", "0.3"]])
 def test_every_restorer_writes_its_files(runs, tmp_path, run, task):
     out, r = restore(runs, tmp_path, run, "--task", *task, "--samples", "2")
@@ -45,6 +48,10 @@ def test_every_restorer_writes_its_files(runs, tmp_path, run, task):
     assert r["task"] == task[0] and r["n"] == 3 and np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1
     side = (7 if "4" in task else 14) if task[0] == "upscale" else 28
     assert np.load(out / "degraded.npy").shape == (3, 1, side, side)
+    if "--method" not in task and task[0] != "denoise":                     # the default: DDNM, η = 1
+        assert r["method"] == "ddnm" and r["eta"] == 1.0
+    if "ddnm+" in task:
+        assert r["eta"] == (0.0 if "--eta" in task else 1.0) and {"jump", "repeats"} <= set(r)
 
 
 def test_inpainting_keeps_the_known_pixels_and_a_seed_repeats(runs, tmp_path):

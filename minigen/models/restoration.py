@@ -26,6 +26,22 @@ Restorers (each takes a ``Process``, the observation, and a seeded generator of 
   (ILVR, Choi et al. 2021): the low frequencies follow y, the network supplies the detail. At the data level this
   makes down(x) = y exactly (down ∘ up = identity). ``method="subgrid"`` instead inpaints with one known pixel per
   block (the simpler variant).
+- ``ddnm`` (``inpaint(..., null_space=True)``, ``upscale(..., method="ddnm")``; Wang et al. 2023, DDNM):
+  replacement and ILVR put the observation into x_t with fresh noise z, which the network's own noise estimate
+  for the unknown part knows nothing about: the two parts are noised differently and the network has to
+  reconcile them. DDNM instead corrects the network's clean estimate. At level t the network gives x̂₀ and ε̂
+  (``predict``: for DDPM x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t; for the flow, from x_t = (1 − t) x₀ + t ε and
+  v = ε − x₀, x̂₀ = x_t − t v̂ and ε̂ = x_t + (1 − t) v̂). For a linear degradation y = A x with pseudo-inverse
+  A⁺, every x = A⁺y + (I − A⁺A) x̄ agrees with y, and that choice of x̄ = x̂₀ changes x̂₀ least:
+
+      x̂₀ ← A⁺y + (I − A⁺A) x̂₀        inpainting: m ⊙ y + (1 − m) ⊙ x̂₀;  ×k: x̂₀ − P x̂₀ + up(y)
+      x_s = noise_to(x̂₀, s, ε̂)        the next level with the network's own ε̂ everywhere (a DDIM/Euler step)
+
+  so known and generated pixels carry the same noise, and the last x̂₀ (at the data level) agrees with y exactly.
+  ``eta`` > 0 mixes fresh noise into ε̂ (√(1 − η²) ε̂ + η z), as DDIM's η does; η = 1 (the default) keeps only
+  x̂₀ and draws the noise afresh, which on MNIST gave the lowest FID and uncertain share for every mask and scale
+  (η = 0 kept more of the right digits on 80 % random pixels). ``repaint`` adds RePaint's resampling (DDNM⁺'s
+  "time travel"): method ``ddnm+`` of ``minigen restore``.
 - ``denoise`` y = x + σ n (images in [−1, 1]): SDEdit-style (Meng et al. 2022), start the reverse process at the
   level whose noise matches σ. For DDPM, √ᾱ_t y = √ᾱ_t x + √ᾱ_t σ n equals a sample of q(x_t | x) when
   √ᾱ_t σ = √(1 − ᾱ_t), i.e. ᾱ_t = 1/(1 + σ²): start from x_t = √ᾱ_t y at the step nearest that. For the flow,
@@ -78,6 +94,14 @@ class DiffusionProcess:
         picks = np.unique(np.round(np.linspace(start, 0, n)).astype(np.int64))[::-1]
         return [int(t) for t in picks] + [self.data_level]
 
+    def predict(self, x, level):
+        """The network's clean estimate x̂₀ (clamped when ``clip``) and the noise ε̂ that goes with it."""
+        t_model = Tensor(x.xp.full((x.shape[0],), float(level), dtype=x.xp.float32))
+        eps = self.model(x, t_model)
+        ab = self.s.abar(level)
+        x0 = diffusion.predict_x0(x, level, eps, self.s, self.clip)
+        return x0, (x - math.sqrt(ab) * x0) * (1 / math.sqrt(1 - ab))
+
     def noise_to(self, x0, level, z):
         ab = self.s.abar(level)
         return math.sqrt(ab) * x0 + math.sqrt(1 - ab) * z
@@ -113,6 +137,12 @@ class FlowProcess:
             return [0.0]
         n = max(1, int(round(steps * start)))
         return [float(v) for v in np.linspace(start, 0.0, n + 1)]
+
+    def predict(self, x, level):
+        """x̂₀ = x_t − t v̂ and ε̂ = x_t + (1 − t) v̂ (x_t = (1 − t) x₀ + t ε, v = ε − x₀)."""
+        t_model = Tensor(x.xp.full((x.shape[0],), level * flow.TIME_SCALE, dtype=x.xp.float32))
+        v = self.model(x, t_model)
+        return x - level * v, x + (1 - level) * v
 
     def noise_to(self, x0, level, z):
         return (1 - level) * x0 + level * z
@@ -154,8 +184,34 @@ def repaint_schedule(n_levels: int, jump: int, repeats: int) -> list[int]:
 
 
 @no_grad()
-def inpaint(process, y: Tensor, mask, steps: int = 50, seed: int = 0, repaint: tuple | None = None) -> Tensor:
-    """Fill the pixels where ``mask`` is 0, keeping y where it is 1 (replacement; RePaint with ``repaint``)."""
+def ddnm(process, shape, project, steps: int = 50, seed: int = 0, eta: float = 1.0, device=None,
+         repaint: tuple | None = None) -> Tensor:
+    """DDNM: from noise of ``shape``, at every level correct the network's x̂₀ by ``project`` (x̂₀ ↦ A⁺y + (I −
+    A⁺A) x̂₀) and go to the next level with its ε̂ (mixed with fresh noise by ``eta``); returns the last x̂₀.
+    With ``repaint=(jump, repeats)``, RePaint's back-and-forth between levels (DDNM's "time travel")."""
+    if not 0 <= eta <= 1:
+        raise ValueError(f"ddnm: eta must lie in [0, 1], got {eta}")
+    noise = _Noise(backend.canonical_device(device), seed)
+    levels = process.levels(steps)
+    order = repaint_schedule(len(levels), *repaint) if repaint else list(range(len(levels)))
+    x = noise(shape)
+    for a, b in zip(order, order[1:]):
+        if b < a:                                             # up (time travel): noise back to the earlier level
+            x = process.renoise(x, levels[a], levels[b], noise(shape))
+            continue
+        x0, eps = process.predict(x, levels[a])
+        x0 = project(x0)
+        if eta:
+            eps = math.sqrt(1 - eta ** 2) * eps + eta * noise(shape)
+        x = process.noise_to(x0, levels[b], eps)              # at the data level: x̂₀ itself
+    return x
+
+
+@no_grad()
+def inpaint(process, y: Tensor, mask, steps: int = 50, seed: int = 0, repaint: tuple | None = None,
+            null_space: bool = False, eta: float = 1.0) -> Tensor:
+    """Fill the pixels where ``mask`` is 0, keeping y where it is 1 (replacement; RePaint with ``repaint``; DDNM
+    with ``null_space``, its fresh noise ``eta``, and with ``repaint`` too, RePaint's resampling)."""
     _check_images("inpaint", y)
     xp = y.xp
     m = xp.asarray(mask, dtype=xp.float32)
@@ -165,6 +221,9 @@ def inpaint(process, y: Tensor, mask, steps: int = 50, seed: int = 0, repaint: t
         raise ValueError(f"inpaint: the mask's shape {tuple(m.shape)} does not fit the images' "
                          f"{tuple(y.shape)}") from None
     m = Tensor(xp.broadcast_to(m, y.shape).copy())
+    if null_space:
+        known = m * y
+        return ddnm(process, y.shape, lambda x0: known + (1 - m) * x0, steps, seed, eta, y.device, repaint)
     noise = _Noise(y.device, seed)
     levels = process.levels(steps)
     order = repaint_schedule(len(levels), *repaint) if repaint else list(range(len(levels)))
@@ -190,9 +249,10 @@ def upsample(x: Tensor, scale: int) -> Tensor:
 
 @no_grad()
 def upscale(process, y_low: Tensor, scale: int, steps: int = 50, seed: int = 0, method: str = "projection",
-            size: int = 28) -> Tensor:
-    """A (size × size) image whose scale×scale block means equal y_low (projection), or inpainting with one
-    known pixel per block (subgrid)."""
+            size: int = 28, eta: float = 1.0, repaint: tuple | None = None) -> Tensor:
+    """A (size × size) image whose scale×scale block means equal y_low (projection: ILVR; ddnm: DDNM, its fresh
+    noise ``eta``, RePaint's resampling with ``repaint``), or inpainting with one known pixel per block
+    (subgrid)."""
     _check_images("upscale", y_low)
     if scale < 1 or size % scale:
         raise ValueError(f"upscale: the scale must divide {size}, got {scale}")
@@ -204,13 +264,16 @@ def upscale(process, y_low: Tensor, scale: int, steps: int = 50, seed: int = 0, 
         mask = np.zeros((1, 1, size, size), dtype=np.float32)
         mask[..., scale // 2::scale, scale // 2::scale] = 1                      # the block centres
         return inpaint(process, up, mask, steps, seed)
-    if method != "projection":
-        raise ValueError(f"upscale: method must be 'projection' or 'subgrid', got {method!r}")
-    noise = _Noise(y_low.device, seed)
-    levels = process.levels(steps)
+    if method not in ("projection", "ddnm"):
+        raise ValueError(f"upscale: method must be 'projection', 'ddnm' or 'subgrid', got {method!r}")
 
     def low_pass(v):
         return upsample(downsample(v, scale), scale)
+
+    if method == "ddnm":                                      # x̂₀ − P x̂₀ + up(y): P = up ∘ down, and P up(y) = up(y)
+        return ddnm(process, up.shape, lambda x0: x0 - low_pass(x0) + up, steps, seed, eta, y_low.device, repaint)
+    noise = _Noise(y_low.device, seed)
+    levels = process.levels(steps)
 
     x = noise(up.shape)
     for a, b in zip(levels, levels[1:]):
@@ -270,5 +333,5 @@ def degrade(task: str, x: np.ndarray, rng, mask=None, scale: int = 2, sigma: flo
     return (x + sigma * rng.standard_normal(x.shape)).astype(np.float32)
 
 
-__all__ = ["DiffusionProcess", "FlowProcess", "repaint_schedule", "inpaint", "downsample", "upsample", "upscale",
+__all__ = ["DiffusionProcess", "FlowProcess", "repaint_schedule", "ddnm", "inpaint", "downsample", "upsample", "upscale",
            "denoise", "make_mask", "degrade"]
