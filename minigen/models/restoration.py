@@ -333,5 +333,5 @@ def degrade(task: str, x: np.ndarray, rng, mask=None, scale: int = 2, sigma: flo
     return (x + sigma * rng.standard_normal(x.shape)).astype(np.float32)
 
 
-__all__ = ["DiffusionProcess", "FlowProcess", "repaint_schedule", "ddnm", "inpaint", "downsample", "upsample", "upscale",
-           "denoise", "make_mask", "degrade"]
+__all__ = ["DiffusionProcess", "FlowProcess", "repaint_schedule", "ddnm", "inpaint", "downsample", "upsample",
+           "upscale", "denoise", "make_mask", "degrade"]
