@@ -251,7 +251,7 @@ def setting_of(r: dict) -> str:
 def summarize(result_dirs, out) -> Path:
     """The measurements of many ``minigen restore`` directories in one table (``restore-table.md``, one row per
     setting and method, best of each column in bold) and one perception–distortion picture per task
-    (``perception-distortion-TASK.png``: PSNR against FID, every method and setting), written into ``out``."""
+    (``perception-distortion-TASK.png``: PSNR against FID, a panel per setting), written into ``out``."""
     rows = []
     for d in map(Path, result_dirs):
         f = d / "restore.json"
@@ -261,7 +261,8 @@ def summarize(result_dirs, out) -> Path:
         label = r["method"] + ("" if r["method"] in BASELINES[r["task"]] or r["method"] == "regression"
                                else f" ({Path(r['run']).name}, {r['steps']} steps"
                                + (f", η = {r['eta']:g}" if "eta" in r else "") + ")")
-        rows.append({"setting": setting_of(r), "task": r["task"], "method": label, "n": r["n"],
+        short = r["method"] + (f" η={r['eta']:g}" if "eta" in r else "")             # the pictures' label
+        rows.append({"setting": setting_of(r), "task": r["task"], "method": label, "short": short, "n": r["n"],
                      **{k: r.get(k) for k in ("psnr", "ssim", "accuracy", "uncertain_share", "fid")}})
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -288,9 +289,11 @@ def summarize(result_dirs, out) -> Path:
                      f"{cell(r, 'fid', '{:.1f}')} |")
     (out / "restore-table.md").write_text("\n".join(lines) + "\n")
     for task in sorted({r["task"] for r in rows}):
-        points = [(f"{r['setting']}: {r['method']}", r["psnr"], r["fid"]) for r in rows
-                  if r["task"] == task and r["psnr"] is not None and r["fid"] is not None]
-        if points:
-            viz.perception_distortion(points, out / f"perception-distortion-{task}.png",
-                                      title=f"{task}: distortion (PSNR) against perception (FID)")
+        measured = [r for r in rows if r["task"] == task and r["psnr"] is not None and r["fid"] is not None]
+        panels = {}                                        # one panel per setting: mask, scale or σ
+        for r in measured:
+            panels.setdefault(r["setting"], []).append((r["short"], r["psnr"], r["fid"]))
+        if panels:
+            viz.perception_distortion_panels(panels, out / f"perception-distortion-{task}.png",
+                                             title=f"{task}: distortion (PSNR) against perception (FID)")
     return out / "restore-table.md"

@@ -255,18 +255,36 @@ def animate_pngs(paths, path, duration_ms: int = 400, max_side: int = 480):
     return animate(padded, path, duration_ms, scale=min(1.0, max_side / max(h, w)))
 
 
+def _perception_distortion_axes(ax, points, xlabel: str, ylabel: str):
+    for label, psnr, fid in points:
+        ax.scatter(psnr, fid, s=30)
+        ax.annotate(label, (psnr, fid), fontsize=7, xytext=(4, 2), textcoords="offset points")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+
+
 def perception_distortion(points, path=None, title=None):
     """PSNR (x, higher is less distortion) against FID (y, log scale, lower is more realistic) for a list of
     (label, psnr, fid): the best methods sit at the lower right, and no method can reach every corner."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 5))
-    for label, psnr, fid in points:
-        ax.scatter(psnr, fid, s=30)
-        ax.annotate(label, (psnr, fid), fontsize=7, xytext=(4, 2), textcoords="offset points")
-    ax.set_yscale("log")
-    ax.set_xlabel("PSNR (dB, higher: closer to the truth pixel by pixel)")
-    ax.set_ylabel("FID to the test set (lower: more like real digits)")
-    ax.grid(alpha=0.3, which="both")
+    _perception_distortion_axes(ax, points, "PSNR (dB, higher: closer to the truth pixel by pixel)",
+                                "FID to the test set (lower: more like real digits)")
     if title:
         ax.set_title(title)
+    return _finish(fig, path)
+
+
+def perception_distortion_panels(panels: dict, path=None, title=None):
+    """``perception_distortion`` with a panel per setting: {panel title: [(label, psnr, fid), ...]}."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False)
+    for ax, (name, points) in zip(axes[0], panels.items()):
+        _perception_distortion_axes(ax, points, "PSNR (dB)", "FID (log)")
+        ax.set_title(name, fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return _finish(fig, path)
