@@ -94,10 +94,13 @@ class DiffusionProcess:
         picks = np.unique(np.round(np.linspace(start, 0, n)).astype(np.int64))[::-1]
         return [int(t) for t in picks] + [self.data_level]
 
+    def _eps(self, x, level):
+        """The network's ε̂(x_t, t) at the step index ``level``, for every image."""
+        return self.model(x, Tensor(x.xp.full((x.shape[0],), float(level), dtype=x.xp.float32)))
+
     def predict(self, x, level):
         """The network's clean estimate x̂₀ (clamped when ``clip``) and the noise ε̂ that goes with it."""
-        t_model = Tensor(x.xp.full((x.shape[0],), float(level), dtype=x.xp.float32))
-        eps = self.model(x, t_model)
+        eps = self._eps(x, level)
         ab = self.s.abar(level)
         x0 = diffusion.predict_x0(x, level, eps, self.s, self.clip)
         return x0, (x - math.sqrt(ab) * x0) * (1 / math.sqrt(1 - ab))
@@ -111,9 +114,8 @@ class DiffusionProcess:
         return math.sqrt(ratio) * x + math.sqrt(1 - ratio) * z
 
     def step(self, x, level, to, z):
-        t_model = Tensor(x.xp.full((x.shape[0],), float(level), dtype=x.xp.float32))
-        eps = self.model(x, t_model)
-        return diffusion.ddim_step(x, level, to, eps, self.eta, self.s, noise=z if self.eta else None, clip=self.clip)
+        return diffusion.ddim_step(x, level, to, self._eps(x, level), self.eta, self.s, noise=z if self.eta else None,
+                                   clip=self.clip)
 
     def start_for_sigma(self, sigma: float):
         """The step whose noise-to-signal ratio √((1 − ᾱ_t)/ᾱ_t) is nearest σ (−1, the data, for σ → 0), and the
@@ -138,10 +140,13 @@ class FlowProcess:
         n = max(1, int(round(steps * start)))
         return [float(v) for v in np.linspace(start, 0.0, n + 1)]
 
+    def _velocity(self, x, level):
+        """The network's v̂(x_t, t) at the flow time ``level`` (fed to it as 1000·t), for every image."""
+        return self.model(x, Tensor(x.xp.full((x.shape[0],), level * flow.TIME_SCALE, dtype=x.xp.float32)))
+
     def predict(self, x, level):
         """x̂₀ = x_t − t v̂ and ε̂ = x_t + (1 − t) v̂ (x_t = (1 − t) x₀ + t ε, v = ε − x₀)."""
-        t_model = Tensor(x.xp.full((x.shape[0],), level * flow.TIME_SCALE, dtype=x.xp.float32))
-        v = self.model(x, t_model)
+        v = self._velocity(x, level)
         return x - level * v, x + (1 - level) * v
 
     def noise_to(self, x0, level, z):
@@ -152,8 +157,7 @@ class FlowProcess:
         return a * x + math.sqrt(max(to ** 2 - (a * level) ** 2, 0.0)) * z
 
     def step(self, x, level, to, z):
-        t_model = Tensor(x.xp.full((x.shape[0],), level * flow.TIME_SCALE, dtype=x.xp.float32))
-        return x - (level - to) * self.model(x, t_model)
+        return x - (level - to) * self._velocity(x, level)
 
     def start_for_sigma(self, sigma: float):
         t = sigma / (1 + sigma)
