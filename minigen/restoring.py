@@ -11,8 +11,8 @@ The methods are ``models.restoration``'s: ``replace``, ``repaint``, ``ddnm`` or 
 resampling) for inpainting, ``projection``, ``ddnm``, ``ddnm+`` or ``subgrid`` for upscaling, ``sdedit`` for
 denoising; and, to measure them against, the trivial baselines of ``baselines``: ``mean`` (inpainting),
 ``nearest``, ``bilinear``, ``bicubic`` (upscaling), ``noisy``, ``blur`` (denoising), which use the run only for
-its dataset. ``--samples K`` restores every input K times with different noise: the model
-is generative, and the spread of its answers shows what the observation leaves open.
+its dataset. ``--samples K`` restores every input K times with different noise: the model is generative, and the
+spread of its answers shows what the observation leaves open.
 
 Measurements (``restore.json``), against the clean images when they are known (``--test-images``): PSNR in dB on
 the [0, 1] scale, 10 log₁₀(1 / mean squared error) per image, averaged; SSIM (``metrics.ssim``: local means,

@@ -23,6 +23,7 @@ from .shape import reshape, sum_to, transpose
 
 class MatMul(Function):
     reads_outputs = False                # backward never calls self.output() (autograd.py)
+
     def forward(self, a, b):
         return xp_of(a).matmul(a, b)
 

@@ -322,7 +322,6 @@ class ResizeNearest(Function):
     reads_outputs = False                # backward never calls self.output() (autograd.py)
     keeps_inputs = False                 # backward needs only the indices (autograd.py)
 
-
     def __init__(self, nearest: Nearest):
         self.nearest = nearest
 
