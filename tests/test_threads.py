@@ -6,7 +6,10 @@
   LayerNorm (forward and backward) split over the batch, which also match their compositions of basic ops;
 - conv2d_array and conv2d_input_grad_array with fast=True (Winograd for float32, 3×3, stride 1, ≥ 16 channels)
   against their plain twins (fast=False: im2col and one product) on hypothesis-drawn shapes, within the float32
-  bound of tests/test_winograd.py; and which cases take the fast path.
+  bound of tests/test_winograd.py; and which cases take the fast path;
+- conv2d_weight_grad_array with fast=True (the sum over cache-sized passes of images, weight_grad.py) against its
+  plain twin (one unfolding, one product) over drawn kernels, strides, paddings, dilations, channel-last or not
+  inputs, one to three threads and passes of one or a few images, in float64 and float32.
 """
 
 import threading
@@ -17,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minigen import threads
-from minigen.ops import conv
+from minigen.ops import conv, weight_grad
 
 
 @pytest.fixture
@@ -218,3 +221,61 @@ def test_split_elementwise_and_norms_match_one_thread_and_the_composed_twins(op,
         assert a.dtype == dtype
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
         np.testing.assert_allclose(a, r, rtol=20 * tol, atol=20 * tol)
+
+
+@st.composite
+def weight_grad_cases(draw):
+    kernel = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    stride, dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (draw(st.integers(1, 2)), 1)
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    H = draw(st.integers(max(1, dilation[0] * (kernel[0] - 1) + 1 - 2 * padding[0]), 9))
+    W = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), 9))
+    return (draw(st.integers(1, 7)), draw(st.integers(1, 6)), draw(st.integers(1, 6)), H, W, kernel, stride,
+            padding, dilation, draw(st.booleans()), draw(st.integers(1, 3)), draw(st.integers(1, 4096)),
+            draw(st.sampled_from([np.float64, np.float32])), draw(st.integers(0, 2 ** 16)))
+
+
+@settings(deadline=None, max_examples=60)
+@given(weight_grad_cases())
+def test_weight_grad_in_passes_matches_its_plain_twin(case):
+    N, C, O, H, W, kernel, stride, padding, dilation, channels_last, n_threads, cache, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    if channels_last:                                   # stored as a conv's output is: (N, H, W, C) in memory
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    geom = conv.Geometry(stride, padding, dilation, 1)
+    out_hw = tuple(conv.conv_output_size(n, k, s, p, d) for n, k, s, p, d in
+                   zip((H, W), kernel, stride, padding, dilation))
+    gy = rng.standard_normal((N, O) + out_hw).astype(dtype)
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        with pytest.MonkeyPatch.context() as mp:         # a small cache: several passes even for small images
+            mp.setattr(weight_grad, "CACHE_BYTES", cache)
+            fast = conv.conv2d_weight_grad_array(x, gy, geom, kernel)
+            plain = conv.conv2d_weight_grad_array(x, gy, geom, kernel, fast=False)
+    finally:
+        threads.set_num_threads(before)
+    assert fast.shape == plain.shape == (O, C) + kernel and fast.dtype == dtype
+    # both sum the same N·Ho·Wo products per entry in different orders: within 2·n·u of Σ|x||ȳ| each
+    bound = conv.conv2d_weight_grad_array(np.abs(x).astype(np.float64), np.abs(gy).astype(np.float64), geom,
+                                          kernel, fast=False)
+    u = np.finfo(dtype).eps / 2
+    assert np.all(np.abs(fast - plain) <= 2 * 2 * N * out_hw[0] * out_hw[1] * u * bound + 1e-300)
+
+
+def test_the_weight_gradient_takes_passes_only_where_it_pays():
+    """Passes on the CPU for one group and a kernel larger than 1×1; a 1×1 kernel (x itself is cols) and groups
+    take the one product. (Which path ran is seen by making the passes fail.)"""
+    x, gy = np.ones((2, 4, 6, 6)), np.ones((2, 4, 6, 6))
+
+    def boom(*args):
+        raise AssertionError("passes")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv, "weight_grad_in_passes", boom)
+        with pytest.raises(AssertionError, match="passes"):
+            conv.conv2d_weight_grad_array(x, gy, conv.Geometry((1, 1), (1, 1), (1, 1), 1), (3, 3))
+        conv.conv2d_weight_grad_array(x, gy, conv.Geometry((1, 1), (0, 0), (1, 1), 1), (1, 1))
+        conv.conv2d_weight_grad_array(x, np.ones((2, 4, 6, 6)), conv.Geometry((1, 1), (1, 1), (1, 1), 2), (3, 3))
+        conv.conv2d_weight_grad_array(x, gy, conv.Geometry((1, 1), (1, 1), (1, 1), 1), (3, 3), fast=False)

@@ -59,9 +59,11 @@ gradient, weight gradient); everything else is made to stream through memory as 
   ``winograd.py``): 2.25× fewer multiplications, done in cache-sized passes of a few images that the cores share
   out (``threads.py``), so the transforms and copies run on both cores, not only the products. That needed
   OpenBLAS's idle worker to stop spinning for ~0.1 s after each product (``minigen/__init__.py``);
-- the weight gradient stays one unfolding and one product on BLAS's threads: splitting its images over the cores
-  was measured slower. (What also mattered: fresh memory. Each new 4 KiB page costs a page fault on first
-  touch, so minigen asks the C allocator to keep freed blocks for reuse, see ``backend.retain_freed_memory``.)
+- the weight gradient sums over passes of a few images, each unfolded into a buffer that stays in cache, the
+  passes shared out over the cores (``weight_grad.py``): unfolding the whole batch at once wrote k²·C numbers
+  per pixel to main memory only for the product to read them back. (What also mattered: fresh memory. Each
+  new 4 KiB page costs a page fault on first touch, so minigen asks the C allocator to keep freed blocks for
+  reuse, see ``backend.retain_freed_memory``.)
 On CuPy the same code runs on the GPU (cuBLAS does the products).
 """
 
@@ -76,6 +78,7 @@ from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast, result_dtype
 from .shape import reshape, squeeze, unsqueeze
+from .weight_grad import weight_grad_in_passes
 from .winograd import winograd_conv3x3, winograd_conv3x3_input_grad
 
 
@@ -345,20 +348,25 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     return out.transpose(0, 3, 1, 2)                                 # (N, C, H, W) view
 
 
-def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=None):
+def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=None, fast: bool = True):
     """w̄ = gyᵀ @ cols: x (N, C, H, W), gy (N, O, Ho, Wo) → (O, C/g, kh, kw).
 
-    (Splitting the images over the cores, each thread unfolding its own and multiplying on one core, then adding
-    the partial w̄, was tried: slower than one product on BLAS's two threads, measured in the U-Net step.)"""
+    With ``fast`` (the default), on the CPU, one group and a kernel larger than 1×1, and no cols given: the same
+    product summed over passes of a few images, each unfolded in cache, the passes shared out over the cores
+    (``weight_grad.py``); ``fast=False`` is its plain twin, one unfolding and one product, for the tests."""
     g = geom.groups
     N, O, Ho, Wo = gy.shape
     Cg = x.shape[1] // g
-    if cols is None:
-        cols = _im2col(x, geom, kernel, (Ho, Wo))                   # (g, N·Ho·Wo, K)
     gy_cl = _channels_last(gy, g) if gy_cl is None else gy_cl     # (g, N·Ho·Wo, O/g)
-    # w̄ᵀ = colsᵀ @ gy rather than w̄ = gyᵀ @ cols: the same product; OpenBLAS ran this orientation up to 1.4×
-    # faster for the U-Net's 28×28 layers (shared dimension N·Ho·Wo = 100,352), and within ±20 % elsewhere
-    gw_t = _matmul(cols.transpose(0, 2, 1), gy_cl)                  # (g, K, O/g)
+    if fast and cols is None and g == 1 and kernel[0] * kernel[1] > 1 and xp_of(x) is np:
+        gw_t = weight_grad_in_passes(x, gy_cl[0], kernel, geom.stride, geom.padding, geom.dilation,
+                                     (Ho, Wo))[None]                  # (1, K, O)
+    else:
+        if cols is None:
+            cols = _im2col(x, geom, kernel, (Ho, Wo))               # (g, N·Ho·Wo, K)
+        # w̄ᵀ = colsᵀ @ gy rather than w̄ = gyᵀ @ cols: the same product; OpenBLAS ran this orientation up to
+        # 1.4× faster for the U-Net's 28×28 layers (shared dimension N·Ho·Wo = 100,352), within ±20 % elsewhere
+        gw_t = _matmul(cols.transpose(0, 2, 1), gy_cl)              # (g, K, O/g)
     gw = gw_t.reshape(g, kernel[0], kernel[1], Cg, O // g).transpose(0, 4, 3, 1, 2)   # (g, O/g, Cg, kh, kw)
     return xp_of(gw).ascontiguousarray(gw).reshape(O, Cg, kernel[0], kernel[1])
 
