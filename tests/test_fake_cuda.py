@@ -371,7 +371,7 @@ def test_a_run_on_the_device_averages_every_step_as_the_cpu_does(fake, tmp_path)
 
 
 def test_the_cpus_fast_paths_and_the_devices_plain_ones_agree(fake):
-    """On the CPU a 3×3 stride-1 float32 conv with ≥ 16 channels takes Winograd, and large SiLU and group norm
+    """On the CPU a 3×3 conv takes the passes of passes.py (on threads), and large SiLU and group norm
     split over threads (minigen/threads.py); on the device the same calls take the plain paths (no NumPy, no
     threads). Both must give the same numbers, forward and backward, to float32 accuracy."""
     from minigen import threads
@@ -381,7 +381,7 @@ def test_the_cpus_fast_paths_and_the_devices_plain_ones_agree(fake):
     def net(x, w):
         return F.silu(F.group_norm(F.conv2d(x, w, padding=1), 4))
 
-    assert conv.use_winograd(x, w, conv.Geometry((1, 1), (1, 1), (1, 1), 1))
+    assert conv.use_passes(x, w, conv.Geometry((1, 1), (1, 1), (1, 1), 1))
     before = threads.num_threads()
     threads.set_num_threads(2)
     try:

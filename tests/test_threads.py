@@ -4,10 +4,11 @@
   caller, BLAS is back to its thread count afterwards;
 - the Winograd passes split over two threads give the numbers one thread gives; so do SiLU, GroupNorm and
   LayerNorm (forward and backward) split over the batch, which also match their compositions of basic ops;
-- conv2d_array and conv2d_input_grad_array with fast=True (Winograd for float32, 3×3, stride 1, ≥ 16 channels)
-  against their plain twins (fast=False: im2col and one product) on hypothesis-drawn shapes, within the float32
-  bound of tests/test_winograd.py; and which cases take the fast path;
-- conv2d_weight_grad_array with fast=True (the sum over cache-sized passes of images, weight_grad.py) against its
+- conv2d_array and conv2d_input_grad_array with fast=True (the passes of passes.py, or Winograd when
+  conv.WINOGRAD is on) against their plain twins (fast=False: im2col and one product; the scatter) on
+  hypothesis-drawn shapes, within the float32 bound of tests/test_winograd.py or of a sum's reordering; and which
+  cases take the fast paths;
+- conv2d_weight_grad_array with fast=True (the sum over cache-sized passes of images, passes.py) against its
   plain twin (one unfolding, one product) over drawn kernels, strides, paddings, dilations, channel-last or not
   inputs, one to three threads and passes of one or a few images, in float64 and float32.
 """
@@ -20,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minigen import threads
-from minigen.ops import conv, weight_grad
+from minigen.ops import conv, passes
 
 
 @pytest.fixture
@@ -130,18 +131,21 @@ def _bound(x, w, padding):
 
 
 @settings(deadline=None, max_examples=40)
-@given(fast_cases())
-def test_fast_conv_matches_its_plain_twin(case):
+@given(fast_cases(), st.booleans())
+def test_fast_conv_matches_its_plain_twin(case, winograd):
+    """3×3 stride-1 float32 with ≥ 16 channels: the passes (the default) or Winograd (conv.WINOGRAD)."""
     N, C, O, H, W, padding, n_threads, seed = case
     x, w = _arrays(N, C, O, H, W, seed)
     geom = conv.Geometry((1, 1), padding, (1, 1), 1)
     out_hw = (H + 2 * padding[0] - 2, W + 2 * padding[1] - 2)
-    assert conv.use_winograd(x, w, geom)
+    assert conv.use_winograd(x, w, geom) and conv.use_passes(x, w, geom)
     before = threads.num_threads()
     threads.set_num_threads(n_threads)
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(threads, "MIN_SPLIT", 0)
+            mp.setattr(conv, "WINOGRAD", winograd)
+            mp.setattr(passes, "CACHE_BYTES", 1 << 12)           # a few images per pass: several passes
             fast, cols = conv.conv2d_array(x, w, geom, out_hw)
             plain, plain_cols = conv.conv2d_array(x, w, geom, out_hw, fast=False)
             gy = np.random.default_rng(seed + 1).standard_normal(fast.shape).astype(np.float32)
@@ -169,28 +173,99 @@ def test_fast_conv_matches_its_plain_twin(case):
     (np.float32, 32, 32, 5, 1, False),     # 5×5
     (np.float32, 32, 32, 1, 1, False),     # 1×1
 ])
-def test_which_convolutions_take_the_fast_path(dtype, C, O, kernel, stride, fast):
+def test_which_convolutions_could_take_winograd(dtype, C, O, kernel, stride, fast):
     x = np.zeros((2, C, 8, 8), dtype)
     w = np.zeros((O, C, kernel, kernel), dtype)
     assert conv.use_winograd(x, w, conv.Geometry((stride, stride), (1, 1), (1, 1), 1)) is fast
 
 
-def _forward_backward(fn, shapes, seed, dtype=np.float32):
+@pytest.mark.parametrize("dtype, C, kernel, stride, dilation, groups, fast", [
+    (np.float32, 16, 3, 1, 1, 1, True),
+    (np.float64, 16, 3, 1, 1, 1, True),    # the gradient checks go through the passes too
+    (np.float32, 1, 3, 1, 1, 1, True),     # any number of channels
+    (np.float32, 32, 5, 2, 1, 1, True),    # any kernel and stride
+    (np.float32, 32, 1, 1, 1, 1, False),   # 1×1: cols is x itself, nothing to keep in cache
+    (np.float32, 32, 3, 1, 2, 1, False),   # dilation
+    (np.float32, 32, 3, 1, 1, 2, False),   # groups
+])
+def test_which_convolutions_take_the_passes(dtype, C, kernel, stride, dilation, groups, fast):
+    x = np.zeros((2, C, 8, 8), dtype)
+    w = np.zeros((8, C // groups, kernel, kernel), dtype)
+    geom = conv.Geometry((stride, stride), (1, 1), (dilation, dilation), groups)
+    assert conv.use_passes(x, w, geom) is fast
+
+
+@st.composite
+def passes_cases(draw):
+    kernel = (draw(st.integers(2, 5)), draw(st.integers(1, 5)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, kernel[0] - 1)), draw(st.integers(0, kernel[1] - 1)))
+    H = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), 9))
+    W = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), 9))
+    return (draw(st.integers(1, 7)), draw(st.integers(1, 6)), draw(st.integers(1, 6)), H, W, kernel, stride,
+            padding, draw(st.booleans()), draw(st.integers(1, 3)), draw(st.integers(1, 4096)),
+            draw(st.sampled_from([np.float64, np.float32])), draw(st.integers(0, 2 ** 16)))
+
+
+@settings(deadline=None, max_examples=60)
+@given(passes_cases())
+def test_conv_in_passes_matches_its_plain_twin(case):
+    """The forward and the input gradient through passes.py against one unfolding and one product (and the
+    scatter), over drawn kernels, strides, paddings, layouts, threads and pass sizes."""
+    N, C, O, H, W, kernel, stride, padding, channels_last, n_threads, cache, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((O, C) + kernel).astype(dtype)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    geom = conv.Geometry(stride, padding, (1, 1), 1)
+    out_hw = tuple(conv.conv_output_size(n, k, s, p, 1) for n, k, s, p in zip((H, W), kernel, stride, padding))
+    gy = rng.standard_normal((N, O) + out_hw).astype(dtype)
+    assert conv.use_passes(x, w, geom)
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(passes, "CACHE_BYTES", cache)
+            y, cols = conv.conv2d_array(x, w, geom, out_hw)
+            gx = conv.conv2d_input_grad_array(gy, w, geom, (H, W))
+    finally:
+        threads.set_num_threads(before)
+    y_plain, _ = conv.conv2d_array(x, w, geom, out_hw, fast=False)
+    gx_plain = conv._input_grad_col2im(gy, w, geom, (H, W))
+    assert cols is None and y.shape == y_plain.shape and y.dtype == dtype and gx.shape == x.shape
+    u = np.finfo(dtype).eps / 2
+    a = lambda t: np.abs(t).astype(np.float64)  # noqa: E731
+    y_bound = conv.conv2d_array(a(x), a(w), geom, out_hw, fast=False)[0]
+    gx_bound = conv._input_grad_col2im(a(gy), a(w), geom, (H, W))
+    K = kernel[0] * kernel[1]
+    assert np.all(np.abs(y - y_plain) <= 2 * 2 * K * C * u * y_bound + 1e-300)
+    assert np.all(np.abs(gx - gx_plain) <= 2 * 2 * K * O * u * gx_bound + 1e-300)
+
+
+def _channels_last(a):
+    """The same values stored (N, H, W, C) in memory, as a conv's output is (4-D arrays; others unchanged)."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if a.ndim == 4 else a
+
+
+def _forward_backward(fn, shapes, seed, dtype=np.float32, channels_last=False):
     import minigen
     rng = np.random.default_rng(seed)
-    inputs = [minigen.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    layout = _channels_last if channels_last else (lambda a: a)
+    inputs = [minigen.tensor(layout(rng.standard_normal(s).astype(dtype)), requires_grad=True) for s in shapes]
     y = fn(*inputs)
-    gy = rng.standard_normal(y.shape).astype(dtype)
+    gy = layout(rng.standard_normal(y.shape).astype(dtype))
     y.backward(minigen.tensor(gy))
     return [y.detach().numpy()] + [t.grad.numpy() for t in inputs]
 
 
 @settings(deadline=None, max_examples=25)
 @given(st.sampled_from(["silu", "group_norm", "layer_norm", "group_norm_no_affine"]), st.integers(1, 5),
-       st.sampled_from([np.float32, np.float64]), st.integers(0, 2 ** 16))
-def test_split_elementwise_and_norms_match_one_thread_and_the_composed_twins(op, N, dtype, seed):
+       st.sampled_from([np.float32, np.float64]), st.booleans(), st.integers(0, 2 ** 16))
+def test_split_elementwise_and_norms_match_one_thread_and_the_composed_twins(op, N, dtype, channels_last, seed):
     """SiLU, GroupNorm and LayerNorm forward and backward split over two threads (every size split: MIN_SPLIT 0)
-    against one thread, and against compositions of basic ops in float64."""
+    against one thread, and against compositions of basic ops in float64; inputs and upstream gradients stored
+    NCHW or channels-last (a conv's output)."""
     import minigen
     from minigen.nn import functional as F
     from minigen.ops import norm
@@ -210,9 +285,9 @@ def test_split_elementwise_and_norms_match_one_thread_and_the_composed_twins(op,
         mp.setattr(threads, "MIN_SPLIT", 0)
         try:
             threads.set_num_threads(2)
-            split = _forward_backward(fused, shapes, seed, dtype)
+            split = _forward_backward(fused, shapes, seed, dtype, channels_last)
             threads.set_num_threads(1)
-            single = _forward_backward(fused, shapes, seed, dtype)
+            single = _forward_backward(fused, shapes, seed, dtype, channels_last)
         finally:
             threads.set_num_threads(before)
     reference = _forward_backward(composed, shapes, seed, np.float64)
@@ -251,7 +326,7 @@ def test_weight_grad_in_passes_matches_its_plain_twin(case):
     threads.set_num_threads(n_threads)
     try:
         with pytest.MonkeyPatch.context() as mp:         # a small cache: several passes even for small images
-            mp.setattr(weight_grad, "CACHE_BYTES", cache)
+            mp.setattr(passes, "CACHE_BYTES", cache)
             fast = conv.conv2d_weight_grad_array(x, gy, geom, kernel)
             plain = conv.conv2d_weight_grad_array(x, gy, geom, kernel, fast=False)
     finally:

@@ -55,15 +55,16 @@ gradient, weight gradient); everything else is made to stream through memory as 
 - col2im adds whole groups of non-overlapping windows in one strided operation (never ``np.add.at``);
 - the forward keeps cols (and a transposed conv keeps its input channels-last) for the weight gradient, so
   nothing is unfolded or reordered twice in a step;
-- 3×3 stride-1 float32 convolutions (most of a U-Net) take Winograd's F(2×2, 3×3) instead (``use_winograd``,
-  ``winograd.py``): 2.25× fewer multiplications, done in cache-sized passes of a few images that the cores share
-  out (``threads.py``), so the transforms and copies run on both cores, not only the products. That needed
-  OpenBLAS's idle worker to stop spinning for ~0.1 s after each product (``minigen/__init__.py``);
-- the weight gradient sums over passes of a few images, each unfolded into a buffer that stays in cache, the
-  passes shared out over the cores (``weight_grad.py``): unfolding the whole batch at once wrote k²·C numbers
-  per pixel to main memory only for the product to read them back. (What also mattered: fresh memory. Each
-  new 4 KiB page costs a page fault on first touch, so minigen asks the C allocator to keep freed blocks for
-  reuse, see ``backend.retain_freed_memory``.)
+- on the CPU (``use_passes``: one group, no dilation, a kernel larger than 1×1) the forward, the stride-1 input
+  gradient and the weight gradient do their products in passes of a few images, each unfolded into a buffer that
+  stays in cache, the passes shared out over the cores (``passes.py``, ``threads.py``): unfolding the whole batch
+  at once wrote k²·C numbers per pixel to main memory only for the product to read them back. That needed
+  OpenBLAS's idle worker to stop spinning for ~0.1 s after each product (``minigen/__init__.py``). Winograd's
+  F(2×2, 3×3) (``winograd.py``: 2.25× fewer multiplications for 3×3 stride-1 convs, in passes too) is there
+  beside it, switched on by ``WINOGRAD = True``; on a 2-core AVX-512 machine it was slower than the passes for
+  every layer of the U-Net (its transforms cost more than the products they save at 32–256 channels). (What
+  also mattered: fresh memory. Each new 4 KiB page costs a page fault on first touch, so minigen asks the C
+  allocator to keep freed blocks for reuse, see ``backend.retain_freed_memory``.)
 On CuPy the same code runs on the GPU (cuBLAS does the products).
 """
 
@@ -78,7 +79,7 @@ from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast, result_dtype
 from .shape import reshape, squeeze, unsqueeze
-from .weight_grad import weight_grad_in_passes
+from .passes import conv_in_passes, weight_grad_in_passes
 from .winograd import winograd_conv3x3, winograd_conv3x3_input_grad
 
 
@@ -234,24 +235,42 @@ def _matmul(a, b):
     return xp_of(a).matmul(a, b)
 
 
+# Winograd's F(2×2, 3×3) for the 3×3 stride-1 float32 convolutions that ``use_winograd`` accepts, in place of
+# the passes (module docstring). Off: measured slower than the passes on this project's 2-core machines.
+WINOGRAD = False
+
+
 def use_winograd(x, w, geom: Geometry) -> bool:
-    """Whether a 3×3 conv goes through Winograd's F(2×2, 3×3) (``winograd.py``, split over the CPU's cores by
-    ``threads.py``) rather than im2col + one product: float32 on the CPU, stride 1, no dilation, one group, and
-    at least 16 channels in and out (with fewer, the transforms cost more than the products they save). Measured
-    on a quiet 2-core machine for the U-Net's 3×3 layers (batch 256, 32–256 channels, 7×7 to 28×28): 0.68–0.91
-    of the direct path's time. float64 (the gradient checks) always takes the direct path."""
+    """Whether a 3×3 conv can go through Winograd's F(2×2, 3×3) (``winograd.py``, split over the CPU's cores by
+    ``threads.py``), when ``WINOGRAD`` is on: float32 on the CPU, stride 1, no dilation, one group, and at least 16
+    channels in and out (with fewer, the transforms cost more than the products they save). Measured on a quiet
+    2-core machine for the U-Net's 3×3 layers (batch 256, 32–256 channels, 7×7 to 28×28): 0.68–0.91 of the time
+    of one unfolding and one product, but 1.05–1.7 of the passes' (``use_passes``). float64 never takes it."""
     return (x.dtype == np.float32 and xp_of(x) is np and tuple(w.shape[2:]) == (3, 3) and geom.groups == 1
             and geom.stride == (1, 1) and geom.dilation == (1, 1) and min(w.shape[0], w.shape[1]) >= 16)
 
 
+def use_passes(x, w, geom: Geometry) -> bool:
+    """Whether a conv and its gradients go through ``passes.py`` (the products in cache-sized passes of a few
+    images, on all cores) rather than one unfolding of the whole batch and one product: NumPy arrays, one group,
+    no dilation, a kernel larger than 1×1 (a 1×1 kernel's cols is x itself: nothing to keep in cache). Any
+    float dtype: float64 (the gradient checks) takes the same path."""
+    return (xp_of(x) is np and geom.groups == 1 and geom.dilation == (1, 1)
+            and tuple(w.shape[2:]) != (1, 1))
+
+
 def conv2d_array(x, w, geom: Geometry, out_hw, cols=None, fast: bool = True):
     """The convolution on arrays: x (N, C, H, W), w (O, C/g, kh, kw) → y (N, O, Ho, Wo) and cols (None when
-    the fast path, Winograd, made y; ``fast=False`` always unfolds x, for a caller that wants cols)."""
+    a fast path, passes or Winograd, made y; ``fast=False`` always unfolds x, for a caller that wants cols and
+    as the plain twin the tests compare the fast paths with)."""
     xp = xp_of(x)
     N, O, g = x.shape[0], w.shape[0], geom.groups
     Ho, Wo = out_hw
-    if cols is None and fast and use_winograd(x, w, geom):
+    if cols is None and fast and WINOGRAD and use_winograd(x, w, geom):
         return winograd_conv3x3(x, w, geom.padding, out_hw), None
+    if cols is None and fast and use_passes(x, w, geom):
+        return conv_in_passes(x, _weight_matrix(w, 1)[0].T, w.shape[2:], geom.stride, geom.padding, geom.dilation,
+                              out_hw), None
     if cols is None:
         cols = _im2col(x, geom, w.shape[2:], out_hw)                # (g, N·Ho·Wo, K)
     wm = _weight_matrix(w, g)                                        # (g, O/g, K)
@@ -274,11 +293,18 @@ def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw, gy_cl=None, fast: bool 
     2-core machine, float32, batch 128-256: gathering is 1.3-2.5× faster for the 3×3 convolutions of a U-Net
     (stride 1 and 2, O = C/2 … 2C), 1.0-1.1× for DCGAN's 5×5 stride-2 ones (O = 2C), and 3× slower into an
     image's one channel (O = 64C). So: gather while O ≤ 2C. Dilation and groups always scatter.
-    ``gy_cl``: _channels_last(gy), if the caller has it. With ``fast`` (the default), a 3×3 stride-1 float32
-    gradient goes through Winograd instead (``use_winograd``); ``fast=False`` is its plain twin for the tests."""
+    ``gy_cl``: _channels_last(gy), if the caller has it. With ``fast`` (the default) and stride 1, the gradient is
+    a convolution again, done in passes (``use_passes``) or by Winograd (``WINOGRAD``); ``fast=False`` is the
+    plain twin for the tests."""
     O, C = w.shape[0], w.shape[1] * geom.groups
-    if fast and use_winograd(gy, w, geom):                # a 3×3 stride-1 conv again, of gy with the flipped kernel
+    if fast and WINOGRAD and use_winograd(gy, w, geom):  # a 3×3 stride-1 conv again
         return winograd_conv3x3_input_grad(gy, w, geom.padding, x_hw)
+    kh, kw = w.shape[2:]
+    (ph, pw) = geom.padding
+    if fast and geom.stride == (1, 1) and use_passes(gy, w, geom) and ph < kh and pw < kw:
+        # stride 1: x̄ is the conv of gy, padded by k − 1 − p, with the kernel flipped and its channels swapped
+        w_flipped = xp_of(w).ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(kh * kw * O, C)
+        return conv_in_passes(gy, w_flipped, (kh, kw), (1, 1), (kh - 1 - ph, kw - 1 - pw), (1, 1), tuple(x_hw))
     if geom.dilation == (1, 1) and geom.groups == 1 and O <= 2 * C:
         return _input_grad_polyphase(gy, w, geom, x_hw)
     return _input_grad_col2im(gy, w, geom, x_hw, gy_cl)
@@ -353,7 +379,7 @@ def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=Non
 
     With ``fast`` (the default), on the CPU, one group and a kernel larger than 1×1, and no cols given: the same
     product summed over passes of a few images, each unfolded in cache, the passes shared out over the cores
-    (``weight_grad.py``); ``fast=False`` is its plain twin, one unfolding and one product, for the tests."""
+    (``passes.py``); ``fast=False`` is its plain twin, one unfolding and one product, for the tests."""
     g = geom.groups
     N, O, Ho, Wo = gy.shape
     Cg = x.shape[1] // g
@@ -428,9 +454,12 @@ class ConvTranspose2d(Function):
     def backward(self, gy):
         x, w = self.inputs
         dx, dw = self.needs_input_grad
-        conv = Conv2d(self.geom, self.x_hw, keep_cols=dw)
-        gx = conv(gy, w) if dx else None                             # the conv unfolds gy once ...
-        gw = Conv2dWeightGrad(self.geom, w.shape[2:], conv.cols, self.x_cl)(gy, x) if dw else None  # ... reused
+        # Without passes (a GPU, groups, dilation), the conv unfolds gy once and the weight gradient reuses it;
+        # with them, each unfolds its own passes in cache, which is faster than keeping the whole unfolding.
+        keep = dw and dx and not use_passes(gy.data, w.data, self.geom)
+        conv = Conv2d(self.geom, self.x_hw, keep_cols=keep)
+        gx = conv(gy, w) if dx else None
+        gw = Conv2dWeightGrad(self.geom, w.shape[2:], conv.cols, self.x_cl)(gy, x) if dw else None
         return gx, gw
 
 
