@@ -7,7 +7,7 @@ for softplus, a loop over examples for nll_loss).
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -163,3 +163,26 @@ def test_chunk_and_split_by_hand(device):
     np.testing.assert_array_equal(as_numpy(x.grad), np.vstack([[3.0, 3.0], 2 * np.arange(2.0, 12.0).reshape(5, 2)]))
     with pytest.raises(IndexError, match="split: dim 2 is out of range for 2 dims"):
         x.split(1, 2)
+
+
+@pytest.mark.parametrize("target", [(1, -1, 1, 1), (-1, -1, 1, 1), (-1, 1, -1, 1), (-1,), (1, -1), (-1, -1, -1, -1)])
+@pytest.mark.parametrize("layout", ["channels_last", "sliced", "contiguous"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@settings(max_examples=5)
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2 ** 16))
+def test_sum_to_matches_numpy_in_any_memory_order(target, layout, dtype, N, C, H, W, seed):
+    """sum_to (a broadcast's gradient, e.g. a conv's bias gradient) on arrays stored channels-last, sliced or
+    contiguous (strided ones take einsum, ops/shape.py) equals NumPy's sum in float64."""
+    from minigen.ops.shape import sum_to
+    base = np.random.default_rng(seed).standard_normal((N, C, H, W + 1)) * 10
+    a = base[..., :W] if layout == "sliced" else base[..., 1:].copy()
+    if layout == "channels_last":
+        a = np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    a = a.astype(dtype)
+    shape = tuple(n if t == -1 else t for n, t in zip(a.shape[4 - len(target):], target))
+    got = sum_to(minigen.as_tensor(a), shape).numpy()          # as_tensor keeps the memory order
+    lead = 4 - len(shape)
+    want = a.astype(np.float64).sum(axis=tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)).reshape(shape)
+    assert got.shape == shape and got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-3)

@@ -39,7 +39,10 @@ input gradient is a conv. Its weight gradient is the conv weight gradient with t
                             x̄ = ConvTranspose2d(g, G),   ḡ = Conv2d(x, G)
 
 Every backward is made of these three differentiable functions, so double backward (WGAN-GP's gradient
-penalty) works through convolutions and transposed convolutions alike.
+penalty) works through convolutions and transposed convolutions alike. A bias b (O,) is added by Conv2d and
+ConvTranspose2d themselves, y[n, o, a, b] += b[o] while y is being made (in cache, pass by pass, on the fast
+path), rather than by a separate addition that would read and write all of y once more; its gradient is
+b̄[o] = Σ_{n,a,b} ȳ[n, o, a, b] (a sum_to, differentiable like the rest).
 
 **Sizes.** A conv with output size Ho uses only the first (Ho − 1)·s + d·(kh − 1) + 1 rows of x̃, so the
 functions here take the output size as a parameter: a transposed conv's output is the conv input size
@@ -78,7 +81,7 @@ import numpy as np
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast, result_dtype
-from .shape import reshape, squeeze, unsqueeze
+from .shape import reshape, squeeze, sum_to, unsqueeze
 from .passes import conv_in_passes, weight_grad_in_passes
 from .winograd import winograd_conv3x3, winograd_conv3x3_input_grad
 
@@ -259,18 +262,25 @@ def use_passes(x, w, geom: Geometry) -> bool:
             and tuple(w.shape[2:]) != (1, 1))
 
 
-def conv2d_array(x, w, geom: Geometry, out_hw, cols=None, fast: bool = True):
-    """The convolution on arrays: x (N, C, H, W), w (O, C/g, kh, kw) → y (N, O, Ho, Wo) and cols (None when
-    a fast path, passes or Winograd, made y; ``fast=False`` always unfolds x, for a caller that wants cols and
-    as the plain twin the tests compare the fast paths with)."""
+def _plus_bias(y, bias):
+    """y += b[o] in place (y: a fresh result of this module) and y."""
+    if bias is not None:
+        y += bias.reshape((1, -1) + (1,) * (y.ndim - 2))
+    return y
+
+
+def conv2d_array(x, w, geom: Geometry, out_hw, cols=None, fast: bool = True, bias=None):
+    """The convolution on arrays: x (N, C, H, W), w (O, C/g, kh, kw), bias (O,) or None → y (N, O, Ho, Wo)
+    and cols (None when a fast path, passes or Winograd, made y; ``fast=False`` always unfolds x, for a caller
+    that wants cols and as the plain twin the tests compare the fast paths with)."""
     xp = xp_of(x)
     N, O, g = x.shape[0], w.shape[0], geom.groups
     Ho, Wo = out_hw
     if cols is None and fast and WINOGRAD and use_winograd(x, w, geom):
-        return winograd_conv3x3(x, w, geom.padding, out_hw), None
-    if cols is None and fast and use_passes(x, w, geom):
+        return _plus_bias(winograd_conv3x3(x, w, geom.padding, out_hw), bias), None
+    if cols is None and fast and use_passes(x, w, geom):     # the bias is added pass by pass, in cache
         return conv_in_passes(x, _weight_matrix(w, 1)[0].T, w.shape[2:], geom.stride, geom.padding, geom.dilation,
-                              out_hw), None
+                              out_hw, bias), None
     if cols is None:
         cols = _im2col(x, geom, w.shape[2:], out_hw)                # (g, N·Ho·Wo, K)
     wm = _weight_matrix(w, g)                                        # (g, O/g, K)
@@ -278,9 +288,9 @@ def conv2d_array(x, w, geom: Geometry, out_hw, cols=None, fast: bool = True):
     if g == 1:  # (N·Ho·Wo, O) is (N, Ho, Wo, O) in memory: return it as an (N, O, Ho, Wo) view, no copy.
         # NumPy handles any strides; elementwise ops keep this channels-last order, and the next conv's
         # channels-last copy (_padded_nhwc, _channels_last) becomes a contiguous one, or no copy at all.
-        return y[0].reshape(N, Ho, Wo, O).transpose(0, 3, 1, 2), cols
+        return _plus_bias(y[0].reshape(N, Ho, Wo, O).transpose(0, 3, 1, 2), bias), cols
     out = xp.ascontiguousarray(y.reshape(g, N, Ho, Wo, O // g).transpose(1, 0, 4, 2, 3))  # (N, g, O/g, Ho, Wo)
-    return out.reshape(N, O, Ho, Wo), cols
+    return _plus_bias(out.reshape(N, O, Ho, Wo), bias), cols
 
 
 def conv2d_input_grad_array(gy, w, geom: Geometry, x_hw, gy_cl=None, fast: bool = True):
@@ -418,20 +428,20 @@ class Conv2d(Function):
     def __init__(self, geom: Geometry, out_hw, keep_cols: bool = False):
         self.geom, self.out_hw, self.keep_cols, self.cols = geom, tuple(out_hw), keep_cols, None
 
-    def forward(self, x, w):
+    def forward(self, x, w, b=None):
         self.x_hw = x.shape[2:]
-        y, cols = conv2d_array(x, w, self.geom, self.out_hw, fast=not self.keep_cols)
+        y, cols = conv2d_array(x, w, self.geom, self.out_hw, fast=not self.keep_cols, bias=b)
         self.cols = cols if self.keep_cols else None                 # x unfolded, for the weight gradient
         return y
 
     def backward(self, gy):
-        x, w = self.inputs
-        dx, dw = self.needs_input_grad
+        x, w = self.inputs[:2]
+        dx, dw = self.needs_input_grad[:2]
         if dx and dw and self.geom.groups == 1:
             gy = ChannelsLast()(gy)  # both products below read gy channels-last: reorder it once, not twice
         gx = ConvTranspose2d(self.geom, self.x_hw)(gy, w) if dx else None
         gw = Conv2dWeightGrad(self.geom, w.shape[2:], self.cols)(x, gy) if dw else None
-        return gx, gw
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.needs_input_grad[2]))
 
 
 class ConvTranspose2d(Function):
@@ -441,26 +451,26 @@ class ConvTranspose2d(Function):
     def __init__(self, geom: Geometry, out_hw):
         self.geom, self.out_hw = geom, tuple(out_hw)
 
-    def __call__(self, x, w):
+    def __call__(self, x, w, *b):
         self.keep_x = is_grad_enabled() and w.requires_grad  # x channels-last, for the weight gradient
-        return super().__call__(x, w)
+        return super().__call__(x, w, *b)
 
-    def forward(self, x, w):
+    def forward(self, x, w, b=None):
         self.x_hw = x.shape[2:]
         x_cl = _channels_last(x, self.geom.groups)                   # (g, N·H·W, C/g)
         self.x_cl = x_cl if self.keep_x else None
-        return conv2d_input_grad_array(x, w, self.geom, self.out_hw, x_cl)
+        return _plus_bias(conv2d_input_grad_array(x, w, self.geom, self.out_hw, x_cl), b)
 
     def backward(self, gy):
-        x, w = self.inputs
-        dx, dw = self.needs_input_grad
+        x, w = self.inputs[:2]
+        dx, dw = self.needs_input_grad[:2]
         # Without passes (a GPU, groups, dilation), the conv unfolds gy once and the weight gradient reuses it;
         # with them, each unfolds its own passes in cache, which is faster than keeping the whole unfolding.
         keep = dw and dx and not use_passes(gy.data, w.data, self.geom)
         conv = Conv2d(self.geom, self.x_hw, keep_cols=keep)
         gx = conv(gy, w) if dx else None
         gw = Conv2dWeightGrad(self.geom, w.shape[2:], conv.cols, self.x_cl)(gy, x) if dw else None
-        return gx, gw
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.needs_input_grad[2]))
 
 
 class Conv2dWeightGrad(Function):
@@ -491,6 +501,11 @@ def _same_dtype(x, w, bias):
     if dtype.kind != "f":
         raise TypeError(f"convolution needs floating-point tensors, got {x.dtype} and {w.dtype}")
     return cast(x, dtype), cast(w, dtype), None if bias is None else cast(bias, dtype)
+
+
+def _bias_grad(gy, needed):
+    """b̄[o] = Σ over n, h, w of ȳ[n, o, h, w], when needed (a tensor op: differentiable again)."""
+    return reshape(sum_to(gy, (1, gy.shape[1], 1, 1)), (gy.shape[1],)) if needed else None
 
 
 def _add_bias(y, bias):
@@ -545,7 +560,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     _check_inputs("conv2d", input, weight, bias, groups, channels_axis=1)
     geom, out_hw = conv_geometry("conv2d", input, weight, stride, padding, dilation, groups)
     input, weight, bias = _same_dtype(input, weight, bias)
-    return _add_bias(Conv2d(geom, out_hw)(input, weight), bias)
+    return Conv2d(geom, out_hw)(input, weight, *([] if bias is None else [bias]))   # bias added inside
 
 
 def conv_transpose_geometry(op, x, w, stride, padding, output_padding, groups, dilation):
@@ -587,4 +602,4 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     geom, out_hw = conv_transpose_geometry("conv_transpose2d", input, weight, stride, padding, output_padding,
                                            groups, dilation)
     input, weight, bias = _same_dtype(input, weight, bias)
-    return _add_bias(ConvTranspose2d(geom, out_hw)(input, weight), bias)
+    return ConvTranspose2d(geom, out_hw)(input, weight, *([] if bias is None else [bias]))

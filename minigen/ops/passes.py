@@ -85,10 +85,11 @@ class _Unfolding:
         return out
 
 
-def conv_in_passes(x, w_t, kernel, stride, padding, dilation, out_hw):
+def conv_in_passes(x, w_t, kernel, stride, padding, dilation, out_hw, bias=None):
     """y for a conv with one group, on NumPy arrays: x (N, C, H, W) any strides; w_t (kh·kw·C, O) the weight
-    as a matrix, rows ordered (i, j, c); the geometry as (h, w) pairs; out_hw = (Ho, Wo).
-    Returns y (N, O, Ho, Wo) as an NCHW view of channels-last memory."""
+    as a matrix, rows ordered (i, j, c); the geometry as (h, w) pairs; out_hw = (Ho, Wo); bias (O,) or None,
+    added to each pass's rows while they are in cache. Returns y (N, O, Ho, Wo) as an NCHW view of
+    channels-last memory."""
     unfold = _Unfolding(x, kernel, stride, padding, dilation, out_hw)
     N, rows = x.shape[0], unfold.rows
     y = np.empty((N * rows, w_t.shape[1]), dtype=x.dtype)                  # (N·Ho·Wo, O): channels-last
@@ -98,7 +99,10 @@ def conv_in_passes(x, w_t, kernel, stride, padding, dilation, out_hw):
         buffers = unfold.buffers()
         for n0 in unfold.starts[k::T]:
             n = min(unfold.step, N - n0)
-            np.matmul(unfold.cols(buffers, n0, n), w_t, out=y[n0 * rows:(n0 + n) * rows])
+            out = y[n0 * rows:(n0 + n) * rows]
+            np.matmul(unfold.cols(buffers, n0, n), w_t, out=out)
+            if bias is not None:
+                out += bias
 
     threads.run_split(passes, len(unfold.starts))
     return y.reshape((N,) + tuple(out_hw) + (w_t.shape[1],)).transpose(0, 3, 1, 2)
