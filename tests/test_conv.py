@@ -109,17 +109,28 @@ def test_conv_transpose2d_matches_naive_loops(case):
 
 
 @lesson05
-@given(case=conv_cases(transposed=True, max_channels=3, max_kernel=5, groups=(1,)))
-def test_input_gradient_gather_matches_scatter(case):
+@given(case=conv_cases(transposed=True, max_channels=3, max_kernel=5, groups=(1,)), n_threads=st.integers(1, 3),
+       cache=st.integers(1, 2048))
+def test_input_gradient_gather_matches_scatter(case, n_threads, cache):
     """The fast input gradient (polyphase gather) against its plain twin (matrix product, then col2im scatter)
-    on the same arrays, for every stride, padding, kernel and output size a transposed conv accepts."""
+    on the same arrays, for every stride, padding, kernel and output size a transposed conv accepts; its images
+    in passes of any size (a small cache: one image each, often) on one to three threads."""
+    from minigen import threads
+    from minigen.ops import passes
     x, w, _ = case.arrays()                            # (the gather path is for dilation 1: the case's is ignored)
     geom = fast.Geometry(case.stride, case.padding, (1, 1), 1)
     out_hw = tuple(fast.conv_transpose_output_size(n, k, s, p, 1, o) for n, k, s, p, o in
                    zip(x.shape[2:], w.shape[2:], case.stride, case.padding, case.output_padding))
     if min(out_hw) <= 0:
         return
-    gather = fast._input_grad_polyphase(x, w, geom, out_hw)
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(passes, "CACHE_BYTES", cache)
+            gather = fast._input_grad_polyphase(x, w, geom, out_hw)
+    finally:
+        threads.set_num_threads(before)
     scatter = fast._input_grad_col2im(x, w, geom, out_hw)
     np.testing.assert_allclose(gather, scatter, rtol=1e-12, atol=1e-12)
     gather32 = fast._input_grad_polyphase(x.astype(np.float32), w.astype(np.float32), geom, out_hw)

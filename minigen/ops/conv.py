@@ -58,9 +58,10 @@ gradient, weight gradient); everything else is made to stream through memory as 
 - col2im adds whole groups of non-overlapping windows in one strided operation (never ``np.add.at``);
 - the forward keeps cols (and a transposed conv keeps its input channels-last) for the weight gradient, so
   nothing is unfolded or reordered twice in a step;
-- on the CPU (``use_passes``: one group, no dilation, a kernel larger than 1×1) the forward, the stride-1 input
-  gradient and the weight gradient do their products in passes of a few images, each unfolded into a buffer that
-  stays in cache, the passes shared out over the cores (``passes.py``, ``threads.py``): unfolding the whole batch
+- on the CPU (``use_passes``: one group, no dilation, a kernel larger than 1×1) the forward, the input gradient
+  (stride 1: a conv again; any stride: the polyphase gather) and the weight gradient do their products in passes
+  of a few images, each unfolded into a buffer that stays in cache, the passes shared out over the cores
+  (``passes.py``, ``threads.py``): unfolding the whole batch
   at once wrote k²·C numbers per pixel to main memory only for the product to read them back. That needed
   OpenBLAS's idle worker to stop spinning for ~0.1 s after each product (``minigen/__init__.py``). Winograd's
   F(2×2, 3×3) (``winograd.py``: 2.25× fewer multiplications for 3×3 stride-1 convs, in passes too) is there
@@ -78,10 +79,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast, result_dtype
 from .shape import reshape, squeeze, sum_to, unsqueeze
+from . import passes as _passes
 from .passes import conv_in_passes, weight_grad_in_passes
 from .winograd import winograd_conv3x3, winograd_conv3x3_input_grad
 
@@ -348,7 +351,9 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     """x̄ by gathering: for a stride s, the input pixels split into s×s phases (h mod s, w mod s); each phase is a
     stride-1 correlation of gy with a sub-kernel of w (``_phase``), done as im2col + one matrix product, and
     written to its own pixels x̄[:, φh::s, φw::s]. No zero is multiplied, nothing is scattered (with s = 1 it is
-    the full correlation of gy with the flipped kernel). x̄ is returned as an NCHW view of channels-last memory."""
+    the full correlation of gy with the flipped kernel). On the CPU the images go through in passes of a few,
+    each phase's unfolding small enough to stay in cache, the passes shared out over the cores (as in
+    ``passes.py``); on a GPU, one pass. x̄ is returned as an NCHW view of channels-last memory."""
     xp = xp_of(gy)
     N, O, Ho, Wo = gy.shape
     C, kh, kw = w.shape[1], w.shape[2], w.shape[3]
@@ -364,23 +369,38 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     gp[:, :top], gp[:, top + Ho:], gp[:, top:top + Ho, :left], gp[:, top:top + Ho, left + Wo:] = 0, 0, 0, 0
     gp[:, top:top + Ho, left:left + Wo] = gy.transpose(0, 2, 3, 1)  # (N, Hp, Wp, O): pad, channels-last
     sN, sH, sW, sO = gp.strides
-    single = len(rows) == len(cols) == 1 and bool(rows[0][0] and cols[0][0])  # stride 1: one phase, all of x̄
-    out = None if single else xp.empty((N, H, W, C), dtype=gy.dtype)   # x̄, channels-last
+    out = xp.empty((N, H, W, C), dtype=gy.dtype)                    # x̄, channels-last
+    phases = []                                    # (its pixels of x̄, a view maker; windows; sub-kernel matrix)
     for fh, (taps_h, start_h, nh) in enumerate(rows):
         for fw, (taps_w, start_w, nw) in enumerate(cols):
-            phase = None if single else out[:, fh::sh, fw::sw]      # (N, nh, nw, C), a view
             if not (taps_h and taps_w):
-                phase[...] = 0                                       # no tap of w reaches these pixels
+                out[:, fh::sh, fw::sw] = 0                           # no tap of w reaches these pixels
                 continue
-            Th, Tw = len(taps_h), len(taps_w)
-            fields = xp.lib.stride_tricks.as_strided(               # (N, nh, nw, Th, Tw, O)
-                gp[:, top + start_h:, left + start_w:], (N, nh, nw, Th, Tw, O), (sN, sH, sW, sH, sW, sO))
-            phase_cols = xp.ascontiguousarray(fields).reshape(N * nh * nw, Th * Tw * O)
             sub = w[:, :, taps_h][:, :, :, taps_w]                   # (O, C, Th, Tw)
-            sub = xp.ascontiguousarray(sub.transpose(2, 3, 0, 1)).reshape(Th * Tw * O, C)  # rows (t'h, t'w, o)
-            if single:                                               # the product is x̄ itself: no copy
-                return (phase_cols @ sub).reshape(N, H, W, C).transpose(0, 3, 1, 2)
-            phase[...] = (phase_cols @ sub).reshape(N, nh, nw, C)
+            sub = xp.ascontiguousarray(sub.transpose(2, 3, 0, 1)).reshape(-1, C)   # rows (t'h, t'w, o)
+            phases.append((fh, fw, nh, nw, len(taps_h), len(taps_w), top + start_h, left + start_w, sub))
+    if not phases:
+        return out.transpose(0, 3, 1, 2)
+    widest = max(nh * nw * Th * Tw * O for _, _, nh, nw, Th, Tw, _, _, _ in phases)   # numbers per image
+    step = N if xp is not np else max(1, min(N, _passes.CACHE_BYTES // (widest * gy.dtype.itemsize)))
+    starts = range(0, N, step)
+
+    def passes(k, T):
+        """Passes k, k + T, …: every phase of images n0 … n0 + n − 1, unfolded into this thread's buffer."""
+        buffer = xp.empty(step * widest, dtype=gy.dtype)
+        for n0 in starts[k::T]:
+            n = min(step, N - n0)
+            for fh, fw, nh, nw, Th, Tw, r0, c0, sub in phases:
+                fields = xp.lib.stride_tricks.as_strided(           # (n, nh, nw, Th, Tw, O), no copy
+                    gp[n0:n0 + n, r0:, c0:], (n, nh, nw, Th, Tw, O), (sN, sH, sW, sH, sW, sO))
+                phase_cols = buffer[:n * nh * nw * Th * Tw * O].reshape(n * nh * nw, Th * Tw * O)
+                phase_cols.reshape(n, nh, nw, Th, Tw, O)[...] = fields
+                out[n0:n0 + n, fh::sh, fw::sw] = (phase_cols @ sub).reshape(n, nh, nw, C)
+
+    if xp is np:
+        threads.run_split(passes, len(starts))
+    else:
+        passes(0, 1)
     return out.transpose(0, 3, 1, 2)                                 # (N, C, H, W) view
 
 
