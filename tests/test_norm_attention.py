@@ -124,6 +124,20 @@ def test_silu_and_gelu_by_hand():
         F.gelu(x, approximate="erf")
 
 
+@pytest.mark.parametrize("dtype", [minigen.float32, minigen.float64])
+def test_silu_is_finite_and_warning_free_at_large_inputs(dtype):
+    """Far left e⁻ˣ overflows to inf inside silu's forward (x / (1 + e⁻ˣ)); the result must still be its limit
+    0 (and x far right), with no NaN and no warning, forward and backward."""
+    import warnings
+    x = minigen.tensor([-1e4, -200.0, -90.0, 0.0, 90.0, 1e4], dtype=dtype, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.silu(x)
+        y.backward(minigen.ones_like(y))
+    np.testing.assert_allclose(y.detach().numpy(), [0.0, 0.0, -90.0 / (1 + math.exp(90.0)), 0.0, 90.0, 1e4], atol=1e-30)
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-30)
+
+
 def test_attention_by_hand():
     """Two keys: the query's logits are (1·1, 1·0)/√1 = (1, 0), weights (e, 1)/(e + 1); a boolean mask that hides
     key 0 gives all the weight to key 1; a float mask of −∞ does the same."""

@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
@@ -92,9 +94,13 @@ class SiLU(Function):
         xp = xp_of(x)
         y = xp.empty_like(x)
 
-        def rows(a, b):
-            s = sigmoid_array(x[a:b], out=y[a:b])                           # σ(x), in y's memory
-            s *= x[a:b]                                                      # x·σ(x)
+        def rows(a, b):                              # x·σ(x) = x / (1 + e⁻ˣ): four passes in y's memory
+            out = y[a:b]
+            with np.errstate(over="ignore"):         # far left e⁻ˣ = inf and x/inf = −0, SiLU's limit
+                xp.negative(x[a:b], out=out)
+                xp.exp(out, out=out)
+            out += 1
+            xp.divide(x[a:b], out, out=out)
         threads.over_first_axis(rows, x)
         return y
 
