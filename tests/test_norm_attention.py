@@ -138,6 +138,20 @@ def test_silu_is_finite_and_warning_free_at_large_inputs(dtype):
     np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-30)
 
 
+def test_silu_backward_twice_with_retain_graph():
+    """silu's forward keeps σ(x) for backward and lets it go there; a second backward through the same graph
+    (retain_graph=True) recomputes it and gets the same gradient."""
+    x = minigen.tensor(np.linspace(-3, 3, 12).reshape(3, 4), requires_grad=True)
+    y = F.silu(x)
+    g = minigen.tensor(np.random.default_rng(0).standard_normal((3, 4)))
+    y.backward(g, retain_graph=True)
+    first = x.grad.numpy().copy()
+    y.backward(g)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-12)
+    s = 1 / (1 + np.exp(-x.detach().numpy()))
+    np.testing.assert_allclose(first, g.numpy() * s * (1 + x.detach().numpy() * (1 - s)), rtol=1e-12)
+
+
 def test_attention_by_hand():
     """Two keys: the query's logits are (1·1, 1·0)/√1 = (1, 0), weights (e, 1)/(e + 1); a boolean mask that hides
     key 0 gives all the weight to key 1; a float mask of −∞ does the same."""
