@@ -283,3 +283,30 @@ def test_pooling_errors():
         F.interpolate(x, scale_factor=0.1)
     with pytest.raises(NotImplementedError, match="bicubic"):
         F.interpolate(x, size=2, mode="bicubic")
+
+
+@given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 4), w=st.integers(1, 4), fh=st.integers(1, 3),
+       fw=st.integers(1, 3), layout=st.sampled_from(["contiguous", "channels_last", "sliced"]),
+       seed=st.integers(0, 2 ** 16))
+def test_nearest_by_whole_factors_matches_the_index_form(n, c, h, w, fh, fw, layout, seed):
+    """Whole-number factors take a one-copy forward (channels-last out) and a one-pass adjoint (ops/pool.py);
+    both equal the general index form (take, then sums over the copies) for inputs and gradients stored
+    NCHW, channels-last or sliced."""
+    from minigen.ops import pool
+
+    def stored(a):
+        if layout == "channels_last":
+            return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        if layout == "sliced":
+            return np.concatenate([a, a], axis=3)[..., :a.shape[3]]
+        return a
+    rng = np.random.default_rng(seed)
+    x = stored(rng.standard_normal((n, c, h, w)))
+    nearest = pool.Nearest((h, w), np.arange(h * fh) // fh, np.arange(w * fw) // fw, np)
+    assert nearest.factors == (fh, fw)
+    y = pool.ResizeNearest(nearest).forward(x)
+    np.testing.assert_array_equal(y, x.take(nearest.rows, axis=2).take(nearest.cols, axis=3))
+    g = stored(rng.standard_normal((n, c, h * fh, w * fw)))
+    gx = pool.ResizeNearestAdjoint(nearest).forward(g)
+    want = pool._sum_copies(pool._sum_copies(g, nearest.cols, None, w, 3), nearest.rows, None, h, 2)  # scatter
+    np.testing.assert_allclose(gx, want, rtol=1e-12, atol=1e-12)

@@ -326,6 +326,14 @@ class ResizeNearest(Function):
         self.nearest = nearest
 
     def forward(self, x):
+        fh, fw = self.nearest.factors
+        if x.ndim == 4 and fh is not None and fw is not None:
+            # whole-number factors (the U-Net's ×2): every pixel repeated fh × fw times, written in one
+            # broadcast copy into channels-last memory, the layout the conv that follows reads fastest
+            N, C, H, W = x.shape
+            y = xp_of(x).empty((N, H, fh, W, fw, C), dtype=x.dtype)
+            y[...] = x.transpose(0, 2, 3, 1)[:, :, None, :, None, :]
+            return y.reshape(N, H * fh, W * fw, C).transpose(0, 3, 1, 2)   # (N, C, fh·H, fw·W), a view
         return x.take(self.nearest.rows, axis=2).take(self.nearest.cols, axis=3)
 
     def backward(self, g):
@@ -351,6 +359,13 @@ class ResizeNearestAdjoint(Function):
 
     def forward(self, g):
         (H, W), (fh, fw), nearest = self.nearest.in_hw, self.nearest.factors, self.nearest
+        if g.ndim == 4 and fh is not None and fw is not None:
+            # whole-number factors: the fh × fw copies of each pixel summed in one pass, in whatever order g's
+            # memory is (einsum streams through it; a channels-last g gives a channels-last x̄)
+            N, C = g.shape[:2]
+            blocks = g.reshape(N, C, H, fh, W, fw) if g.flags.c_contiguous else \
+                g.transpose(0, 2, 3, 1).reshape(N, H, fh, W, fw, C).transpose(0, 5, 1, 2, 3, 4)
+            return xp_of(g).einsum("nchawb->nchw", blocks)
         return _sum_copies(_sum_copies(g, nearest.cols, fw, W, 3), nearest.rows, fh, H, 2)
 
     def backward(self, gg):
