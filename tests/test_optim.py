@@ -165,11 +165,25 @@ def test_adamw_defaults_and_is_adam_with_decoupled_decay():
 @pytest.mark.parametrize("weight_decay, amsgrad, maximize, decoupled",
                          [(0.0, False, False, False), (0.1, False, False, False), (0.1, True, True, False),
                           (0.0, True, False, False), (0.1, False, True, True), (0.1, True, False, True)])
-def test_adam_step_in_place_gives_the_formula_to_the_last_bit(dtype, weight_decay, amsgrad, maximize, decoupled):
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_adam_step_in_place_gives_the_formula_to_the_last_bit(dtype, weight_decay, amsgrad, maximize, decoupled,
+                                                              n_threads, monkeypatch):
     """The step writes into existing arrays instead of making temporaries; the same operations in the same order
-    as the plain formula give the same bits (float32 included), and the caller's .grad is left alone."""
+    as the plain formula give the same bits (float32 included), and the caller's .grad is left alone; also with
+    the parameter split over two threads (every size split: MIN_SPLIT 0; 5 rows: ranges of 2 and 3)."""
+    from minigen import threads
+    monkeypatch.setattr(threads, "MIN_SPLIT", 0)
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        _adam_against_the_formula(dtype, weight_decay, amsgrad, maximize, decoupled)
+    finally:
+        threads.set_num_threads(before)
+
+
+def _adam_against_the_formula(dtype, weight_decay, amsgrad, maximize, decoupled):
     rng = np.random.default_rng(3)
-    theta = rng.standard_normal((4, 5)).astype(dtype)
+    theta = rng.standard_normal((5, 4)).astype(dtype)
     p = nn.Parameter(minigen.tensor(theta))
     lr, (b1, b2), eps = 0.01, (0.8, 0.99), 1e-8
     opt = optim.Adam([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,

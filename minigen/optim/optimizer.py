@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import math
 
+from .. import threads
 from ..autograd import Tensor, no_grad
+from ..backend import xp_of
 from ..nn.utils import zero_grad
 
 
@@ -141,47 +143,65 @@ class Adam(Optimizer):
         # for large ones, fresh pages) each time. Two remain per parameter: one scratch array reused for every
         # intermediate, and the update (or the private copy of g that it then overwrites). The operations and
         # their order are those of the formulas in the module docstring, so the results are the same to the
-        # last bit.
+        # last bit. Every operation is elementwise, so a large parameter is split along its first axis into
+        # one range per core (threads.over_first_axis): the same numbers, in about 2/3 of the time on 2 cores.
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            lr, wd = group["lr"], group["weight_decay"]
-            decoupled = group.get("decoupled_weight_decay", False)
+            lr, wd, eps, maximize = group["lr"], group["weight_decay"], group["eps"], group["maximize"]
+            decoupled, amsgrad = group.get("decoupled_weight_decay", False), group["amsgrad"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                xp, theta = p.xp, p.data
-                scratch = xp.empty_like(theta)                      # reused for each intermediate below
-                g = p.grad.data                                     # (read only: the caller's .grad)
-                if group["maximize"]:
-                    g = xp.negative(g)
-                if wd and decoupled:
-                    theta *= 1 - lr * wd                            # AdamW: θ ← θ − lr·λ·θ
-                elif wd:
-                    xp.multiply(theta, wd, out=scratch)
-                    g = xp.add(g, scratch, out=g if group["maximize"] else None)  # d = g + λθ
+                xp, theta, grad = p.xp, p.data, p.grad.data         # (grad: read only, the caller's .grad)
                 state = self.state.setdefault(id(p), {})
                 if not state:
                     state.update(step=0, exp_avg=xp.zeros_like(theta), exp_avg_sq=xp.zeros_like(theta))
-                    if group["amsgrad"]:
+                    if amsgrad:
                         state["max_exp_avg_sq"] = xp.zeros_like(theta)
                 state["step"] += 1
                 m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-                m *= beta1
-                m += xp.multiply(g, 1 - beta1, out=scratch)         # m ← β₁m + (1 − β₁)g
-                v *= beta2
-                xp.multiply(g, g, out=scratch)
-                scratch *= 1 - beta2
-                v += scratch                                        # v ← β₂v + (1 − β₂)g²
-                if group["amsgrad"]:
-                    xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                    v = state["max_exp_avg_sq"]
-                bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
-                denom = xp.sqrt(v, out=scratch)
-                denom /= math.sqrt(bias2)
-                denom += group["eps"]                               # √v/√(1 − β₂ᵗ) + ε
-                update = xp.multiply(m, lr / bias1, out=g if g is not p.grad.data else None)
-                update /= denom
-                theta -= update                                     # θ ← θ − lr/(1 − β₁ᵗ) · m / denom
+                v_max = state.get("max_exp_avg_sq")
+                hyper = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=wd, decoupled=decoupled,
+                             maximize=maximize, bias=(1 - beta1 ** t, 1 - beta2 ** t))
+
+                def rows(a, b, theta=theta, grad=grad, m=m, v=v, v_max=v_max, hyper=hyper):
+                    _adam_update(theta[a:b], grad[a:b], m[a:b], v[a:b], None if v_max is None else v_max[a:b],
+                                 **hyper)
+
+                if theta.ndim == 0:
+                    _adam_update(theta, grad, m, v, v_max, **hyper)   # a scalar parameter
+                else:
+                    threads.over_first_axis(rows, theta)
+
+
+def _adam_update(theta, g, m, v, v_max, lr, betas, eps, weight_decay, decoupled, maximize, bias):
+    """One Adam step on arrays, in place on θ, m, v (and v_max, AMSGrad's running maximum, when not None);
+    ``bias`` = (1 − β₁ᵗ, 1 − β₂ᵗ); g is only read. The formulas of the module docstring, in that order."""
+    xp, (beta1, beta2), wd = xp_of(theta), betas, weight_decay
+    scratch = xp.empty_like(theta)                          # reused for each intermediate below
+    private = maximize or (wd and not decoupled)            # g becomes an array of this step's own
+    if maximize:
+        g = xp.negative(g)
+    if wd and decoupled:
+        theta *= 1 - lr * wd                                # AdamW: θ ← θ − lr·λ·θ
+    elif wd:
+        xp.multiply(theta, wd, out=scratch)
+        g = xp.add(g, scratch, out=g if maximize else None)  # d = g + λθ
+    m *= beta1
+    m += xp.multiply(g, 1 - beta1, out=scratch)             # m ← β₁m + (1 − β₁)g
+    v *= beta2
+    xp.multiply(g, g, out=scratch)
+    scratch *= 1 - beta2
+    v += scratch                                            # v ← β₂v + (1 − β₂)g²
+    if v_max is not None:
+        xp.maximum(v_max, v, out=v_max)
+        v = v_max
+    denom = xp.sqrt(v, out=scratch)
+    denom /= math.sqrt(bias[1])
+    denom += eps                                            # √v/√(1 − β₂ᵗ) + ε
+    update = xp.multiply(m, lr / bias[0], out=g if private else None)
+    update /= denom
+    theta -= update                                         # θ ← θ − lr/(1 − β₁ᵗ) · m / denom
 
 
 class AdamW(Adam):
