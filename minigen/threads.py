@@ -1,18 +1,19 @@
 """CPU threads for work that splits over the batch: each thread takes its own images, BLAS runs on one thread.
 
 Most of a convolution's time on the CPU is a matrix product, which OpenBLAS already spreads over the cores. The
-rest (copies, transforms, additions) runs in NumPy on one core. Winograd's convolution (``ops/winograd.py``)
-does its work in passes of a few images, each pass small enough to stay in the processor's caches: the input
-transform, sixteen small products and the output transform. Such passes are independent, so the cores can take
-turns: thread k runs passes k, k + T, k + 2T, …, each with its own scratch buffers, and every step of a pass,
-products included, runs on that thread's core. NumPy releases Python's global lock inside its array loops and
-BLAS calls, so the threads do run at once. While they do, OpenBLAS is held to one thread: two threads each
-asking BLAS for two would fight over two cores.
+rest (copies, additions) runs in NumPy on one core. The convolutions of ``ops/passes.py`` (and Winograd's,
+``ops/winograd.py``) do their work in passes of a few images, each pass small enough to stay in the processor's
+caches: unfold the images, multiply (Winograd: transform, sixteen small products, transform back). Such passes
+are independent, so the cores can take turns: thread k runs passes k, k + T, k + 2T, …, each with its own
+scratch buffers, and every step of a pass, products included, runs on that thread's core. NumPy releases
+Python's global lock inside its array loops and BLAS calls, so the threads do run at once. While they do,
+OpenBLAS is held to one thread: two threads each asking BLAS for two would fight over two cores.
 
-Measured on a quiet 2-core machine, float32, batch 256, 3×3 convolutions of a small U-Net: Winograd split over
-two threads ran in 0.68–0.91 of the time of the direct path (one im2col copy, then one product on both cores).
-Elementwise work per example splits the same way (``over_first_axis``): SiLU and group/layer norm, forward and
-backward, give each core a contiguous range of the batch.
+Measured on a quiet 2-core machine, float32, batch 128-256, 3×3 convolutions of a small U-Net: the passes split
+over two threads ran in 0.5–0.85 of the time of the direct path (one unfolding of the whole batch, then one
+product on both cores); Winograd's in 0.68–0.91. Elementwise work per example splits the same way
+(``over_first_axis``): SiLU, group/layer norm (forward and backward) and Adam's update give each core a
+contiguous range of the batch (of a parameter's rows).
 
 One more thing had to change for the threads to pay: after a product on two threads, OpenBLAS's idle worker
 spins on the other core for about 0.1 s (its ``THREAD_TIMEOUT``) waiting for the next product, and a thread of

@@ -56,19 +56,20 @@ gradient, weight gradient); everything else is made to stream through memory as 
 - the products' results are already channels-last, and are returned as (N, C, H, W) *views* of that memory
   rather than copied into NCHW order; the next conv then finds its input channels-last and copies less;
 - col2im adds whole groups of non-overlapping windows in one strided operation (never ``np.add.at``);
-- the forward keeps cols (and a transposed conv keeps its input channels-last) for the weight gradient, so
-  nothing is unfolded or reordered twice in a step;
 - on the CPU (``use_passes``: one group, no dilation, a kernel larger than 1×1) the forward, the input gradient
   (stride 1: a conv again; any stride: the polyphase gather) and the weight gradient do their products in passes
   of a few images, each unfolded into a buffer that stays in cache, the passes shared out over the cores
-  (``passes.py``, ``threads.py``): unfolding the whole batch
-  at once wrote k²·C numbers per pixel to main memory only for the product to read them back. That needed
-  OpenBLAS's idle worker to stop spinning for ~0.1 s after each product (``minigen/__init__.py``). Winograd's
-  F(2×2, 3×3) (``winograd.py``: 2.25× fewer multiplications for 3×3 stride-1 convs, in passes too) is there
-  beside it, switched on by ``WINOGRAD = True``; on a 2-core AVX-512 machine it was slower than the passes for
-  every layer of the U-Net (its transforms cost more than the products they save at 32–256 channels). (What
-  also mattered: fresh memory. Each new 4 KiB page costs a page fault on first touch, so minigen asks the C
-  allocator to keep freed blocks for reuse, see ``backend.retain_freed_memory``.)
+  (``passes.py``, ``threads.py``): unfolding the whole batch at once wrote k²·C numbers per pixel to main memory
+  only for the product to read them back. That needed OpenBLAS's idle worker to stop spinning for ~0.1 s after
+  each product (``minigen/__init__.py``);
+- elsewhere (a GPU, groups, dilation) a transposed conv's backward unfolds its upstream gradient once for both
+  of its products, and a transposed conv keeps its input channels-last for the weight gradient, so nothing is
+  unfolded or reordered twice in a step;
+- Winograd's F(2×2, 3×3) (``winograd.py``: 2.25× fewer multiplications for 3×3 stride-1 convs, in passes too)
+  is there beside the passes, switched on by ``WINOGRAD = True``; on a 2-core AVX-512 machine it was slower than
+  the passes for every layer of the U-Net (its transforms cost more than the products they save at 32–256
+  channels). (What also mattered: fresh memory. Each new 4 KiB page costs a page fault on first touch, so
+  minigen asks the C allocator to keep freed blocks for reuse, see ``backend.retain_freed_memory``.)
 On CuPy the same code runs on the GPU (cuBLAS does the products).
 """
 

@@ -61,7 +61,11 @@ C, O ≥ 32 (e.g. 64→64 channels at 14×14: 29–30 ms against 37–41 ms), ev
 input channel (the transforms then cost more than the products they save). With both cores, the direct path's
 single large product uses both while the transforms ran on one, and the direct path was as fast or faster for most
 shapes, until the passes were shared out over the cores: then, batch 256, 32–256 channels, 7×7 to 28×28, Winograd
-took 0.68–0.91 of the direct path's time (``conv.use_winograd`` picks it for float32 with ≥ 16 channels).
+took 0.68–0.91 of the direct path's time. Later the direct path itself went into cache-sized passes on both
+cores (``passes.py``), and those were faster still, 0.6–0.95 of Winograd's time on the same layers: the 2.25×
+fewer multiplications come as sixteen small products (C × O each) and transforms that cost more than they save at
+32–256 channels. So Winograd is off by default; ``conv.WINOGRAD = True`` switches it on for the convolutions
+``conv.use_winograd`` accepts (float32, ≥ 16 channels).
 
 **Accuracy.** The transforms add numbers of both signs before multiplying. Every step rounds: V (two additions
 per entry), U (four), each entry of M (a sum of C products), Y (four additions): at most C + 10 roundings along
