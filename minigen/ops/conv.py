@@ -383,7 +383,7 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     if not phases:
         return out.transpose(0, 3, 1, 2)
     widest = max(nh * nw * Th * Tw * O for _, _, nh, nw, Th, Tw, _, _, _ in phases)   # numbers per image
-    step = N if xp is not np else max(1, min(N, _passes.CACHE_BYTES // (widest * gy.dtype.itemsize)))
+    step = N if xp is not np else _passes.images_per_pass(N, widest * gy.dtype.itemsize)
     starts = range(0, N, step)
 
     def passes(k, T):

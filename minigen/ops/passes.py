@@ -33,6 +33,8 @@ drawn shapes. On a GPU there are no CPU caches to fit: conv.py keeps its one pro
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import threads
@@ -40,6 +42,16 @@ from .. import threads
 # Bytes of one pass's unfolded images (colsₚ). Measured on a 2-core VM (1 MiB of L2 per core, 32 MiB of L3):
 # 2-4 MiB best, 8 MiB within 10-20 %, 1 MiB slower (more, smaller products), the whole batch at once slowest.
 CACHE_BYTES = 4 << 20
+
+
+def images_per_pass(N: int, bytes_per_image: int) -> int:
+    """How many of N images go into one pass: about CACHE_BYTES of unfolded images, and as many passes as a
+    multiple of the threads that share them, nearly equal, so that no core waits for another at the end (64
+    images at 13 per pass made 5 passes, 3 on one core and 2 on the other; 6 passes of 11 share evenly)."""
+    step = max(1, min(N, CACHE_BYTES // max(1, bytes_per_image)))
+    T = threads.num_threads()
+    passes = math.ceil(math.ceil(N / step) / T) * T        # ⌈N / step⌉ rounded up to a multiple of T
+    return math.ceil(N / min(passes, N))
 
 
 class _Unfolding:
@@ -58,8 +70,7 @@ class _Unfolding:
         self.nhwc = x.transpose(0, 2, 3, 1)                                # (N, H, W, C), a view
         self.as_is = (self.Hb, self.Wb) == (H, W) and self.nhwc.flags.c_contiguous   # no copy needed
         self.C, self.K, self.rows = C, kh * kw * C, Ho * Wo              # columns of cols; its rows per image
-        # images per pass: their unfolding fills about CACHE_BYTES
-        self.step = max(1, min(N, CACHE_BYTES // (self.rows * self.K * x.dtype.itemsize)))
+        self.step = images_per_pass(N, self.rows * self.K * x.dtype.itemsize)
         self.starts = range(0, N, self.step)
 
     def buffers(self):
