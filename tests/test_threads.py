@@ -354,3 +354,40 @@ def test_the_weight_gradient_takes_passes_only_where_it_pays():
         conv.conv2d_weight_grad_array(x, gy, conv.Geometry((1, 1), (0, 0), (1, 1), 1), (1, 1))
         conv.conv2d_weight_grad_array(x, np.ones((2, 4, 6, 6)), conv.Geometry((1, 1), (1, 1), (1, 1), 2), (3, 3))
         conv.conv2d_weight_grad_array(x, gy, conv.Geometry((1, 1), (1, 1), (1, 1), 1), (3, 3), fast=False)
+
+
+@given(st.integers(1, 300), st.integers(1, 1 << 24), st.integers(1, 4), st.integers(1, 1 << 23))
+def test_images_per_pass_fills_the_cache_and_shares_the_passes_evenly(N, per_image, n_threads, cache):
+    """At most a cache's worth of images per pass and at least half of it (at least one), and the busiest core
+    (passes k, k + T, … go to thread k) never has more images than with passes simply as full as the cache
+    allows."""
+    def busiest(step):
+        sizes = [min(step, N - a) for a in range(0, N, step)]
+        return max(sum(sizes[k::n_threads]) for k in range(n_threads))
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(passes, "CACHE_BYTES", cache)
+            step = passes.images_per_pass(N, per_image)
+    finally:
+        threads.set_num_threads(before)
+    full = max(1, min(N, cache // per_image))
+    assert max(1, full // 2) <= step <= full
+    assert busiest(step) <= busiest(full)
+
+
+@pytest.mark.parametrize("N, per_image, n_threads, step", [
+    (64, 49 * 1600 * 4, 2, 8),         # W1's forward: 13 images fill 4 MiB: 38 images on one core, 26 on the other
+    (128, 784 * 288 * 4, 2, 4),        # 32 passes of 4 already share evenly
+    (128, 49 * 1152 * 4, 2, 16),       # 18 fit: 8 passes, the last of 2 images; 8 of 16 instead
+    (7, 10, 2, 4),                     # everything fits in one pass: two, one per core
+    (7, 10, 1, 7),
+])
+def test_images_per_pass_examples(N, per_image, n_threads, step):
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        assert passes.images_per_pass(N, per_image) == step
+    finally:
+        threads.set_num_threads(before)
