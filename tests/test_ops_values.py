@@ -186,3 +186,15 @@ def test_sum_to_matches_numpy_in_any_memory_order(target, layout, dtype, N, C, H
         lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)).reshape(shape)
     assert got.shape == shape and got.dtype == dtype
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_leaky_relu_at_special_values_and_any_slope(dtype):
+    """NaN stays NaN (as in PyTorch), ±inf map to their limits, and leaky_relu is x for x > 0 and αx below for
+    slopes α below 0, between 0 and 1, and above 1 (forward written with maximum/minimum, ops/activation.py)."""
+    x = np.array([np.nan, -np.inf, -2.0, -0.0, 0.0, 3.0, np.inf], dtype=dtype)
+    np.testing.assert_array_equal(F.relu(minigen.tensor(x)).numpy(), [np.nan, 0, 0, 0, 0, 3, np.inf])
+    for alpha in (0.2, -0.5, 2.0):
+        want = np.where(x > 0, x, alpha * x)
+        want[0] = np.nan
+        np.testing.assert_array_equal(F.leaky_relu(minigen.tensor(x), alpha).numpy(), want.astype(dtype))
