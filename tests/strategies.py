@@ -71,7 +71,7 @@ DOMAIN_OF = {
     "neg": ("real",), "exp": ("real",), "log": ("positive",), "sqrt": ("positive",), "abs": ("kink",),
     "tanh": ("wide",), "sigmoid": ("wide",), "relu": ("kink",), "leaky_relu": ("kink",),
     "softplus": ("offgrid",),  # x·β never lands on the threshold (a multiple of the grid step)
-    "softmax": ("wide",), "log_softmax": ("wide",), "matmul": ("real", "real"),
+    "softmax": ("wide",), "log_softmax": ("wide",), "matmul": ("real", "real"), "linear": ("real", "real", "real"),
     "sum": ("real",), "mean": ("real",), "var": ("real",), "std": ("distinct",), "logsumexp": ("wide",),
     "max": ("distinct",), "min": ("distinct",), "amax": ("distinct",), "amin": ("distinct",),
     "shape": ("real",),  # reshape, view, transpose, permute, T, flatten, squeeze, unsqueeze, expand, indexing
@@ -378,6 +378,21 @@ def _matmul(draw):
     fn = draw(st.sampled_from([operator.matmul, minigen.matmul, lambda x, y: x.matmul(y)]))
     grads = draw(st.sampled_from([(True, True), (True, False), (False, True)]))
     return Case("matmul", fn, (a, b), grads, np.matmul, kind)
+
+
+@case("linear")
+def _linear(draw):
+    """F.linear: x of 0-2 leading dims (a 1-D x included), W (out, in), with or without a bias (out,)."""
+    n_in, n_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    x = values(draw, DOMAIN_OF["linear"][0], draw(shapes(0, 2, 1, 2)) + (n_in,))
+    w = values(draw, DOMAIN_OF["linear"][1], (n_out, n_in))
+    arrays = (x, w) + ((values(draw, DOMAIN_OF["linear"][2], (n_out,)),) if draw(st.booleans()) else ())
+    grads = tuple(draw(st.booleans()) for _ in arrays)
+    grads = grads if any(grads) else (True,) + grads[1:]
+
+    def ref(a, wa, *b):
+        return a @ wa.T + (b[0] if b else 0)
+    return Case("linear", F.linear, arrays, grads, ref, f"x {x.shape}, W {w.shape}, bias {len(arrays) == 3}")
 
 
 # --- Reductions ------------------------------------------------------------------------------------------------

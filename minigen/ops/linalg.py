@@ -9,8 +9,10 @@ For matrices a (n, k) and b (k, m), yᵢⱼ = Σₖ aᵢₖ bₖⱼ, and the cha
 Leading (batch) dims broadcast like any elementwise op, so each gradient is summed back to its input's shape.
 A 1-D a is treated as a row (1, k) and a 1-D b as a column (k, 1); the added dim is removed from the result.
 
-linear (``F.linear``): y = x Wᵀ + b with W (out, in), x (..., in) → y (..., out). Composed from matmul and add,
-so its gradients are theirs: ∂L/∂x = ∂L/∂y W, ∂L/∂W = Σ (∂L/∂y)ᵀ x over the leading dims, ∂L/∂b = Σ ∂L/∂y.
+linear (``F.linear``): y = x Wᵀ + b with W (out, in), x (..., in) → y (..., out). As a composition of matmul
+and add its gradients would be theirs: ∂L/∂x = ∂L/∂y W, ∂L/∂W = Σ (∂L/∂y)ᵀ x over the leading dims,
+∂L/∂b = Σ ∂L/∂y; ``Linear`` computes exactly these in one function (the composition stays for unusual
+arguments: mixed dtypes, a 1-D weight, a broadcast bias).
 """
 
 from __future__ import annotations
@@ -55,9 +57,40 @@ def matmul(a, b) -> Tensor:
     return MatMul()(a, b)
 
 
+class Linear(Function):
+    """y = x Wᵀ (+ b) in one function, as PyTorch's addmm: x (..., in), W (out, in), b (out,). The same
+    gradients as the composition of the module docstring, in tensor ops (so differentiable again); one node of
+    the graph instead of four (transpose, matmul, add, and the bias's sum_to), which is most of a small dense
+    layer's cost on the CPU."""
+    reads_outputs = False                # backward never calls self.output() (autograd.py)
+
+    def forward(self, x, w, *b):
+        y = xp_of(x).matmul(x, w.T)                                   # (..., in) @ (in, out)
+        if b:
+            y += b[0]
+        return y
+
+    def backward(self, g):
+        x, w = self.inputs[:2]
+        need = self.needs_input_grad
+        gx = matmul(g, w) if need[0] else None                        # (..., out) @ (out, in)
+        gw = None
+        if need[1]:                                                   # Σ over the leading dims of ḡᵀ x
+            g2, x2 = reshape(g, (-1, g.shape[-1])), reshape(x, (-1, x.shape[-1]))
+            gw = matmul(transpose(g2, 0, 1), x2)                      # (out, N) @ (N, in)
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, (sum_to(g, (g.shape[-1],)) if need[2] else None)
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.shape[-1:] != weight.shape[-1:]:
         raise RuntimeError(f"linear: input of shape {input.shape} does not match weight of shape "
                            f"{weight.shape} (expected the input's last dim to be {weight.shape[-1]})")
+    if (isinstance(input, Tensor) and isinstance(weight, Tensor) and weight.ndim == 2 and input.ndim >= 1
+            and input.dtype == weight.dtype and input.dtype.kind == "f"
+            and (bias is None or (isinstance(bias, Tensor) and bias.shape == weight.shape[:1]
+                                  and bias.dtype == input.dtype))):
+        return Linear()(input, weight, *(() if bias is None else (bias,)))   # the common case, fused
     y = matmul(input, transpose(weight, 0, 1) if weight.ndim == 2 else weight)  # (..., in) @ (in, out)
     return y if bias is None else y + bias
