@@ -20,7 +20,10 @@ so the cores take turns (``threads.run_split``): thread k runs passes k, k + T, 
 own rows, for w̄ each thread adds its products into a (kh·kw·C, O) sum of its own and the T sums are added at
 the end. Everything else is as in ``conv.py``: x is padded and made channels-last per pass (no copy when it is
 channels-last already and needs no padding), the receptive fields are one ``as_strided`` view copied once, and
-y is returned as an NCHW view of channels-last memory.
+y is returned as an NCHW view of channels-last memory. The input gradient is a convolution too: conv.py sends a
+stride-1 one here (ȳ with the flipped kernel), and runs the polyphase gather of strided ones in passes of its
+own sized by ``images_per_pass``, which also picks how many images make a pass so that the cores get equal
+shares.
 
 Measured on a quiet 2-core machine, float32, batch 128, the 3×3 layers of a small U-Net (32–256 channels, 7×7
 to 28×28), medians of interleaved runs: the weight gradient in 0.5–0.75 of the time of conv.py's one unfolding
