@@ -15,7 +15,7 @@
 # **Time:** about 10 seconds in fast mode (the default: a short training run, and the benchmark with 3 timed
 # runs of W1, W2 and W4) and about 3 minutes in full mode (`MINIGEN_LESSON_MODE=full`: a longer training run and
 # the whole benchmark, W1–W6 at their full sizes with 10 timed runs each as `minigen bench` does, most of it
-# the DCGAN and U-Net steps at 1 to 3 seconds a run) on a 2-core CPU. With PyTorch installed the benchmark times
+# the DCGAN and U-Net steps at under a second a run) on a 2-core CPU. With PyTorch installed the benchmark times
 # its twins too (about half as long again). With a GPU, the GPU half adds a few seconds, plus, on the very first run,
 # CuPy compiling its kernels (up to a minute; they are cached on disk afterwards).
 #
