@@ -469,3 +469,22 @@ def test_other_bad_parameters():
     _raises(["conv2d", "4-D weight", "(6, 4, 3)"], F.conv2d, x, minigen.zeros(6, 4, 3))
     _raises(["conv_transpose2d", "output_padding must be smaller than stride or dilation", "output_padding=(2, 2)"],
             F.conv_transpose2d, minigen.zeros(1, 6, 4, 4), w, stride=2, output_padding=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel, stride", [(3, 1), (5, 2), (1, 1)])
+def test_an_empty_batch_goes_through_forward_and_backward(dtype, kernel, stride):
+    """A batch of no images (PyTorch allows it): empty outputs and input gradients, and a weight gradient of
+    zeros (a sum over no images), through the passes of ops/passes.py and the polyphase gather alike."""
+    w = minigen.tensor(np.ones((4, 3, kernel, kernel), dtype), requires_grad=True)
+    x = minigen.tensor(np.zeros((0, 3, 8, 8), dtype), requires_grad=True)
+    y = F.conv2d(x, w, padding=kernel // 2, stride=stride)
+    assert y.shape == (0, 4, -(-8 // stride), -(-8 // stride))
+    y.sum().backward()
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape and not w.grad.numpy().any()
+    z = minigen.tensor(np.zeros((0, 4, 4, 4), dtype), requires_grad=True)
+    wt = minigen.tensor(np.ones((4, 2, kernel, kernel), dtype), requires_grad=True)
+    yt = F.conv_transpose2d(z, wt, stride=stride, padding=kernel // 2, output_padding=stride - 1)
+    assert yt.shape[:2] == (0, 2)
+    yt.sum().backward()
+    assert z.grad.shape == z.shape and not wt.grad.numpy().any()

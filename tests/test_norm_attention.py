@@ -270,3 +270,19 @@ def test_multihead_attention_gradgradcheck():
     mask = minigen.tensor([[False, True], [False, False], [True, False]])
     assert minigen.gradcheck(lambda q, k: m(q, k, k, attn_mask=mask)[0], (q, k))
     assert minigen.gradgradcheck(lambda q, k: m(q, k, k, need_weights=False)[0], (q, k))
+
+
+def test_an_empty_batch_goes_through_the_u_nets_ops():
+    """No images (PyTorch allows it): group norm, silu, nearest upsampling and linear give empty results and
+    their parameters zero gradients (sums over nothing), forward and backward."""
+    x = minigen.zeros(0, 8, 4, 4, requires_grad=True)
+    w, b = minigen.ones(8, requires_grad=True), minigen.zeros(8, requires_grad=True)
+    y = F.interpolate(F.silu(F.group_norm(x, 2, w, b)), scale_factor=2)
+    assert y.shape == (0, 8, 8, 8)
+    y.sum().backward()
+    assert x.grad.shape == x.shape and not w.grad.numpy().any() and not b.grad.numpy().any()
+    W = minigen.ones(3, 5, requires_grad=True)
+    out = F.linear(minigen.zeros(0, 5), W, minigen.zeros(3))
+    assert out.shape == (0, 3)
+    out.sum().backward()
+    assert not W.grad.numpy().any()

@@ -302,7 +302,7 @@ class GroupNorm(Function):
 
     def _per_group(self, a):
         """(n, C) → (n, G): the sum over each group's channels."""
-        return a.reshape(a.shape[0], self.groups, -1).sum(axis=2)
+        return a.reshape(a.shape[0], self.groups, self.channels // self.groups).sum(axis=2)
 
     def forward(self, x, *affine):
         xp, dtype = xp_of(x), x.dtype

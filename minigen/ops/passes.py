@@ -50,6 +50,8 @@ def images_per_pass(N: int, bytes_per_image: int) -> int:
     that down to half of it, the one whose passes the threads share most evenly (thread k takes passes k, k + T,
     …), the larger on a tie. With passes simply as full as the cache allows, 64 images at 13 per pass made 5
     passes, 38 images for one core and 26 for the other; 8 passes of 8 give each core 32."""
+    if N < 2:
+        return 1                                             # (no images at all: no passes, any size will do)
     full = max(1, min(N, CACHE_BYTES // max(1, bytes_per_image)))
     T = threads.num_threads()
 
