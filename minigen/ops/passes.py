@@ -36,6 +36,8 @@ drawn shapes. On a GPU there are no CPU caches to fit: conv.py keeps its one pro
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import threads
@@ -50,10 +52,14 @@ def images_per_pass(N: int, bytes_per_image: int) -> int:
     that down to half of it, the one whose passes the threads share most evenly (thread k takes passes k, k + T,
     …), the larger on a tie. With passes simply as full as the cache allows, 64 images at 13 per pass made 5
     passes, 38 images for one core and 26 for the other; 8 passes of 8 give each core 32."""
+    return _images_per_pass(N, bytes_per_image, threads.num_threads(), CACHE_BYTES)
+
+
+@functools.lru_cache(maxsize=1024)           # a network asks the same few questions at every step
+def _images_per_pass(N, bytes_per_image, T, cache_bytes):
     if N < 2:
         return 1                                             # (no images at all: no passes, any size will do)
-    full = max(1, min(N, CACHE_BYTES // max(1, bytes_per_image)))
-    T = threads.num_threads()
+    full = max(1, min(N, cache_bytes // max(1, bytes_per_image)))
 
     def busiest(step):                                       # images of the thread with the most
         sizes = [min(step, N - a) for a in range(0, N, step)]
