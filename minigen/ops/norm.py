@@ -15,19 +15,21 @@ momentum·batch, with the *unbiased* variance σ²·m/(m − 1), as PyTorch. In 
 Group and layer normalization (``F.group_norm``, ``F.layer_norm``) normalise each example on its own, so they
 have no running statistics and behave the same in training and eval. Group norm splits the C channels of x
 (N, C, *) into G groups of C/G and normalises each (n, group) over its m = (C/G)·H·W values; layer norm
-normalises over the last dims (``normalized_shape``), m = their product. Both are one ``Normalize``: view x so
-that the m values of each group are its last axes, then, per group,
+normalises over the last dims (``normalized_shape``), m = their product. Both apply, per group,
     μ = mean x,  σ² = mean (x − μ)²,  x̂ = (x − μ)/√(σ² + ε),  y = γ x̂ + β
 (γ, β: one per channel for group norm, one per element of ``normalized_shape`` for layer norm). The chain rule
 through μ and σ² gives the same line as batch norm's, with ĝ = g·γ, per group:
     ∂L/∂x = (1/σ) (ĝ − mean ĝ − x̂ · mean(ĝ·x̂)),   ∂L/∂γ = Σ g·x̂,   ∂L/∂β = Σ g
 (∂L/∂γ and ∂L/∂β summed over everything but γ's own axes). Why: x̂ = (x − μ)/σ, so ∂x̂ⱼ/∂xᵢ = (δᵢⱼ − 1/m − x̂ᵢx̂ⱼ/m)/σ
-(from ∂μ/∂xᵢ = 1/m and ∂σ/∂xᵢ = x̂ᵢ/m), and Σⱼ ĝⱼ ∂x̂ⱼ/∂xᵢ is the line above. The forward makes four passes
-over x (the mean, the centring, the variance as a dot product of the centred rows, the scaling in place) and
-keeps only μ and 1/σ per group; the plain backward recomputes x̂ from x (held anyway, as the input) and applies the
+(from ∂μ/∂xᵢ = 1/m and ∂σ/∂xᵢ = x̂ᵢ/m), and Σⱼ ĝⱼ ∂x̂ⱼ/∂xᵢ is the line above. Layer norm is ``Normalize``:
+x's normalised axes are its last ones, so each group is a row. Its forward makes four passes over x (the mean,
+the centring, the variance as a dot product of the centred rows, the scaling in place) and keeps only μ and 1/σ
+per group; the plain backward recomputes x̂ from x (held anyway, as the input) and applies the
 same rule on arrays in three scratch buffers (the tensor-op form, with μ and 1/σ recomputed too, serves
-create_graph); ``group_norm_composed`` and ``layer_norm_composed`` are the compositions of
-basic ops that the tests hold the fused ones to.
+create_graph). Group norm is ``GroupNorm``: the same rule written with sums per (example, channel), so that it
+reads a conv's channels-last output without copying it into rows (its docstring has the expansion).
+``group_norm_composed`` and ``layer_norm_composed`` are the compositions of basic ops that the tests hold the
+fused ones to.
 """
 
 from __future__ import annotations
@@ -413,7 +415,7 @@ def _normalize_composed(x: Tensor, axes, eps) -> Tensor:
 
 
 def group_norm_composed(input: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
-    """``group_norm`` written with basic ops: the slow, obviously-correct twin of ``Normalize``."""
+    """``group_norm`` written with basic ops: the slow, obviously-correct twin of ``GroupNorm``."""
     _check_groups(input, num_groups)
     n, c = input.shape[:2]
     y = reshape(_normalize_composed(reshape(input, (n, num_groups, -1)), (2,), eps), input.shape)
