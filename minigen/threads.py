@@ -91,6 +91,22 @@ def run_split(part, parts: int) -> None:
             future.result()
 
 
+def run_passes(N: int, step: int, work, scratch=None) -> None:
+    """Images 0 … N − 1 in passes of ``step`` (the last may be smaller), shared out by ``run_split``: thread k
+    makes its buffers once, ``buffers = scratch(k)`` (None without ``scratch``), then calls
+    ``work(buffers, n0, n)`` for passes k, k + T, …, pass i covering images n0 = i·step … n0 + n − 1. ``work``
+    must write only its own images' memory (or thread k's own buffers). With one pass (a GPU's whole batch) it
+    all runs in the calling thread; with no images, ``scratch(0)`` is still made and nothing else happens."""
+    starts = range(0, N, step)
+
+    def part(k, T):
+        buffers = scratch(k) if scratch is not None else None
+        for n0 in starts[k::T]:
+            work(buffers, n0, min(step, N - n0))
+
+    run_split(part, len(starts))
+
+
 # Elementwise work and reductions per example are memory-bound: below this many numbers a second thread costs
 # more (waking it, ~0.1 ms) than it saves.
 MIN_SPLIT = 1 << 17

@@ -85,8 +85,7 @@ from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast, result_dtype
 from .shape import reshape, squeeze, sum_to, unsqueeze
-from . import passes as _passes
-from .passes import conv_in_passes, weight_grad_in_passes
+from .passes import conv_in_passes, images_per_pass, weight_grad_in_passes
 from .winograd import winograd_conv3x3, winograd_conv3x3_input_grad
 
 
@@ -371,7 +370,7 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     gp[:, top:top + Ho, left:left + Wo] = gy.transpose(0, 2, 3, 1)  # (N, Hp, Wp, O): pad, channels-last
     sN, sH, sW, sO = gp.strides
     out = xp.empty((N, H, W, C), dtype=gy.dtype)                    # x̄, channels-last
-    phases = []                                    # (its pixels of x̄, a view maker; windows; sub-kernel matrix)
+    phases = []                  # (phase φh, φw; its rows, columns; taps Th, Tw; first gp row, column; sub-kernel)
     for fh, (taps_h, start_h, nh) in enumerate(rows):
         for fw, (taps_w, start_w, nw) in enumerate(cols):
             if not (taps_h and taps_w):
@@ -383,25 +382,18 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     if not phases:
         return out.transpose(0, 3, 1, 2)
     widest = max(nh * nw * Th * Tw * O for _, _, nh, nw, Th, Tw, _, _, _ in phases)   # numbers per image
-    step = N if xp is not np else _passes.images_per_pass(N, widest * gy.dtype.itemsize)
-    starts = range(0, N, step)
+    step = max(N, 1) if xp is not np else images_per_pass(N, widest * gy.dtype.itemsize)   # a GPU: one pass
 
-    def passes(k, T):
-        """Passes k, k + T, …: every phase of images n0 … n0 + n − 1, unfolded into this thread's buffer."""
-        buffer = xp.empty(step * widest, dtype=gy.dtype)
-        for n0 in starts[k::T]:
-            n = min(step, N - n0)
-            for fh, fw, nh, nw, Th, Tw, r0, c0, sub in phases:
-                fields = xp.lib.stride_tricks.as_strided(           # (n, nh, nw, Th, Tw, O), no copy
-                    gp[n0:n0 + n, r0:, c0:], (n, nh, nw, Th, Tw, O), (sN, sH, sW, sH, sW, sO))
-                phase_cols = buffer[:n * nh * nw * Th * Tw * O].reshape(n * nh * nw, Th * Tw * O)
-                phase_cols.reshape(n, nh, nw, Th, Tw, O)[...] = fields
-                out[n0:n0 + n, fh::sh, fw::sw] = (phase_cols @ sub).reshape(n, nh, nw, C)
+    def work(buffer, n0, n):
+        """Every phase of images n0 … n0 + n − 1, unfolded into this thread's buffer."""
+        for fh, fw, nh, nw, Th, Tw, r0, c0, sub in phases:
+            fields = xp.lib.stride_tricks.as_strided(               # (n, nh, nw, Th, Tw, O), no copy
+                gp[n0:n0 + n, r0:, c0:], (n, nh, nw, Th, Tw, O), (sN, sH, sW, sH, sW, sO))
+            phase_cols = buffer[:n * nh * nw * Th * Tw * O].reshape(n * nh * nw, Th * Tw * O)
+            phase_cols.reshape(n, nh, nw, Th, Tw, O)[...] = fields
+            out[n0:n0 + n, fh::sh, fw::sw] = (phase_cols @ sub).reshape(n, nh, nw, C)
 
-    if xp is np:
-        threads.run_split(passes, len(starts))
-    else:
-        passes(0, 1)
+    threads.run_passes(N, step, work, lambda k: xp.empty(step * widest, dtype=gy.dtype))
     return out.transpose(0, 3, 1, 2)                                 # (N, C, H, W) view
 
 

@@ -85,9 +85,9 @@ class _Unfolding:
         self.as_is = (self.Hb, self.Wb) == (H, W) and self.nhwc.flags.c_contiguous   # no copy needed
         self.C, self.K, self.rows = C, kh * kw * C, Ho * Wo              # columns of cols; its rows per image
         self.step = images_per_pass(N, self.rows * self.K * x.dtype.itemsize)
-        self.starts = range(0, N, self.step)
 
-    def buffers(self):
+    def buffers(self, k=None):
+        """Scratch arrays for one thread (``k``: which, unused; ``threads.run_passes`` passes it)."""
         dtype, n = self.nhwc.dtype, self.step
         padded = None if self.as_is else np.zeros((n, self.Hb, self.Wb, self.C), dtype)  # its border stays 0
         return padded, np.empty((n * self.rows, self.K), dtype)
@@ -119,17 +119,14 @@ def conv_in_passes(x, w_t, kernel, stride, padding, dilation, out_hw, bias=None)
     N, rows = x.shape[0], unfold.rows
     y = np.empty((N * rows, w_t.shape[1]), dtype=x.dtype)                  # (N·Ho·Wo, O): channels-last
 
-    def passes(k, T):
-        """Passes k, k + T, … through buffers of this thread's own; each writes its images' rows of y."""
-        buffers = unfold.buffers()
-        for n0 in unfold.starts[k::T]:
-            n = min(unfold.step, N - n0)
-            out = y[n0 * rows:(n0 + n) * rows]
-            np.matmul(unfold.cols(buffers, n0, n), w_t, out=out)
-            if bias is not None:
-                out += bias
+    def work(buffers, n0, n):
+        """One pass, through its thread's buffers: it writes its images' rows of y."""
+        out = y[n0 * rows:(n0 + n) * rows]
+        np.matmul(unfold.cols(buffers, n0, n), w_t, out=out)
+        if bias is not None:
+            out += bias
 
-    threads.run_split(passes, len(unfold.starts))
+    threads.run_passes(N, unfold.step, work, unfold.buffers)
     return y.reshape((N,) + tuple(out_hw) + (w_t.shape[1],)).transpose(0, 3, 1, 2)
 
 
@@ -138,15 +135,16 @@ def weight_grad_in_passes(x, gy_cl, kernel, stride, padding, dilation, out_hw):
     gradient channels-last, contiguous; the geometry as (h, w) pairs; out_hw = (Ho, Wo).
     Returns w̄ᵀ (kh·kw·C, O), rows ordered (i, j, c) like conv.py's columns."""
     unfold = _Unfolding(x, kernel, stride, padding, dilation, out_hw)
-    N, rows = x.shape[0], unfold.rows
-    T = min(threads.num_threads(), len(unfold.starts))
-    sums = np.zeros((T, unfold.K, gy_cl.shape[1]), dtype=x.dtype)         # one w̄ᵀ per thread
+    rows = unfold.rows
+    sums = {}                                                              # thread k → its w̄ᵀ (K, O)
 
-    def passes(k, T):
-        buffers = unfold.buffers()
-        for n0 in unfold.starts[k::T]:
-            n = min(unfold.step, N - n0)
-            sums[k] += unfold.cols(buffers, n0, n).T @ gy_cl[n0 * rows:(n0 + n) * rows]   # (K, O)
+    def scratch(k):
+        sums[k] = np.zeros((unfold.K, gy_cl.shape[1]), dtype=x.dtype)
+        return unfold.buffers(), sums[k]
 
-    threads.run_split(passes, len(unfold.starts))
-    return sums[0] if T == 1 else sums.sum(axis=0)
+    def work(buffers, n0, n):
+        cols_buffers, own = buffers
+        own += unfold.cols(cols_buffers, n0, n).T @ gy_cl[n0 * rows:(n0 + n) * rows]   # (K, O)
+
+    threads.run_passes(x.shape[0], unfold.step, work, scratch)
+    return functools.reduce(np.add, [sums[k] for k in sorted(sums)])      # in thread order: reproducible

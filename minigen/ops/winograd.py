@@ -212,28 +212,24 @@ def _winograd(x, w, before, out_hw):
     u = _kernel_transform(w)                                          # (16, C, O)
     y = xp.empty((N,) + tuple(out_hw) + (O,), dtype=dtype)           # (N, Ho, Wo, O)
     step = _images_per_pass(xp, N, th, tw, C, O, dtype.itemsize)
-    starts = range(0, N, step)
 
-    def passes(k, T):
-        """Passes k, k + T, k + 2T, … of a few images each (see CACHE_BYTES), through buffers of its own."""
-        x_buf = xp.empty(step * Hb * Wb * C, dtype=dtype)
-        t_buf = xp.empty(4 * step * Hb * tw * C, dtype=dtype)
-        v_buf = xp.empty(16 * step * th * tw * C, dtype=dtype)
-        m_buf = xp.empty(16 * step * th * tw * O, dtype=dtype)
-        s_buf = xp.empty(8 * step * th * tw * O, dtype=dtype)
-        for n0 in starts[k::T]:
-            n = min(step, N - n0)
-            P = n * th * tw                                           # tiles in this pass
-            xb = _padded(x[n0:n0 + n], before, out_hw, x_buf)        # (n, Hb, Wb, C)
-            v = _input_transform(xb, th, tw, t_buf[:4 * n * Hb * tw * C].reshape(4, n, Hb, tw, C),
-                                 v_buf[:16 * P * C].reshape(4, 4, n, th, tw, C))       # (16, P, C)
-            m = xp.matmul(v, u, out=m_buf[:16 * P * O].reshape(16, P, O))              # 16 products at once
-            _output_transform(m, th, tw, s_buf[:8 * P * O].reshape(2, 4, n, th, tw, O), y[n0:n0 + n])
+    def scratch(k):
+        """One thread's buffers for passes of ``step`` images (see CACHE_BYTES)."""
+        return (xp.empty(step * Hb * Wb * C, dtype=dtype), xp.empty(4 * step * Hb * tw * C, dtype=dtype),
+                xp.empty(16 * step * th * tw * C, dtype=dtype), xp.empty(16 * step * th * tw * O, dtype=dtype),
+                xp.empty(8 * step * th * tw * O, dtype=dtype))
 
-    if xp is np:
-        threads.run_split(passes, len(starts))   # the cores take turns over the passes (minigen/threads.py)
-    else:
-        passes(0, 1)                             # a GPU: one pass
+    def work(buffers, n0, n):
+        x_buf, t_buf, v_buf, m_buf, s_buf = buffers
+        P = n * th * tw                                               # tiles in this pass
+        xb = _padded(x[n0:n0 + n], before, out_hw, x_buf)            # (n, Hb, Wb, C)
+        v = _input_transform(xb, th, tw, t_buf[:4 * n * Hb * tw * C].reshape(4, n, Hb, tw, C),
+                             v_buf[:16 * P * C].reshape(4, 4, n, th, tw, C))           # (16, P, C)
+        m = xp.matmul(v, u, out=m_buf[:16 * P * O].reshape(16, P, O))                  # 16 products at once
+        _output_transform(m, th, tw, s_buf[:8 * P * O].reshape(2, 4, n, th, tw, O), y[n0:n0 + n])
+
+    # the cores take turns over the passes (minigen/threads.py); a GPU has one pass, run in this thread
+    threads.run_passes(N, step, work, scratch)
     return y.transpose(0, 3, 1, 2)                                     # (N, O, Ho, Wo), a view
 
 
