@@ -144,7 +144,8 @@ class Adam(Optimizer):
         # intermediate, and the update (or the private copy of g that it then overwrites). The operations and
         # their order are those of the formulas in the module docstring, so the results are the same to the
         # last bit. Every operation is elementwise, so a large parameter is split along its first axis into
-        # one range per core (threads.over_first_axis): the same numbers, in about 2/3 of the time on 2 cores.
+        # one range per core (threads.over_first_axis): the same numbers, in 0.8–0.9 of the time on 2 cores
+        # (measured on the VAE's parameters, 0.65 million numbers: 0.65–0.78 ms against 0.83–0.88 ms).
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, wd, eps, maximize = group["lr"], group["weight_decay"], group["eps"], group["maximize"]
