@@ -252,10 +252,13 @@ def _forward_backward(fn, shapes, seed, dtype=np.float32, channels_last=False):
     import minigen
     rng = np.random.default_rng(seed)
     layout = _channels_last if channels_last else (lambda a: a)
-    inputs = [minigen.tensor(layout(rng.standard_normal(s).astype(dtype)), requires_grad=True) for s in shapes]
+    # as_tensor keeps the arrays' memory order (minigen.tensor copies into C order, as torch.tensor does)
+    inputs = [minigen.as_tensor(layout(rng.standard_normal(s).astype(dtype))).requires_grad_() for s in shapes]
+    if channels_last and len(shapes[0]) == 4:
+        assert inputs[0].data.transpose(0, 2, 3, 1).flags.c_contiguous
     y = fn(*inputs)
-    gy = layout(rng.standard_normal(y.shape).astype(dtype))
-    y.backward(minigen.tensor(gy))
+    gy = minigen.as_tensor(layout(rng.standard_normal(y.shape).astype(dtype)))
+    y.backward(gy)
     return [y.detach().numpy()] + [t.grad.numpy() for t in inputs]
 
 
