@@ -24,9 +24,11 @@ import numbers
 
 import numpy as np
 
+from .. import threads
 from ..autograd import Function, Tensor
 from ..backend import array_from, device_of, xp_of
 from .dtypes import as_tensor_like, cast, operands, scalar_dtype
+from .per_channel import per_channel
 from .shape import broadcast_to, sum_to
 
 
@@ -44,12 +46,42 @@ def _binary(cls, name, a, b):
     return cls()(a, b)
 
 
+def add_arrays(a, b):
+    """a + b on arrays. In a U-Net two sums are large: the residual h + skip(x), and a conv's output plus a value
+    per (example, channel) (the time embedding). On NumPy arrays of one dtype those split over the cores by
+    examples (``threads.over_first_axis``), and the per-channel one walks long rows of channels-last memory
+    (``per_channel.py``); anything else is NumPy's own +. Same numbers either way."""
+    if a.size < b.size:
+        a, b = b, a                                                    # a: the full-size operand
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype and a.ndim == b.ndim
+            and a.size >= threads.MIN_SPLIT and (a.flags.c_contiguous or _channels_last_4d(a))):
+        return a + b
+    per_image = b.shape != a.shape
+    if per_image and not (a.ndim == 4 and b.shape[1:] == (a.shape[1], 1, 1) and b.shape[0] in (1, a.shape[0])):
+        return a + b
+    out = np.empty_like(a)                                             # a's memory order
+
+    def rows(s, e):
+        if not per_image:
+            np.add(a[s:e], b[s:e], out=out[s:e])
+            return
+        n, C, H, W = (e - s,) + a.shape[1:]
+        v = b[s:e, :, 0, 0] if b.shape[0] == a.shape[0] else b[0, :, 0, 0]
+        per_channel(np.add, a[s:e].reshape(n, C, H * W), v, out[s:e].reshape(n, C, H * W))
+    threads.over_first_axis(rows, out)
+    return out
+
+
+def _channels_last_4d(a) -> bool:
+    return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 class Add(Function):
     reads_outputs = False                # backward never calls self.output() (autograd.py)
     keeps_inputs = False                 # backward needs only the shapes (autograd.py)
 
     def forward(self, a, b):
-        return a + b
+        return add_arrays(a, b)
 
     def backward(self, g):
         a, b = self.inputs

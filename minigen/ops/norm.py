@@ -42,7 +42,8 @@ from ..autograd import Function, Tensor, is_grad_enabled, no_grad
 from ..backend import xp_of
 from .elementwise import sqrt
 from .reduce import mean, sum
-from .shape import reshape, sum_to
+from .per_channel import per_channel
+from .shape import _sum_axes, reshape, sum_to
 
 
 def _channel_shape(x) -> tuple:
@@ -276,6 +277,12 @@ def _check_groups(input, num_groups):
                            f"input of shape {input.shape}")
 
 
+def _channel_sums(x):
+    """Σₗ x[n, c, l] of x (n, C, L) in either layout: (n, C). On channels-last memory a product with ones
+    (``shape._sum_axes``), 3× faster than einsum."""
+    return _sum_axes(x, (2,))[:, :, 0]
+
+
 class GroupNorm(Function):
     """Group norm of x (N, C, L) in G groups of C/G channels, with γ, β (C,) or none: the rule of the module
     docstring written with sums per (example, channel), so that it reads x in whatever order its memory is.
@@ -316,16 +323,16 @@ class GroupNorm(Function):
 
         def rows(a, b):
             xs, ys = x[a:b], y[a:b]                                          # (n, C, L)
-            mu = self._per_group(xp.einsum("ncl->nc", xs)) / dtype.type(m)  # pass 1: (n, G)
-            xp.subtract(xs, self._per_channel(mu)[:, :, None], out=ys)      # pass 2: x − μ
+            mu = self._per_group(_channel_sums(xs)) / dtype.type(m)          # pass 1: (n, G)
+            per_channel(xp.subtract, xs, self._per_channel(mu), ys)         # pass 2: x − μ
             var = self._per_group(xp.einsum("ncl,ncl->nc", ys, ys)) / dtype.type(m)   # pass 3
             inv_std = 1 / xp.sqrt(var + dtype.type(self.eps))                # (n, G)
             scale = self._per_channel(inv_std)                               # (n, C): γ/σ
             if affine:
                 scale *= affine[0]
-            ys *= scale[:, :, None]                                          # pass 4
+            per_channel(xp.multiply, ys, scale, ys)                          # pass 4
             if affine:
-                ys += affine[1][:, None]                                     # pass 5
+                per_channel(xp.add, ys, affine[1], ys)                       # pass 5
             self.mean[a:b], self.inv_std[a:b] = mu, inv_std
 
         threads.over_first_axis(rows, x)          # large inputs: one range of examples per core (threads.py)
@@ -357,7 +364,7 @@ class GroupNorm(Function):
         def rows(a, b):
             gs, xs = g[a:b], x[a:b]                                          # (n, C, L)
             mu, inv_std = self.mean[a:b], self.inv_std[a:b]                  # (n, G)
-            s_g = xp.einsum("ncl->nc", gs)                                   # pass 1: (n, C)
+            s_g = _channel_sums(gs)                                          # pass 1: (n, C)
             s_gx = xp.einsum("ncl,ncl->nc", gs, xs)                          # pass 2
             s_gxhat = (s_gx - self._per_channel(mu) * s_g) * self._per_channel(inv_std)   # Σₗ g·x̂
             sums[a, b] = (s_gxhat.sum(axis=0), s_g.sum(axis=0))
@@ -369,9 +376,9 @@ class GroupNorm(Function):
             q = self._per_channel(-mean_gx * inv_std * inv_std)             # (n, C)
             r = self._per_channel(inv_std * (mu * mean_gx * inv_std - mean_g))
             out = gx[a:b]
-            xp.multiply(xs, q[:, :, None], out=out)                          # pass 3: Q·x
-            out += r[:, :, None]                                             # pass 4: + R
-            out += gs * p[:, :, None]                                        # pass 5: + P·g
+            per_channel(xp.multiply, xs, q, out)                             # pass 3: Q·x
+            per_channel(xp.add, out, r, out)                                 # pass 4: + R
+            out += per_channel(xp.multiply, gs, p, xp.empty_like(gs))        # pass 5: + P·g
 
         threads.over_first_axis(rows, x)
         gx = Tensor(gx) if need_x else None

@@ -142,17 +142,44 @@ class BroadcastTo(Function):
 
 
 def _sum_axes(x, axes):
-    """x summed over ``axes`` (kept as size 1). A gradient stored channels-last (a conv's) summed to a bias's
-    shape: NumPy's ``sum`` walks such strided axes about 3× slower than ``einsum``, which streams through memory
-    in any order (measured: 0.5 against 1.4 ms for (128, 32, 28, 28) to (1, 32, 1, 1)). Both add the numbers one
-    after another there; a C-contiguous array keeps ``sum``, whose pairwise additions along the last axis round
-    less."""
+    """x summed over ``axes`` (kept as size 1). A C-contiguous array keeps NumPy's ``sum``, whose pairwise
+    additions along the last axis round least. Otherwise, when the summed axes are one block of x's memory, the
+    sum is a product with a vector of ones (``_sum_by_product``); else ``einsum``, which streams through memory
+    in any order. Both beat ``sum`` on strided axes: a conv's gradient (128, 32, 28, 28), stored channels-last,
+    summed to a per-(example, channel) value takes ~0.15 ms as a product, ~0.5 by einsum and ~1.4 by ``sum``."""
     if x.flags.c_contiguous or x.dtype.kind not in "fc" or not axes:
         return x.sum(axis=axes, keepdims=True)
+    keepdims = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    by_product = _sum_by_product(x, axes)
+    if by_product is not None:
+        return by_product.reshape(keepdims)
     letters = "abcdefghijklmnopqrstuvwxyz"[:x.ndim]
     kept = "".join(c for i, c in enumerate(letters) if i not in axes)
-    return xp_of(x).einsum(f"{letters}->{kept}", x).reshape(
-        tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+    return xp_of(x).einsum(f"{letters}->{kept}", x).reshape(keepdims)
+
+
+def _sum_by_product(x, axes):
+    """Σ over ``axes`` as ones @ a matrix, when x's memory holds the summed axes as one block: with the axes in
+    memory order (largest stride first), x is then (outer, S, inner) without a copy, and the sum over S is
+    ones (1, S) @ x (outer, S, inner) → (outer, 1, inner), a batched product BLAS runs at full speed. E.g. a
+    channels-last (N, C, H, W) summed over (H, W): memory (N, H, W, C) → (N, H·W, C). Returns the kept axes'
+    sums in their original order, or None when the layout does not allow it (then einsum does it)."""
+    order = sorted(range(x.ndim), key=lambda i: -x.strides[i])          # axes, outermost in memory first
+    view = x.transpose(order)
+    if not view.flags.c_contiguous:
+        return None
+    summed = [k for k, i in enumerate(order) if i in axes]
+    if summed != list(range(summed[0], summed[-1] + 1)):                 # summed axes not one block
+        return None
+    outer = int(np.prod(view.shape[:summed[0]]))
+    S = int(np.prod(view.shape[summed[0]:summed[-1] + 1]))
+    inner = int(np.prod(view.shape[summed[-1] + 1:]))
+    xp = xp_of(x)
+    sums = xp.matmul(xp.ones((1, S), x.dtype), view.reshape(outer, S, inner))   # (outer, 1, inner)
+    kept_in_memory_order = [i for i in order if i not in axes]
+    kept_shape = [x.shape[i] for i in kept_in_memory_order]
+    back = tuple(int(i) for i in np.argsort(kept_in_memory_order))     # memory order → original order
+    return sums.reshape(kept_shape).transpose(back)
 
 
 class SumTo(Function):
