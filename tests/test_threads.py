@@ -342,6 +342,130 @@ def test_weight_grad_in_passes_matches_its_plain_twin(case):
     assert np.all(np.abs(fast - plain) <= 2 * 2 * N * out_hw[0] * out_hw[1] * u * bound + 1e-300)
 
 
+@st.composite
+def stride_one_backward_cases(draw):
+    kernel = draw(st.tuples(st.integers(1, 4), st.integers(1, 4)).filter(lambda k: k != (1, 1)))   # 1×1: no passes
+    padding = (draw(st.integers(0, kernel[0] - 1)), draw(st.integers(0, kernel[1] - 1)))
+    H = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), 9))
+    W = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), 9))
+    crop = (draw(st.integers(0, 1)), draw(st.integers(0, 1)))      # an output cropped below its natural size
+    return (draw(st.integers(0, 7)), draw(st.integers(1, 6)), draw(st.integers(1, 6)), H, W, kernel, padding, crop,
+            draw(st.booleans()), draw(st.booleans()), draw(st.integers(1, 3)), draw(st.integers(1, 4096)),
+            draw(st.sampled_from([np.float64, np.float32])), draw(st.integers(0, 2 ** 16)))
+
+
+@settings(deadline=None, max_examples=60)
+@given(stride_one_backward_cases())
+def test_both_gradients_from_one_unfolding_match_their_plain_twins(case):
+    """A stride-1 conv's x̄ and w̄ from one unfolding of ȳ per pass (passes.py) against conv.py's one-product
+    twins: drawn kernels (even ones too), paddings below the kernel, cropped outputs, x and ȳ stored NCHW or
+    channels-last, no images at all, one to three threads, passes of one image upward."""
+    N, C, O, H, W, kernel, padding, crop, x_last, gy_last, n_threads, cache, dtype, seed = case
+    rng = np.random.default_rng(seed)
+
+    def stored(shape, channels_last):
+        a = rng.standard_normal(shape).astype(dtype)
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
+
+    x, w = stored((N, C, H, W), x_last), rng.standard_normal((O, C) + kernel).astype(dtype)
+    out_hw = tuple(max(1, n + 2 * p - k + 1 - c) for n, k, p, c in zip((H, W), kernel, padding, crop))
+    gy = stored((N, O) + out_hw, gy_last)
+    geom = conv.Geometry((1, 1), padding, (1, 1), 1)
+    assert conv.fused_backward_applies(x, w, geom)
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(passes, "CACHE_BYTES", cache)
+            gx, gw = conv.conv2d_input_and_weight_grad_array(x, gy, w, geom)
+    finally:
+        threads.set_num_threads(before)
+    gx_plain = conv.conv2d_input_grad_array(gy, w, geom, (H, W), fast=False)
+    gw_plain = conv.conv2d_weight_grad_array(x, gy, geom, kernel, fast=False)
+    assert gx.shape == x.shape and gw.shape == w.shape and gx.dtype == gw.dtype == dtype
+    u = np.finfo(dtype).eps / 2                                    # sums of the same products in other orders
+    gx_bound = conv.conv2d_input_grad_array(np.abs(gy).astype(np.float64), np.abs(w).astype(np.float64), geom,
+                                            (H, W), fast=False)
+    gw_bound = conv.conv2d_weight_grad_array(np.abs(x).astype(np.float64), np.abs(gy).astype(np.float64), geom,
+                                             kernel, fast=False)
+    n_gx, n_gw = O * kernel[0] * kernel[1], N * out_hw[0] * out_hw[1]
+    assert np.all(np.abs(gx - gx_plain) <= 2 * 2 * n_gx * u * gx_bound + 1e-300)
+    assert np.all(np.abs(gw - gw_plain) <= 2 * 2 * n_gw * u * gw_bound + 1e-300)
+
+
+@st.composite
+def transposed_backward_cases(draw):
+    kernel = draw(st.tuples(st.integers(1, 4), st.integers(1, 4)).filter(lambda k: k != (1, 1)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    H = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), 9))
+    W = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), 9))
+    return (draw(st.integers(0, 6)), draw(st.integers(1, 5)), draw(st.integers(1, 5)), H, W, kernel, stride, padding,
+            draw(st.booleans()), draw(st.booleans()), draw(st.integers(1, 3)), draw(st.integers(1, 4096)),
+            draw(st.sampled_from([np.float64, np.float32])), draw(st.integers(0, 2 ** 16)))
+
+
+@settings(deadline=None, max_examples=60)
+@given(transposed_backward_cases())
+def test_a_transposed_convs_gradients_from_one_unfolding_match_their_plain_twins(case):
+    """A transposed conv's x̄ = conv(ȳ, w) and w̄ from one unfolding of ȳ per pass against conv.py's one-product
+    twins, at strides 1-3 (DCGAN's generator is stride 2), NCHW or channels-last, threads and pass sizes drawn."""
+    N, C, O, H, W, kernel, stride, padding, x_last, gy_last, n_threads, cache, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    geom = conv.Geometry(stride, padding, (1, 1), 1)
+    small = tuple(conv.conv_output_size(n, k, s, p, 1) for n, k, s, p in zip((H, W), kernel, stride, padding))
+
+    def stored(shape, channels_last):
+        a = rng.standard_normal(shape).astype(dtype)
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
+
+    x, gy = stored((N, O) + small, x_last), stored((N, C, H, W), gy_last)   # y = conv_transpose(x): (N, C, H, W)
+    w = rng.standard_normal((O, C) + kernel).astype(dtype)
+    assert conv.fused_backward_applies(gy, w, geom, stride_one=False)
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(passes, "CACHE_BYTES", cache)
+            gx, gw = conv.conv_transpose2d_input_and_weight_grad_array(x, gy, w, geom, small)
+    finally:
+        threads.set_num_threads(before)
+    gx_plain = conv.conv2d_array(gy, w, geom, small, fast=False)[0]
+    gw_plain = conv.conv2d_weight_grad_array(gy, x, geom, kernel, fast=False)
+    assert gx.shape == x.shape and gw.shape == w.shape and gx.dtype == gw.dtype == dtype
+    u = np.finfo(dtype).eps / 2
+    gx_bound = conv.conv2d_array(np.abs(gy).astype(np.float64), np.abs(w).astype(np.float64), geom, small,
+                                 fast=False)[0]
+    gw_bound = conv.conv2d_weight_grad_array(np.abs(gy).astype(np.float64), np.abs(x).astype(np.float64), geom,
+                                             kernel, fast=False)
+    n_gx, n_gw = C * kernel[0] * kernel[1], N * small[0] * small[1]
+    assert np.all(np.abs(gx - gx_plain) <= 2 * 2 * n_gx * u * gx_bound + 1e-300)
+    assert np.all(np.abs(gw - gw_plain) <= 2 * 2 * n_gw * u * gw_bound + 1e-300)
+
+
+def test_a_plain_backward_takes_the_one_unfolding_and_create_graph_does_not():
+    """Conv2d's backward uses conv2d_input_and_weight_grad_array (ConvTranspose2d's its transposed twin) when both gradients are wanted and no graph is
+    being built; with create_graph it keeps the differentiable pair of functions. (Seen by making it fail.)"""
+    import minigen
+    from minigen.nn import functional as F
+    x = minigen.tensor(np.ones((2, 3, 5, 5)), requires_grad=True)
+    w = minigen.tensor(np.ones((4, 3, 3, 3)), requires_grad=True)
+
+    def boom(*args):
+        raise AssertionError("one unfolding")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv, "conv2d_input_and_weight_grad_array", boom)
+        with pytest.raises(AssertionError, match="one unfolding"):
+            F.conv2d(x, w, padding=1).sum().backward()
+        gx, gw = minigen.grad(F.conv2d(x, w, padding=1).sum(), [x, w], create_graph=True)
+        assert gx.requires_grad and gw.requires_grad
+        F.conv2d(x, w, padding=1, stride=2).sum().backward()     # stride 2: the separate gradients
+        mp.setattr(conv, "conv_transpose2d_input_and_weight_grad_array", boom)
+        with pytest.raises(AssertionError, match="one unfolding"):
+            F.conv_transpose2d(x, minigen.tensor(np.ones((3, 2, 3, 3)), requires_grad=True), stride=2).sum().backward()
+
+
 def test_the_weight_gradient_takes_passes_only_where_it_pays():
     """Passes on the CPU for one group and a kernel larger than 1×1; a 1×1 kernel (x itself is cols) and groups
     take the one product. (Which path ran is seen by making the passes fail.)"""

@@ -85,7 +85,7 @@ from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast, result_dtype
 from .shape import reshape, squeeze, sum_to, unsqueeze
-from .passes import conv_in_passes, images_per_pass, weight_grad_in_passes
+from .passes import conv_and_weight_grad_in_passes, conv_in_passes, images_per_pass, weight_grad_in_passes
 from .winograd import winograd_conv3x3, winograd_conv3x3_input_grad
 
 
@@ -420,6 +420,39 @@ def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=Non
     return xp_of(gw).ascontiguousarray(gw).reshape(O, Cg, kernel[0], kernel[1])
 
 
+def fused_backward_applies(x, w, geom: Geometry, stride_one: bool = True) -> bool:
+    """Whether a backward's two products can share one unfolding of ȳ per pass (``passes.py``): the CPU
+    passes, Winograd off; for a conv, stride 1 and padding below the kernel size (x̄ is then a conv of ȳ)."""
+    kh, kw = w.shape[2:]
+    if WINOGRAD and use_winograd(x, w, geom):
+        return False
+    return use_passes(x, w, geom) and (not stride_one or (
+        geom.stride == (1, 1) and geom.padding[0] < kh and geom.padding[1] < kw))
+
+
+def conv2d_input_and_weight_grad_array(x, gy, w, geom: Geometry):
+    """A conv's x̄ and w̄ together, where ``fused_backward_applies``: the numbers of ``conv2d_input_grad_array``
+    and ``conv2d_weight_grad_array`` (up to the order of additions; the tests hold them to each other) with ȳ
+    unfolded once per pass for both products instead of ȳ for x̄ and x again for w̄."""
+    O, C, kh, kw = w.shape
+    w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(kh * kw * O, C)
+    gx, gw_flipped = conv_and_weight_grad_in_passes(gy, w_flipped, (kh, kw), (1, 1), (kh - 1 - geom.padding[0],
+                                                    kw - 1 - geom.padding[1]), (1, 1), tuple(x.shape[2:]), x)
+    gw = gw_flipped.reshape(kh, kw, O, C)[::-1, ::-1].transpose(2, 3, 0, 1)   # (O, C, kh, kw), taps unflipped
+    return gx, np.ascontiguousarray(gw)
+
+
+def conv_transpose2d_input_and_weight_grad_array(x, gy, w, geom: Geometry, x_hw):
+    """A transposed conv's x̄ = conv(ȳ, w) (of size ``x_hw``) and w̄ = ∂/∂w ⟨x, conv(ȳ, w)⟩ together: both products
+    read the unfolding of ȳ, made once per pass. The numbers of ``conv2d_array`` and ``conv2d_weight_grad_array``
+    up to the order of additions."""
+    O, C, kh, kw = w.shape
+    gx, gw_t = conv_and_weight_grad_in_passes(gy, _weight_matrix(w, 1)[0].T, (kh, kw), geom.stride, geom.padding,
+                                              geom.dilation, tuple(x_hw), x)
+    gw = gw_t.reshape(kh, kw, C, O).transpose(3, 2, 0, 1)              # (O, C, kh, kw)
+    return gx, np.ascontiguousarray(gw)
+
+
 # --- Differentiable functions ------------------------------------------------------------------------------
 class ChannelsLast(Function):
     """The identity on values; stores (N, C, H, W) as (N, H, W, C) in memory (an NCHW view of an NHWC array)."""
@@ -452,6 +485,11 @@ class Conv2d(Function):
         dx, dw = self.needs_input_grad[:2]
         if dx and dw and self.geom.groups == 1:
             gy = ChannelsLast()(gy)  # both products below read gy channels-last: reorder it once, not twice
+        if dx and dw and not is_grad_enabled() and fused_backward_applies(x.data, w.data, self.geom):
+            # a plain backward (no create_graph): both gradients from one unfolding of gy, as arrays
+            gx, gw = conv2d_input_and_weight_grad_array(x.data, gy.data, w.data, self.geom)
+            gx, gw = Tensor(gx), Tensor(gw)
+            return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.needs_input_grad[2]))
         gx = ConvTranspose2d(self.geom, self.x_hw)(gy, w) if dx else None
         gw = Conv2dWeightGrad(self.geom, w.shape[2:], self.cols)(x, gy) if dw else None
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.needs_input_grad[2]))
@@ -479,6 +517,11 @@ class ConvTranspose2d(Function):
         dx, dw = self.needs_input_grad[:2]
         # Without passes (a GPU, groups, dilation), the conv unfolds gy once and the weight gradient reuses it;
         # with them, each unfolds its own passes in cache, which is faster than keeping the whole unfolding.
+        if dx and dw and not is_grad_enabled() and fused_backward_applies(gy.data, w.data, self.geom, False):
+            # a plain backward (no create_graph): both products from one unfolding of gy per pass, as arrays
+            gx, gw = conv_transpose2d_input_and_weight_grad_array(x.data, gy.data, w.data, self.geom, self.x_hw)
+            gx, gw = Tensor(gx), Tensor(gw)
+            return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.needs_input_grad[2]))
         keep = dw and dx and not use_passes(gy.data, w.data, self.geom)
         conv = Conv2d(self.geom, self.x_hw, keep_cols=keep)
         gx = conv(gy, w) if dx else None

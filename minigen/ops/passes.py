@@ -148,3 +148,48 @@ def weight_grad_in_passes(x, gy_cl, kernel, stride, padding, dilation, out_hw):
 
     threads.run_passes(x.shape[0], unfold.step, work, scratch)
     return functools.reduce(np.add, [sums[k] for k in sorted(sums)])      # in thread order: reproducible
+
+
+def conv_and_weight_grad_in_passes(a, w_t, kernel, stride, padding, dilation, out_hw, b):
+    """y = conv(a, w) and Σ colsᵀ @ b: two products of one unfolding of a per pass, while it is in cache.
+
+    Two backward passes multiply the same unfolding twice. A conv's (stride 1): x̄ is the conv of ȳ, padded by
+    k − 1 − p, with the flipped kernel (conv.py), so a pass unfolds ȳ around every pixel of x,
+    colsₚ[(n, h, w), (i', j', o)] = ȳ[n, o, h + p − i, w + p − j] with i = k − 1 − i' (zero outside ȳ), and
+    the weight gradient sums the same pairs the other way round:
+        w̄[o, c, i, j] = Σ_{n,a,b} ȳ[n, o, a, b] · x[n, c, a + i − p, b + j − p]
+                      = Σ_{n,h,w} colsₚ[(n, h, w), (k−1−i, k−1−j, o)] · x[n, c, h, w]
+    i.e. x̄ₚ = colsₚ @ W_flipped and w̄ (taps flipped) = Σₚ colsₚᵀ @ xₚ, xₚ the pass's images as channels-last
+    rows. A transposed conv's (any stride): its input gradient is the conv of ȳ with w and its weight gradient
+    Σ cols(ȳ)ᵀ @ x, the same unfolding again. ``weight_grad_in_passes`` would unfold a second array (9× the
+    activation for a 3×3 kernel) for the second product.
+
+    a (N, C, H, W) any strides; w_t (kh·kw·C, O), rows (i, j, c); the geometry as (h, w) pairs; b (N, Ob, Ho,
+    Wo), out_hw = (Ho, Wo), any strides. Returns y (N, O, Ho, Wo), an NCHW view of channels-last memory, and
+    Σ colsᵀ @ b as (kh·kw·C, Ob), rows (i, j, c)."""
+    unfold = _Unfolding(a, kernel, stride, padding, dilation, out_hw)
+    N, rows, Ob = a.shape[0], unfold.rows, b.shape[1]
+    y = np.empty((N * rows, w_t.shape[1]), dtype=a.dtype)                 # (N·Ho·Wo, O): channels-last
+    b_nhwc = b.transpose(0, 2, 3, 1)
+    b_rows = b_nhwc.reshape(N * rows, Ob) if b_nhwc.flags.c_contiguous else None   # channels-last: no copy
+    sums = {}                                                              # thread k → its Σ colsₚᵀ @ bₚ
+
+    def scratch(k):
+        sums[k] = np.zeros((unfold.K, Ob), dtype=a.dtype)
+        own_b = None if b_rows is not None else np.empty((unfold.step * rows, Ob), dtype=b.dtype)
+        return unfold.buffers(), sums[k], own_b
+
+    def work(buffers, n0, n):
+        cols_buffers, own, own_b = buffers
+        cols = unfold.cols(cols_buffers, n0, n)                            # (n·Ho·Wo, K), in cache
+        np.matmul(cols, w_t, out=y[n0 * rows:(n0 + n) * rows])
+        if b_rows is not None:
+            bp = b_rows[n0 * rows:(n0 + n) * rows]
+        else:                                                              # b stored otherwise: its rows, copied
+            bp = own_b[:n * rows]
+            bp.reshape((n,) + tuple(out_hw) + (Ob,))[...] = b_nhwc[n0:n0 + n]
+        own += cols.T @ bp                                                 # (K, Ob)
+
+    threads.run_passes(N, unfold.step, work, scratch)
+    total = functools.reduce(np.add, [sums[k] for k in sorted(sums)])
+    return y.reshape((N,) + tuple(out_hw) + (w_t.shape[1],)).transpose(0, 3, 1, 2), total
