@@ -444,8 +444,9 @@ def test_a_transposed_convs_gradients_from_one_unfolding_match_their_plain_twins
 
 
 def test_a_plain_backward_takes_the_one_unfolding_and_create_graph_does_not():
-    """Conv2d's backward uses conv2d_input_and_weight_grad_array (ConvTranspose2d's its transposed twin) when both gradients are wanted and no graph is
-    being built; with create_graph it keeps the differentiable pair of functions. (Seen by making it fail.)"""
+    """Conv2d's backward uses conv2d_input_and_weight_grad_array (ConvTranspose2d's, its transposed twin) when
+    both gradients are wanted and no graph is being built; with create_graph it keeps the differentiable pair
+    of functions. (Seen by making it fail.)"""
     import minigen
     from minigen.nn import functional as F
     x = minigen.tensor(np.ones((2, 3, 5, 5)), requires_grad=True)

@@ -62,9 +62,11 @@ gradient, weight gradient); everything else is made to stream through memory as 
   (``passes.py``, ``threads.py``): unfolding the whole batch at once wrote k²·C numbers per pixel to main memory
   only for the product to read them back. That needed OpenBLAS's idle worker to stop spinning for ~0.1 s after
   each product (``minigen/__init__.py``);
-- elsewhere (a GPU, groups, dilation) a transposed conv's backward unfolds its upstream gradient once for both
-  of its products, and a transposed conv keeps its input channels-last for the weight gradient, so nothing is
-  unfolded or reordered twice in a step;
+- a plain backward (no create_graph) unfolds ȳ once for both gradients: on the CPU passes, a stride-1 conv's x̄
+  is a conv of ȳ and its w̄ is that unfolding's transpose times x's rows (``conv2d_input_and_weight_grad_array``),
+  and a transposed conv's two products both read cols(ȳ) (``conv_transpose2d_input_and_weight_grad_array``);
+  elsewhere (a GPU, groups, dilation) a transposed conv's backward keeps one whole unfolding of ȳ for both,
+  and keeps its input channels-last for the weight gradient, so nothing is unfolded or reordered twice;
 - Winograd's F(2×2, 3×3) (``winograd.py``: 2.25× fewer multiplications for 3×3 stride-1 convs, in passes too)
   is there beside the passes, switched on by ``WINOGRAD = True``; on a 2-core AVX-512 machine it was slower than
   the passes for every layer of the U-Net (its transforms cost more than the products they save at 32–256

@@ -23,7 +23,8 @@ channels-last already and needs no padding), the receptive fields are one ``as_s
 y is returned as an NCHW view of channels-last memory. The input gradient is a convolution too: conv.py sends a
 stride-1 one here (ȳ with the flipped kernel), and runs the polyphase gather of strided ones in passes of its
 own sized by ``images_per_pass``, which also picks how many images make a pass so that the cores get equal
-shares.
+shares. In a plain backward both gradients can come from one unfolding (``conv_and_weight_grad_in_passes``):
+the unfolded ȳ that gives x̄ also gives w̄ when multiplied by x's rows, so x need not be unfolded again.
 
 Measured on a quiet 2-core machine, float32, batch 128, the 3×3 layers of a small U-Net (32–256 channels, 7×7
 to 28×28), medians of interleaved runs: the weight gradient in 0.5–0.75 of the time of conv.py's one unfolding
