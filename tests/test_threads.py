@@ -343,24 +343,28 @@ def test_weight_grad_in_passes_matches_its_plain_twin(case):
 
 
 @st.composite
-def stride_one_backward_cases(draw):
+def conv_backward_cases(draw):
     kernel = draw(st.tuples(st.integers(1, 4), st.integers(1, 4)).filter(lambda k: k != (1, 1)))   # 1×1: no passes
+    stride = draw(st.sampled_from([(1, 1), (2, 2), (2, 1), (3, 2)]))
     padding = (draw(st.integers(0, kernel[0] - 1)), draw(st.integers(0, kernel[1] - 1)))
     H = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), 9))
     W = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), 9))
     crop = (draw(st.integers(0, 1)), draw(st.integers(0, 1)))      # an output cropped below its natural size
-    return (draw(st.integers(0, 7)), draw(st.integers(1, 6)), draw(st.integers(1, 6)), H, W, kernel, padding, crop,
-            draw(st.booleans()), draw(st.booleans()), draw(st.integers(1, 3)), draw(st.integers(1, 4096)),
+    C = draw(st.integers(1, 6))
+    O = draw(st.integers(1, 2 * C))                                  # O ≤ 2C: strided convs gather by phases
+    return (draw(st.integers(0, 7)), C, O, H, W, kernel, stride, padding, crop, draw(st.booleans()),
+            draw(st.booleans()), draw(st.integers(1, 3)), draw(st.integers(1, 4096)),
             draw(st.sampled_from([np.float64, np.float32])), draw(st.integers(0, 2 ** 16)))
 
 
-@settings(deadline=None, max_examples=60)
-@given(stride_one_backward_cases())
+@settings(deadline=None, max_examples=80)
+@given(conv_backward_cases())
 def test_both_gradients_from_one_unfolding_match_their_plain_twins(case):
-    """A stride-1 conv's x̄ and w̄ from one unfolding of ȳ per pass (passes.py) against conv.py's one-product
-    twins: drawn kernels (even ones too), paddings below the kernel, cropped outputs, x and ȳ stored NCHW or
-    channels-last, no images at all, one to three threads, passes of one image upward."""
-    N, C, O, H, W, kernel, padding, crop, x_last, gy_last, n_threads, cache, dtype, seed = case
+    """A conv's x̄ and w̄ from one unfolding of ȳ per pass (stride 1: passes.py; other strides: the polyphase
+    gather) against conv.py's one-product twins: drawn kernels (even ones too), strides, paddings, cropped
+    outputs, x and ȳ stored NCHW or channels-last, no images at all, one to three threads, passes of one image
+    upward."""
+    N, C, O, H, W, kernel, stride, padding, crop, x_last, gy_last, n_threads, cache, dtype, seed = case
     rng = np.random.default_rng(seed)
 
     def stored(shape, channels_last):
@@ -368,10 +372,11 @@ def test_both_gradients_from_one_unfolding_match_their_plain_twins(case):
         return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
 
     x, w = stored((N, C, H, W), x_last), rng.standard_normal((O, C) + kernel).astype(dtype)
-    out_hw = tuple(max(1, n + 2 * p - k + 1 - c) for n, k, p, c in zip((H, W), kernel, padding, crop))
+    out_hw = tuple(max(1, conv.conv_output_size(n, k, s, p, 1) - c)
+                   for n, k, s, p, c in zip((H, W), kernel, stride, padding, crop))
     gy = stored((N, O) + out_hw, gy_last)
-    geom = conv.Geometry((1, 1), padding, (1, 1), 1)
-    assert conv.fused_backward_applies(x, w, geom)
+    geom = conv.Geometry(stride, padding, (1, 1), 1)
+    assert conv.fused_backward(x, w, geom) == ("passes" if stride == (1, 1) else "polyphase")
     before = threads.num_threads()
     threads.set_num_threads(n_threads)
     try:
@@ -421,7 +426,7 @@ def test_a_transposed_convs_gradients_from_one_unfolding_match_their_plain_twins
 
     x, gy = stored((N, O) + small, x_last), stored((N, C, H, W), gy_last)   # y = conv_transpose(x): (N, C, H, W)
     w = rng.standard_normal((O, C) + kernel).astype(dtype)
-    assert conv.fused_backward_applies(gy, w, geom, stride_one=False)
+    assert conv.transposed_backward_fuses(gy, w, geom)
     before = threads.num_threads()
     threads.set_num_threads(n_threads)
     try:
@@ -461,7 +466,10 @@ def test_a_plain_backward_takes_the_one_unfolding_and_create_graph_does_not():
             F.conv2d(x, w, padding=1).sum().backward()
         gx, gw = minigen.grad(F.conv2d(x, w, padding=1).sum(), [x, w], create_graph=True)
         assert gx.requires_grad and gw.requires_grad
-        F.conv2d(x, w, padding=1, stride=2).sum().backward()     # stride 2: the separate gradients
+        with pytest.raises(AssertionError, match="one unfolding"):
+            F.conv2d(x, w, padding=1, stride=2).sum().backward()  # stride 2: the polyphase gather, fused too
+        F.conv2d(x, minigen.tensor(np.ones((7, 3, 3, 3)), requires_grad=True), padding=1,
+                 stride=2).sum().backward()                       # O > 2C: scattered, the separate gradients
         mp.setattr(conv, "conv_transpose2d_input_and_weight_grad_array", boom)
         with pytest.raises(AssertionError, match="one unfolding"):
             F.conv_transpose2d(x, minigen.tensor(np.ones((3, 2, 3, 3)), requires_grad=True), stride=2).sum().backward()
