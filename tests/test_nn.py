@@ -268,6 +268,22 @@ def test_dropout_mask_is_reproducible_per_seed():
     assert np.array_equal(a, b)
 
 
+def test_dropout_mask_is_stored_like_its_input():
+    """A channels-last input (a conv's output) gets a channels-last mask, drawn in memory order: the same seed
+    drops the same stored elements, and the kept share and scale are right in either layout."""
+    nhwc = np.ones((4, 6, 7, 5), dtype=np.float32)
+    x_cl = minigen.as_tensor(nhwc.transpose(0, 3, 1, 2))              # (4, 5, 6, 7), channels-last memory
+    minigen.manual_seed(3)
+    y_cl = F.dropout(x_cl, 0.4)
+    assert y_cl.data.transpose(0, 2, 3, 1).flags.c_contiguous
+    minigen.manual_seed(3)
+    y_c = F.dropout(minigen.as_tensor(nhwc), 0.4)                      # the same memory, read as NHWC
+    np.testing.assert_array_equal(y_cl.numpy().transpose(0, 2, 3, 1), y_c.numpy())
+    kept = y_cl.numpy() != 0
+    assert abs(kept.mean() - 0.6) < 0.05
+    np.testing.assert_allclose(y_cl.numpy()[kept], 1 / 0.6, rtol=1e-6)
+
+
 def test_embedding_gradient_scatter_adds_repeated_indices():
     w = f64(np.random.default_rng(0).standard_normal((5, 3)))
     idx = minigen.tensor([[0, 2], [2, 4]])
