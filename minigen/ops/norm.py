@@ -63,9 +63,10 @@ class BatchNorm(Function):
 
     def forward(self, x, weight, bias):
         xp, axes, shape = xp_of(x), _axes(x), _channel_shape(x)
-        self.mean = x.mean(axis=axes)                                        # (C,)
+        m = x.dtype.type(x.size // x.shape[1])                               # values per channel
+        self.mean = _sum_axes(x, axes).reshape(-1) / m                       # (C,); shape.py: fast channels-last
         centred = x - self.mean.reshape(shape)                               # (N, C, H, W)
-        self.var = (centred * centred).mean(axis=axes)                       # (C,) biased
+        self.var = _sum_axes(centred * centred, axes).reshape(-1) / m        # (C,) biased
         self.inv_std = 1 / xp.sqrt(self.var + x.dtype.type(self.eps))       # (C,)
         self.x_hat = centred * self.inv_std.reshape(shape)
         return self.x_hat * weight.reshape(shape) + bias.reshape(shape)

@@ -22,7 +22,7 @@ from ..autograd import Function, Tensor
 from ..backend import xp_of
 from .dtypes import cast
 from .elementwise import exp, log, maximum, minimum, where
-from .shape import broadcast_to, reshape
+from .shape import _sum_axes, broadcast_to, reshape
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])  # PyTorch's torch.return_types.max
 
@@ -53,7 +53,8 @@ class Sum(Function):
 
     def forward(self, x):
         self.x_shape = x.shape
-        return x.sum(axis=self.axes, keepdims=self.keepdim)
+        y = _sum_axes(x, self.axes)                 # keepdims; fast on a conv's channels-last output (shape.py)
+        return y if self.keepdim else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in self.axes))
 
     def backward(self, g):
         g = reshape(g, _keepdims_shape(self.x_shape, self.axes))  # put the reduced dims back as 1s
