@@ -528,13 +528,14 @@ class Conv2d(Function):
     def backward(self, gy):
         x, w = self.inputs[:2]
         dx, dw = self.needs_input_grad[:2]
-        if dx and dw and self.geom.groups == 1:
-            gy = ChannelsLast()(gy)  # both products below read gy channels-last: reorder it once, not twice
         if dx and dw and not is_grad_enabled() and fused_backward(x.data, w.data, self.geom):
-            # a plain backward (no create_graph): both gradients from one unfolding of gy, as arrays
+            # a plain backward (no create_graph): both gradients from one unfolding of gy (in any layout: each
+            # pass copies its images anyway), as arrays
             gx, gw = conv2d_input_and_weight_grad_array(x.data, gy.data, w.data, self.geom)
             gx, gw = Tensor(gx), Tensor(gw)
             return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.needs_input_grad[2]))
+        if dx and dw and self.geom.groups == 1:
+            gy = ChannelsLast()(gy)  # both products below read gy channels-last: reorder it once, not twice
         gx = ConvTranspose2d(self.geom, self.x_hw)(gy, w) if dx else None
         gw = Conv2dWeightGrad(self.geom, w.shape[2:], self.cols)(x, gy) if dw else None
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.needs_input_grad[2]))
