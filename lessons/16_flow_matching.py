@@ -16,7 +16,7 @@
 # sampler, one live quality measurement on 64 samples) and about 70 seconds in full mode (`MINIGEN_LESSON_MODE=full`:
 # 10,000 training steps on the ring, more samplers, three live measurements on 500 samples each) on a 2-core CPU.
 # Both modes use MNIST (found through `$MINIGEN_DATA`, `data/` or downloaded), the committed checkpoint
-# `pretrained/flow-mnist` with the evaluation files of `pretrained/ddpm-cond-mnist` (full mode also samples it),
+# `pretrained/flow-mnist-7858` with the evaluation files of `pretrained/ddpm-cond-mnist` (full mode also samples it),
 # and the evaluator classifier `pretrained/classifier-mnist`.
 #
 # Lessons 14 and 15 built a sampler out of a noise predictor: a thousand small denoising steps, then DDIM's few
@@ -407,7 +407,7 @@ assert abs(loss - (1 + (x0.numpy() ** 2).mean())) < 0.03
 
 # %% [markdown]
 # MNIST's pixels are mostly background at −1, so the mean of x₀² is near 0.9 and the loss starts near 1.9. The
-# committed model `pretrained/flow-mnist` is this U-Net (widths 32, 64, 64, no attention) trained with
+# committed model `pretrained/flow-mnist-7858` is this U-Net (widths 32, 64, 64, no attention) trained with
 # `flow_loss` for 75 minutes on a 2-core CPU (the command below asks for 40 epochs, but its 75-minute time limit
 # stopped it in the ninth, after 7,858 steps); its test loss, about 0.17, is the unavoidable part of section 1 plus
 # what it has not learnt. It samples from the same noise with Euler and Heun at equal numbers of
@@ -415,7 +415,7 @@ assert abs(loss - (1 + (x0.numpy() ** 2).mean())) < 0.03
 # discretisation error: how far each cheap sampler is from the model's own ODE solution):
 
 # %%
-run = open_run(ROOT / "pretrained" / "flow-mnist")
+run = open_run(ROOT / "pretrained" / "flow-mnist-7858")
 recipe = run.recipe
 print(run.config["command"])
 print(f"trained for {run.config['trained_epochs']} epochs ({run.config['trained_steps']} steps) in "
@@ -514,14 +514,14 @@ assert gap < 1e-9
 # score, higher is better, at most 10), at several samplers and step counts. One file:
 
 # %%
-one = json.loads((ROOT / "pretrained" / "flow-mnist" / "eval-heun-10-n1000.json").read_text())
+one = json.loads((ROOT / "pretrained" / "flow-mnist-7858" / "eval-heun-10-n1000.json").read_text())
 print(sorted(one))
 print({k: one[k] for k in ("sampling", "n", "nfe_per_sample", "fid", "classifier_score", "real_fid_train_vs_test",
                            "real_classifier_score")})
 
 # %%
 committed = {}
-for path in sorted((ROOT / "pretrained" / "flow-mnist").glob("eval-*-n1000.json")):
+for path in sorted((ROOT / "pretrained" / "flow-mnist-7858").glob("eval-*-n1000.json")):
     r = json.loads(path.read_text())
     committed.setdefault(f"flow, {r['sampling'].split(',')[0]} (1,000 samples)", []).append(
         (r["nfe_per_sample"], r["fid"], r["classifier_score"]))

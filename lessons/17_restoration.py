@@ -17,7 +17,7 @@
 # and about 2 minutes in full mode (`MINIGEN_LESSON_MODE=full`: 4 fills of 6 images, 64, 64 and 32 test images
 # for sections 2 to 4 and 300 for section 5, a regression network trained for 100 steps) on a 2-core CPU. Both
 # modes use MNIST (found through `$MINIGEN_DATA`, `data/` or downloaded), the committed unconditional flow model
-# `pretrained/flow-mnist` of lesson 16 with 20 Euler steps, and the evaluator classifier
+# `pretrained/flow-mnist-7858` of lesson 16 with 20 Euler steps, and the evaluator classifier
 # `pretrained/classifier-mnist` of lesson 10.
 #
 # Lessons 14 to 16 trained models that turn noise into digits. This lesson uses one of them, untouched, to undo
@@ -50,7 +50,7 @@ from course import FAST, ROOT, check, digit_images, exercise_module, fast_or_ful
 print("mode:", "fast" if FAST else "full")
 started = time.perf_counter()
 STEPS = 20                                                   # Euler steps from noise to data, every restorer here
-run = open_run(ROOT / "pretrained" / "flow-mnist")
+run = open_run(ROOT / "pretrained" / "flow-mnist-7858")
 process = restoring.process_of(run)                          # FlowProcess: levels, noise_to, step, renoise
 judge = open_evaluator(ROOT / "pretrained" / "classifier-mnist", "mnist")
 images, labels = digit_images("mnist", train=False, n=fast_or_full(64, 300))   # (N, 28, 28) in [0, 1]
@@ -561,7 +561,7 @@ if not FAST:                                                       # fast mode t
 #   k with probability p_k, so it is right with probability Σ p_k²; an average dominated by the likeliest
 #   candidate is read as that class, right with probability max p_k ≥ Σ p_k². Committing costs accuracy exactly
 #   where the observation is ambiguous. The flow's samples lose more than that because the model is not
-#   perfect (one in six of its own unconditional samples is uncertain to the evaluator: `pretrained/flow-mnist`'s
+#   perfect (one in six of its own unconditional samples is uncertain to the evaluator: `pretrained/flow-mnist-7858`'s
 #   evaluation files) and, above all, because replacement does not always continue the top half (section 2): a
 #   first version of the model, with a quarter of its samples uncertain, restored the bottom half with almost the
 #   same accuracy (54.5 % against 53.5 % on 1,000 test images), so the steering, not the model, is what holds
