@@ -342,6 +342,25 @@ def test_weight_grad_in_passes_matches_its_plain_twin(case):
     assert np.all(np.abs(fast - plain) <= 2 * 2 * N * out_hw[0] * out_hw[1] * u * bound + 1e-300)
 
 
+def _stored(rng, shape, dtype, channels_last):
+    """Random numbers of ``shape`` stored NCHW or channels-last (as a conv's output is)."""
+    a = rng.standard_normal(shape).astype(dtype)
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
+
+
+def _with_threads_and_cache(n_threads, cache, fn):
+    """fn() on ``n_threads`` threads with passes of at most ``cache`` bytes (several passes even for small
+    images), the settings restored afterwards."""
+    before = threads.num_threads()
+    threads.set_num_threads(n_threads)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(passes, "CACHE_BYTES", cache)
+            return fn()
+    finally:
+        threads.set_num_threads(before)
+
+
 @st.composite
 def conv_backward_cases(draw):
     kernel = draw(st.tuples(st.integers(1, 4), st.integers(1, 4)).filter(lambda k: k != (1, 1)))   # 1×1: no passes
@@ -367,24 +386,13 @@ def test_both_gradients_from_one_unfolding_match_their_plain_twins(case):
     N, C, O, H, W, kernel, stride, padding, crop, x_last, gy_last, n_threads, cache, dtype, seed = case
     rng = np.random.default_rng(seed)
 
-    def stored(shape, channels_last):
-        a = rng.standard_normal(shape).astype(dtype)
-        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
-
-    x, w = stored((N, C, H, W), x_last), rng.standard_normal((O, C) + kernel).astype(dtype)
+    x, w = _stored(rng, (N, C, H, W), dtype, x_last), rng.standard_normal((O, C) + kernel).astype(dtype)
     out_hw = tuple(max(1, conv.conv_output_size(n, k, s, p, 1) - c)
                    for n, k, s, p, c in zip((H, W), kernel, stride, padding, crop))
-    gy = stored((N, O) + out_hw, gy_last)
+    gy = _stored(rng, (N, O) + out_hw, dtype, gy_last)
     geom = conv.Geometry(stride, padding, (1, 1), 1)
     assert conv.fused_backward(x, w, geom) == ("passes" if stride == (1, 1) else "polyphase")
-    before = threads.num_threads()
-    threads.set_num_threads(n_threads)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(passes, "CACHE_BYTES", cache)
-            gx, gw = conv.conv2d_input_and_weight_grad_array(x, gy, w, geom)
-    finally:
-        threads.set_num_threads(before)
+    gx, gw = _with_threads_and_cache(n_threads, cache, lambda: conv.conv2d_input_and_weight_grad_array(x, gy, w, geom))
     gx_plain = conv.conv2d_input_grad_array(gy, w, geom, (H, W), fast=False)
     gw_plain = conv.conv2d_weight_grad_array(x, gy, geom, kernel, fast=False)
     assert gx.shape == x.shape and gw.shape == w.shape and gx.dtype == gw.dtype == dtype
@@ -420,21 +428,11 @@ def test_a_transposed_convs_gradients_from_one_unfolding_match_their_plain_twins
     geom = conv.Geometry(stride, padding, (1, 1), 1)
     small = tuple(conv.conv_output_size(n, k, s, p, 1) for n, k, s, p in zip((H, W), kernel, stride, padding))
 
-    def stored(shape, channels_last):
-        a = rng.standard_normal(shape).astype(dtype)
-        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
-
-    x, gy = stored((N, O) + small, x_last), stored((N, C, H, W), gy_last)   # y = conv_transpose(x): (N, C, H, W)
+    x, gy = _stored(rng, (N, O) + small, dtype, x_last), _stored(rng, (N, C, H, W), dtype, gy_last)   # y: (N, C, H, W)
     w = rng.standard_normal((O, C) + kernel).astype(dtype)
     assert conv.transposed_backward_fuses(gy, w, geom)
-    before = threads.num_threads()
-    threads.set_num_threads(n_threads)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(passes, "CACHE_BYTES", cache)
-            gx, gw = conv.conv_transpose2d_input_and_weight_grad_array(x, gy, w, geom, small)
-    finally:
-        threads.set_num_threads(before)
+    gx, gw = _with_threads_and_cache(n_threads, cache,
+                                     lambda: conv.conv_transpose2d_input_and_weight_grad_array(x, gy, w, geom, small))
     gx_plain = conv.conv2d_array(gy, w, geom, small, fast=False)[0]
     gw_plain = conv.conv2d_weight_grad_array(gy, x, geom, kernel, fast=False)
     assert gx.shape == x.shape and gw.shape == w.shape and gx.dtype == gw.dtype == dtype
