@@ -134,21 +134,11 @@ def conv_in_passes(x, w_t, kernel, stride, padding, dilation, out_hw, bias=None)
 def weight_grad_in_passes(x, gy_cl, kernel, stride, padding, dilation, out_hw):
     """w̄ for a conv with one group, on NumPy arrays: x (N, C, H, W) any strides; gy_cl (N·Ho·Wo, O) the upstream
     gradient channels-last, contiguous; the geometry as (h, w) pairs; out_hw = (Ho, Wo).
-    Returns w̄ᵀ (kh·kw·C, O), rows ordered (i, j, c) like conv.py's columns."""
-    unfold = _Unfolding(x, kernel, stride, padding, dilation, out_hw)
-    rows = unfold.rows
-    sums = {}                                                              # thread k → its w̄ᵀ (K, O)
-
-    def scratch(k):
-        sums[k] = np.zeros((unfold.K, gy_cl.shape[1]), dtype=x.dtype)
-        return unfold.buffers(), sums[k]
-
-    def work(buffers, n0, n):
-        cols_buffers, own = buffers
-        own += unfold.cols(cols_buffers, n0, n).T @ gy_cl[n0 * rows:(n0 + n) * rows]   # (K, O)
-
-    threads.run_passes(x.shape[0], unfold.step, work, scratch)
-    return functools.reduce(np.add, [sums[k] for k in sorted(sums)])      # in thread order: reproducible
+    Returns w̄ᵀ (kh·kw·C, O), rows ordered (i, j, c) like conv.py's columns: Σₚ colsₚ(x)ᵀ @ ȳₚ, the second
+    product of ``conv_and_weight_grad_in_passes`` alone."""
+    N, O = x.shape[0], gy_cl.shape[1]
+    gy = gy_cl.reshape((N,) + tuple(out_hw) + (O,)).transpose(0, 3, 1, 2)      # (N, O, Ho, Wo), a view
+    return conv_and_weight_grad_in_passes(x, None, kernel, stride, padding, dilation, out_hw, gy)[1]
 
 
 def conv_and_weight_grad_in_passes(a, w_t, kernel, stride, padding, dilation, out_hw, b):
@@ -165,12 +155,12 @@ def conv_and_weight_grad_in_passes(a, w_t, kernel, stride, padding, dilation, ou
     Σ cols(ȳ)ᵀ @ x, the same unfolding again. ``weight_grad_in_passes`` would unfold a second array (9× the
     activation for a 3×3 kernel) for the second product.
 
-    a (N, C, H, W) any strides; w_t (kh·kw·C, O), rows (i, j, c); the geometry as (h, w) pairs; b (N, Ob, Ho,
-    Wo), out_hw = (Ho, Wo), any strides. Returns y (N, O, Ho, Wo), an NCHW view of channels-last memory, and
-    Σ colsᵀ @ b as (kh·kw·C, Ob), rows (i, j, c)."""
+    a (N, C, H, W) any strides; w_t (kh·kw·C, O), rows (i, j, c), or None for the second product alone; the
+    geometry as (h, w) pairs; b (N, Ob, Ho, Wo), out_hw = (Ho, Wo), any strides. Returns y (N, O, Ho, Wo), an
+    NCHW view of channels-last memory (None without w_t), and Σ colsᵀ @ b as (kh·kw·C, Ob), rows (i, j, c)."""
     unfold = _Unfolding(a, kernel, stride, padding, dilation, out_hw)
     N, rows, Ob = a.shape[0], unfold.rows, b.shape[1]
-    y = np.empty((N * rows, w_t.shape[1]), dtype=a.dtype)                 # (N·Ho·Wo, O): channels-last
+    y = None if w_t is None else np.empty((N * rows, w_t.shape[1]), dtype=a.dtype)   # (N·Ho·Wo, O)
     b_nhwc = b.transpose(0, 2, 3, 1)
     b_rows = b_nhwc.reshape(N * rows, Ob) if b_nhwc.flags.c_contiguous else None   # channels-last: no copy
     sums = {}                                                              # thread k → its Σ colsₚᵀ @ bₚ
@@ -183,7 +173,8 @@ def conv_and_weight_grad_in_passes(a, w_t, kernel, stride, padding, dilation, ou
     def work(buffers, n0, n):
         cols_buffers, own, own_b = buffers
         cols = unfold.cols(cols_buffers, n0, n)                            # (n·Ho·Wo, K), in cache
-        np.matmul(cols, w_t, out=y[n0 * rows:(n0 + n) * rows])
+        if w_t is not None:
+            np.matmul(cols, w_t, out=y[n0 * rows:(n0 + n) * rows])
         if b_rows is not None:
             bp = b_rows[n0 * rows:(n0 + n) * rows]
         else:                                                              # b stored otherwise: its rows, copied
@@ -192,5 +183,7 @@ def conv_and_weight_grad_in_passes(a, w_t, kernel, stride, padding, dilation, ou
         own += cols.T @ bp                                                 # (K, Ob)
 
     threads.run_passes(N, unfold.step, work, scratch)
-    total = functools.reduce(np.add, [sums[k] for k in sorted(sums)])
+    total = functools.reduce(np.add, [sums[k] for k in sorted(sums)])  # in thread order: reproducible
+    if w_t is None:
+        return None, total
     return y.reshape((N,) + tuple(out_hw) + (w_t.shape[1],)).transpose(0, 3, 1, 2), total
