@@ -549,25 +549,28 @@ class ConvTranspose2d(Function):
         self.geom, self.out_hw = geom, tuple(out_hw)
 
     def __call__(self, x, w, *b):
-        self.keep_x = is_grad_enabled() and w.requires_grad  # x channels-last, for the weight gradient
+        # x channels-last, kept for the weight gradient of a backward that does not take both products from one
+        # unfolding (a GPU, groups, dilation; the CPU passes multiply x's rows directly)
+        self.keep_x = (is_grad_enabled() and w.requires_grad
+                       and not transposed_backward_fuses(x.data, w.data, self.geom))
         return super().__call__(x, w, *b)
 
     def forward(self, x, w, b=None):
         self.x_hw = x.shape[2:]
-        x_cl = _channels_last(x, self.geom.groups)                   # (g, N·H·W, C/g)
-        self.x_cl = x_cl if self.keep_x else None
+        x_cl = _channels_last(x, self.geom.groups) if self.keep_x else None   # (g, N·H·W, C/g)
+        self.x_cl = x_cl
         return _plus_bias(conv2d_input_grad_array(x, w, self.geom, self.out_hw, x_cl), b)
 
     def backward(self, gy):
         x, w = self.inputs[:2]
         dx, dw = self.needs_input_grad[:2]
-        # Without passes (a GPU, groups, dilation), the conv unfolds gy once and the weight gradient reuses it;
-        # with them, each unfolds its own passes in cache, which is faster than keeping the whole unfolding.
         if dx and dw and not is_grad_enabled() and transposed_backward_fuses(gy.data, w.data, self.geom):
             # a plain backward (no create_graph): both products from one unfolding of gy per pass, as arrays
             gx, gw = conv_transpose2d_input_and_weight_grad_array(x.data, gy.data, w.data, self.geom, self.x_hw)
             gx, gw = Tensor(gx), Tensor(gw)
             return (gx, gw) if len(self.inputs) == 2 else (gx, gw, _bias_grad(gy, self.needs_input_grad[2]))
+        # Without passes (a GPU, groups, dilation), the conv unfolds gy once and the weight gradient reuses it;
+        # with them (create_graph), each unfolds its own passes in cache: faster than keeping the whole unfolding.
         keep = dw and dx and not use_passes(gy.data, w.data, self.geom)
         conv = Conv2d(self.geom, self.x_hw, keep_cols=keep)
         gx = conv(gy, w) if dx else None
