@@ -86,6 +86,12 @@ def xp_of(array):
     raise TypeError(f"expected a NumPy or CuPy array, got {type(array).__name__} (a Tensor's array is .data)")
 
 
+def memory_order(array) -> list:
+    """The array's axes as its memory holds them, outermost (largest stride) first: [0, 2, 3, 1] for an
+    (N, C, H, W) array stored as (N, H, W, C), a conv's output; ties (axes of size 1) keep their order."""
+    return sorted(range(array.ndim), key=lambda i: -array.strides[i])
+
+
 def on_device(array, device: str):
     """Copy ``array`` to ``device`` (a no-op when it is already there)."""
     if device_of(array) == device:

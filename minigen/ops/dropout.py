@@ -29,7 +29,7 @@ class Dropout(Function):
 
 def _uniform_like(x: Tensor):
     """Uniform numbers in [0, 1) of x's shape, stored in x's memory order (its axes by decreasing stride)."""
-    order = sorted(range(x.ndim), key=lambda i: -x.data.strides[i])               # outermost in memory first
+    order = backend.memory_order(x.data)                                           # outermost in memory first
     back = tuple(sorted(range(x.ndim), key=lambda i: order[i]))                    # its inverse permutation
     u = backend.generator(x.device).random(tuple(x.shape[i] for i in order), dtype=x.dtype)
     return u.transpose(back)
