@@ -58,7 +58,7 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     recipe.train(False)
     results = recipe.evaluate(loader)
     if getattr(recipe, "scored_by_evaluator", False) and config["dataset"] != "ring":
-        results.update(evaluate_generator(run, evaluator, n_samples, test_set))
+        results.update(evaluate_generator(run, evaluator, n_samples, test_set, draw=draw))
     if draw:
         test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
         pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
@@ -108,9 +108,10 @@ def generate(recipe, n: int, rng, labels=None, batch: int | None = None, progres
     return np.concatenate(parts)
 
 
-def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None) -> dict:
+def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, draw: bool = True) -> dict:
     """Score ``run``'s generator with the evaluator classifier (see the module docstring, step 2); ``test``: the
-    run's test set, if the caller has loaded it already."""
+    run's test set, if the caller has loaded it already; ``draw``: redraw least_certain.png from these samples
+    (off for a sweep: the picture stays the one of the run's own sampler)."""
     config, recipe = run.config, run.recipe
     path = find_evaluator(run.dir, config["dataset"], evaluator)
     judge = open_evaluator(path, config["dataset"])
@@ -146,8 +147,9 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None) -> 
                 "real_class_shares": [round(s, 4) for s in class_shares(p_test)],
                 "real_accuracy": label_accuracy(p_test, test_labels),
                 "real_uncertain_share": uncertain_share(p_test)})
-    viz.image_grid(generated[least_certain(p_gen)], nrow=8, path=Path(run.dir) / "least_certain.png",
-                   title=f"the {min(64, n)} least certain of {n:,} samples")
+    if draw:
+        viz.image_grid(generated[least_certain(p_gen)], nrow=8, path=Path(run.dir) / "least_certain.png",
+                       title=f"the {min(64, n)} least certain of {n:,} samples")
     return out
 
 

@@ -345,6 +345,10 @@ def test_classifier_trains_samples_nothing_and_eval_scores_gans(tmp_path, capsys
                 "real_classifier_score", "real_accuracy", "uncertain_share", "real_uncertain_share"):
         assert key in results and key in out
     assert (gan_run / "least_certain.png").exists() and results["n"] == 50 and len(results["class_shares"]) == 10
+    drawn = (gan_run / "least_certain.png").read_bytes()                 # a sweep's eval leaves the pictures be
+    sweep = tmp_path / "e.json"
+    assert cli.main(["eval", str(gan_run), "--n-samples", "40", "--no-pictures", "--out", str(sweep)]) == 0
+    assert (gan_run / "least_certain.png").read_bytes() == drawn and json.loads(sweep.read_text())["n"] == 40
     for key in ("uncertain_share", "label_accuracy", "real_accuracy"):         # fractions of the 50 images
         assert results[key] * 50 == pytest.approx(round(results[key] * 50), abs=1e-9), key
     assert cli.main(["sample", str(gan_run), "--label", "7", "--n", "8", "--out", str(tmp_path / "7.png")]) == 0
