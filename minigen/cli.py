@@ -35,7 +35,7 @@ def _bench(args) -> int:
 
 def _train(args) -> int:
     options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
-                                             "width", "ema", "time_limit", "conditional", "attention",
+                                             "width", "ema", "time_limit", "conditional", "clusters", "attention",
                                              "schedule", "p_uncond", "warmup", "sampler", "steps", "eta",
                                              "guidance", "task", "mask", "scale", "sigma")}
     if getattr(args, "command_line", None):
@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--conditional", action="store_true", default=None,
                        help="ddpm, flow: condition on the class label (dropped with probability --p-uncond, for "
                        "classifier-free guidance)")
+    train.add_argument("--clusters", type=int, metavar="K",
+                       help="ddpm, flow: condition on K k-means clusters of the training images instead of labels "
+                            "(none are used) and sample clusters by their shares: an unconditional generator")
     train.add_argument("--p-uncond", type=float, help="ddpm, flow: probability of dropping the label (default 0.1)")
     train.add_argument("--channels", help="ddpm, flow: U-Net widths at 28, 14 and 7 pixels, e.g. 32,64,64")
     train.add_argument("--attention", action=argparse.BooleanOptionalAction, default=None,
@@ -243,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--out", help="a .png (a grid) or a .npy file: float32 array (N, 1, 28, 28) in [0, 1], "
                         "(N, 2) points for the ring (default RUN_DIR/samples.png)")
-    sample.add_argument("--label", type=int, help="class to draw (conditional models)")
+    sample.add_argument("--label", type=int, help="class to draw (conditional models; a --clusters run: that cluster)")
     sample.add_argument("--seed", type=int, default=0)
     _sampling_options(sample)
     sample.set_defaults(func=_sample)

@@ -53,6 +53,7 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     if iw_samples:
         config["iw_samples"] = iw_samples
     test_set = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
+    recipe.prepare(test_set, False)
     loader = data.DataLoader(test_set, 500, device=recipe.device, transform=recipe.transform(False),
                              seed=config["seed"] + 1)
     recipe.train(False)
@@ -121,7 +122,8 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     n = min(n, len(test), len(train))
     rng = np.random.default_rng([config["seed"], 99])
     recipe.train(False)
-    requested = np.arange(n) % recipe.n_classes if recipe.conditional else None
+    classes = recipe.conditional and getattr(recipe, "classes", True)     # not a cluster run's clusters
+    requested = (np.arange(n) % recipe.n_classes if classes else recipe.labels(n)) if recipe.conditional else None
     started = time.time()
     generated = generate(recipe, n, rng, requested)                        # (n, 28, 28) in [0, 1]
     seconds = time.time() - started
@@ -139,7 +141,7 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     if getattr(recipe, "last_nfe", None) is not None:          # diffusion and flow: what the samples cost
         out["nfe_per_sample"] = recipe.last_nfe
     out["sampling_seconds"] = round(seconds, 1)
-    if requested is not None:
+    if classes:
         out["label_accuracy"] = label_accuracy(p_gen, backend.on_device(requested, judge.recipe.device))
     test_labels = backend.on_device(test.targets[:n], judge.recipe.device)
     out.update({"real_fid_train_vs_test": frechet_distance(*gaussian_stats(f_train), mu_test, sigma_test),

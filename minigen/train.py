@@ -165,6 +165,8 @@ def export_run(run_dir, out, command: str | None = None, sampling: dict | None =
     averaged = getattr(recipe, "ema", None) is not None
     weights = {"model": recipe.network.state_dict()} if averaged else \
         {k: m.state_dict() for k, m in modules.items()}
+    if getattr(recipe, "clusters", None) is not None:       # a cluster run samples from its clusters' shares
+        weights["clusters"] = recipe.clusters.state_dict()
     config.update(exported_from=str(run_dir), trained_epochs=run.epoch, trained_steps=run.step,
                   trained_minutes=round(run.seconds / 60, 1), command=command or config.get("command"))
     if averaged:
@@ -182,6 +184,8 @@ def loaders(run: Run):
     c, recipe = run.config, run.recipe
     train_set = data.load_dataset(c["dataset"], True, c["data_root"], c["limit"])
     test_set = data.load_dataset(c["dataset"], False, c["data_root"], c["limit"])
+    recipe.prepare(train_set, True)
+    recipe.prepare(test_set, False)
     train_loader = data.DataLoader(train_set, c["batch_size"], shuffle=True, drop_last=False, seed=c["seed"],
                                    device=recipe.device, transform=recipe.transform(True))
     test_loader = data.DataLoader(test_set, 500, seed=c["seed"] + 1, device=recipe.device,

@@ -9,3 +9,4 @@ from .wgan_gp import Critic, gradient_penalty  # noqa: F401
 from .classifier import Classifier  # noqa: F401
 from .unet import TimeMLP, UNet  # noqa: F401
 from . import diffusion, flow  # noqa: F401
+from .clusters import Clusters  # noqa: F401

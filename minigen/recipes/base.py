@@ -10,6 +10,7 @@ What the loop asks of a recipe (the whole contract):
                                  so a schedule (e.g. WGAN-GP's critic steps) survives a resume; returns a dict of
                                  metrics, ``loss`` first (watched for NaN, shown in the progress bar)
     evaluate(loader)             {name: number} on the test set after each epoch (``best`` picks one of them)
+    prepare(dataset, train)      change a loaded dataset before use (default: nothing; a cluster run relabels it)
 
 and, for the pictures (``minigen.pictures`` draws them; the recipe only names them):
 
@@ -58,6 +59,9 @@ class Recipe:
 
     def evaluate(self, loader) -> dict:
         return {}
+
+    def prepare(self, dataset, train: bool) -> None:
+        """Called on the training set, then the test set, once loaded (the training loop, ``minigen eval``)."""
 
     # --- drawing -----------------------------------------------------------------------------------------
     def noise(self, n: int, rng: np.random.Generator) -> np.ndarray:

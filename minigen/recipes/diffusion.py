@@ -6,6 +6,13 @@ squared error (``models/diffusion.py`` and ``models/flow.py`` derive both losses
 network also sees the label, replaced by "no label" with probability ``p_uncond``, so that one network learns the
 conditional and the unconditional model that classifier-free guidance combines.
 
+With ``--clusters K`` the labels are not the classes but k-means clusters of the training images
+(``models/clusters.py``; fitted once when training starts, kept in the checkpoint as the ``clusters`` module):
+the network learns p(x | cluster), and sampling draws the cluster with its share of the training set first, so
+the samples follow p(x) = Σ_k π_k p(x | k). No label is used, in training or sampling: it is an unconditional
+generator, and a much better one than the same network without the clusters (a conditional network need not decide
+from the noise alone what kind of image to draw).
+
 The learning rate rises linearly over the first ``warmup`` steps (the step count comes from the loop, so a resume
 continues the same schedule), then stays where the loop puts it: constant, or multiplied by ``lr_decay`` after
 every epoch (the warm-up never sets it again, so it cannot undo the decay). Samples come from an exponential
@@ -31,6 +38,7 @@ from ..autograd import no_grad
 from ..creation import tensor
 from ..data.ring import Ring
 from ..models import diffusion, flow
+from ..models.clusters import Clusters
 from ..models.unet import TimeMLP, UNet
 from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .base import Recipe, update
@@ -52,8 +60,8 @@ class DiffusionRecipe(Recipe):
     """DDPM: ε-prediction on a fixed noise schedule (``schedule`` linear | cosine, T = 1000 steps)."""
     name = "ddpm"
     defaults = dict(epochs=20, batch_size=128, lr=1e-3, warmup=200, channels=[32, 64, 64], attention=False,
-                    ema=0.999, conditional=False, p_uncond=0.1, schedule="linear", sampler=None, steps=50, eta=0.0,
-                    guidance=None)
+                    ema=0.999, conditional=False, clusters=None, p_uncond=0.1, schedule="linear", sampler=None,
+                    steps=50, eta=0.0, guidance=None)
     dataset_defaults = {"ring": dict(epochs=40, lr=2e-3, ema=0.99, steps=100)}
     pixel_range = (-1.0, 1.0)
     best = ("none", "max")         # the test loss is noisy and says little about samples: keep the last epoch
@@ -64,15 +72,22 @@ class DiffusionRecipe(Recipe):
     def __init__(self, config, device):
         super().__init__(config, device)
         self.points = config["dataset"] == "ring"
-        self.conditional = bool(config.get("conditional"))
-        self.n_classes = (Ring.modes if self.points else 10) if self.conditional else None
-        self.sample_rows = self.n_classes
+        k = config.get("clusters")
+        if k and (config.get("conditional") or self.points or k < 2):
+            raise ValueError(f"{self.name}: --clusters (K ≥ 2, got {k}) replaces the labels of an image dataset by "
+                             f"k-means clusters; it does not combine with --conditional or --dataset ring")
+        # a cluster run is conditional on the cluster index, and unconditional to its user (``labels``)
+        self.clusters = Clusters(k) if k else None
+        self.conditional = bool(config.get("conditional")) or self.clusters is not None
+        self.classes = bool(config.get("conditional"))          # labels that are classes: label accuracy applies
+        self.n_classes = k if k else (Ring.modes if self.points else 10) if self.conditional else None
+        self.sample_rows = self.n_classes if self.classes else None
         if self.points:
             self.samples_per_epoch, self.pictures = 1000, ("samples_gif", "ring", "reverse_process")
         else:
-            self.samples_per_epoch = 10 * self.n_classes if self.conditional else 64
+            self.samples_per_epoch = 10 * self.n_classes if self.classes else 64
             self.pictures = ("samples_gif", "reverse_process", "loss_by_time") + \
-                (("guidance_rows",) if self.conditional else ())
+                (("guidance_rows",) if self.classes else ())
         self.model = self.build().to(device)
         self.ema = AveragedModel(self.model, multi_avg_fn=ema_with_warmup(config["ema"])) \
             if config.get("ema") else None
@@ -95,7 +110,20 @@ class DiffusionRecipe(Recipe):
         return data.Compose([data.ToFloat(), data.ScaleTo(-1.0, 1.0), data.AddChannel()])   # → (N, 1, 28, 28)
 
     def modules(self):
-        return {"model": self.model, **({"model_ema": self.ema} if self.ema is not None else {})}
+        return {"model": self.model, **({"model_ema": self.ema} if self.ema is not None else {}),
+                **({"clusters": self.clusters} if self.clusters is not None else {})}
+
+    def prepare(self, dataset, train: bool) -> None:
+        """A cluster run (``clusters`` K): the dataset's labels become k-means cluster indices of its images
+        (``models/clusters.py``), fitted on the first training set this run sees (then kept in its checkpoint)."""
+        if self.clusters is None:
+            return
+        images = np.asarray(dataset.data, dtype=np.float32) / 255.0                  # (N, 28, 28) in [0, 1]
+        if not self.clusters.fitted:
+            if not train:
+                raise RuntimeError(f"{self.name}: the clusters are fitted on the training set, before the test set")
+            self.clusters.fit(images, seed=self.config["seed"])
+        dataset.targets = self.clusters.assign(images)
 
     def optimizers(self):
         return {"optimizer": self.optimizer}
@@ -190,7 +218,10 @@ class DiffusionRecipe(Recipe):
         return rng.standard_normal(shape).astype(np.float32)
 
     def labels(self, n, labels=None):
-        """None → n labels in equal runs (0 0 … 1 1 …) for a conditional run; an int → all that class."""
+        """None → n labels in equal runs (0 0 … 1 1 …) for a conditional run (a cluster run: clusters with their
+        shares of the training set, so the samples follow the data's mixture); an int → all that class."""
+        if labels is None and self.clusters is not None:
+            return self.clusters.draw(n)
         if labels is None:
             return None if not self.conditional else np.arange(n) * self.n_classes // n
         if not self.conditional:

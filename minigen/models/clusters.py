@@ -1,0 +1,136 @@
+"""k-means clusters of images: labels for a "self-conditioned" generator that never sees the true classes.
+
+Why. A class-conditional diffusion or flow model of MNIST samples far better images than an unconditional one of
+the same size and training time (here: FID 5.8 against 18.5 at 19 network evaluations): told which of a few
+broad kinds of image to draw, the network does not have to decide it from the noise, and it stops drawing
+blends of two digits. Clusters found without labels give much of that help to an unconditional model (Bao et
+al. 2022, "Why are conditional generative models better than unconditional ones?"): train the conditional model
+on cluster indices k(x) instead of classes, and sample by first drawing k with the clusters' shares π_k,
+
+    p(x) = Σ_k π_k p(x | k),
+
+which is the data distribution again: the result is an unconditional generator (no label is asked for, none was
+used to train it).
+
+k-means (Lloyd's algorithm). For points x_1 … x_N ∈ R^D and K centroids c_1 … c_K, minimise
+
+    J = Σ_i min_k ‖x_i − c_k‖²
+
+by alternating the two steps that each lower J: assign every point to its nearest centroid,
+a_i = argmin_k ‖x_i − c_k‖², then move every centroid to the mean of its points, c_k = mean{x_i : a_i = k} (the
+minimiser of Σ_{a_i = k} ‖x_i − c_k‖²). The distances come from one matrix product,
+‖x − c‖² = ‖x‖² − 2 x·c + ‖c‖² ((N, D) @ (D, K)), so an iteration over 60,000 MNIST images and 100 centroids
+costs about a second. The start matters (Lloyd's finds a local minimum): k-means++ (Arthur & Vassilvitskii 2007)
+picks the first centroid at random and each next one with probability proportional to its squared distance to
+the nearest centroid so far, which spreads them out.
+
+Here the points are the pixels themselves (D = 784, in [0, 1]). On MNIST's training set with K = 100, a cluster
+holds 87 % images of its most common digit (the "purity", measured with the labels afterwards: 59 % at K = 10,
+79 % at K = 50): clusters of pixels are groups of digits drawn alike, finer than the classes.
+
+``Clusters`` keeps the centroids (K, D) and the shares π (K,) as buffers, so they are saved in the model's
+checkpoint and a run that was trained on them samples from them. ``fit`` computes both, ``assign`` labels new
+images by their nearest centroid, ``draw`` gives n cluster indices with the shares (stratified: each cluster gets
+its share of n rounded by largest remainders, so 10,000 draws follow π to within one image).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Tensor
+from ..nn.module import Module
+
+
+def sq_distances(x, c):
+    """‖x_i − c_k‖² for points x (N, D) and centroids c (K, D): (N, K), from one product."""
+    return (x * x).sum(1)[:, None] - 2 * (x @ c.T) + (c * c).sum(1)[None, :]
+
+
+def kmeans(x, k: int, iters: int = 30, seed: int = 0):
+    """Lloyd's k-means from a k-means++ start: (centroids (k, D), assignments (N,)) of the points x (N, D).
+
+    Deterministic for a given ``seed``. Stops early when no assignment changes. An empty cluster (possible after
+    a step) keeps its centroid."""
+    n = len(x)
+    if not 1 <= k <= n:
+        raise ValueError(f"kmeans: k must lie in 1 … {n} (the number of points), got {k}")
+    rng = np.random.default_rng(seed)
+    # k-means++: the next centroid is drawn with probability ∝ squared distance to the nearest one so far
+    centroids = [x[rng.integers(n)]]
+    nearest = ((x - centroids[0]) ** 2).sum(1)                                  # (N,)
+    for _ in range(k - 1):
+        p = nearest.astype(np.float64)
+        centroids.append(x[rng.choice(n, p=p / p.sum())])
+        nearest = np.minimum(nearest, ((x - centroids[-1]) ** 2).sum(1))
+    c = np.stack(centroids)                                                     # (K, D)
+    a = None
+    for _ in range(iters):
+        new = sq_distances(x, c).argmin(1)                                      # (N,) assignment step
+        if a is not None and (new == a).all():
+            break
+        a = new
+        counts = np.bincount(a, minlength=k)                                    # (K,)
+        onehot = (a[:, None] == np.arange(k)[None, :]).astype(x.dtype)          # (N, K)
+        sums = onehot.T @ x                                                     # (K, D) update step: means
+        filled = counts > 0
+        c[filled] = sums[filled] / counts[filled, None]
+    return c, a
+
+
+def stratified(shares: np.ndarray, n: int) -> np.ndarray:
+    """n cluster indices, cluster k repeated round(n π_k) times (largest remainders, so the counts add up to n),
+    in index order: (n,) int64."""
+    exact = n * np.asarray(shares, dtype=np.float64)
+    counts = np.floor(exact).astype(np.int64)
+    rest = n - counts.sum()
+    counts[np.argsort(-(exact - counts), kind="stable")[:rest]] += 1
+    return np.repeat(np.arange(len(shares)), counts)
+
+
+class Clusters(Module):
+    """K centroids of flattened images and their shares of the training set, as buffers (saved with the model).
+
+    Not trained by gradients: ``fit`` sets them once, before training."""
+
+    def __init__(self, k: int, dim: int = 784):
+        super().__init__()
+        self.k, self.dim = k, dim
+        self.register_buffer("centroids", Tensor(np.zeros((k, dim), dtype=np.float32)))
+        self.register_buffer("shares", Tensor(np.zeros(k, dtype=np.float32)))
+
+    @property
+    def fitted(self) -> bool:
+        return float(self.shares.data.sum()) > 0
+
+    def _points(self, images) -> np.ndarray:
+        x = np.asarray(images, dtype=np.float32).reshape(len(images), -1)       # (N, D)
+        if x.shape[1] != self.dim:
+            raise ValueError(f"Clusters: images of {x.shape[1]} values each, the centroids have {self.dim}")
+        return x
+
+    def fit(self, images, seed: int = 0, iters: int = 30) -> np.ndarray:
+        """Cluster ``images`` (N, …) with values in [0, 1]; returns their cluster indices (N,)."""
+        c, a = kmeans(self._points(images), self.k, iters, seed)
+        xp = self.centroids.xp
+        self.centroids.data[...] = xp.asarray(c)
+        self.shares.data[...] = xp.asarray(np.bincount(a, minlength=self.k) / len(a))
+        return a
+
+    def assign(self, images) -> np.ndarray:
+        """Each image's nearest centroid: (N,) int64."""
+        if not self.fitted:
+            raise RuntimeError("Clusters.assign: the clusters were never fitted")
+        x, c = self._points(images), backend.to_numpy(self.centroids.data)
+        return np.concatenate([sq_distances(x[i:i + 5000], c).argmin(1) for i in range(0, len(x), 5000)])
+
+    def draw(self, n: int) -> np.ndarray:
+        """n cluster indices with the training set's shares (``stratified``)."""
+        return stratified(backend.to_numpy(self.shares.data), n)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, dim={self.dim}"
+
+
+__all__ = ["Clusters", "kmeans", "sq_distances", "stratified"]

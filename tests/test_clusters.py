@@ -1,0 +1,153 @@
+"""k-means clusters (``minigen.models.clusters``) and the cluster-conditioned ("self-conditioned") diffusion and
+flow runs built on them (``--clusters K``): an unconditional generator that never sees a label."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minigen import cli
+from minigen.models.clusters import Clusters, kmeans, sq_distances, stratified
+from minigen.serialization import load
+from minigen.train import open_run, train
+
+
+def _objective(x, c, a):
+    return float(((x - c[a]) ** 2).sum())
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 12), k=st.integers(1, 6), d=st.integers(1, 9), seed=st.integers(0, 2 ** 16))
+def test_sq_distances_match_the_definition(n, k, d, seed):
+    rng = np.random.default_rng(seed)
+    x, c = rng.standard_normal((n, d)), rng.standard_normal((k, d))
+    brute = np.array([[((xi - ck) ** 2).sum() for ck in c] for xi in x])
+    np.testing.assert_allclose(sq_distances(x, c), brute, rtol=1e-10, atol=1e-10)
+
+
+def test_kmeans_finds_separated_blobs():
+    """Five tight blobs far apart: every blob is one cluster (up to the clusters' order)."""
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((5, 3)) * 20
+    truth = rng.integers(0, 5, 400)
+    x = centres[truth] + 0.1 * rng.standard_normal((400, 3))
+    c, a = kmeans(x, 5, seed=1)
+    pairs = set(zip(truth.tolist(), a.tolist()))
+    assert len(pairs) == 5 and len({p[1] for p in pairs}) == 5          # a one-to-one map of blobs to clusters
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(5, 60), k=st.integers(1, 5), seed=st.integers(0, 2 ** 16))
+def test_kmeans_ends_at_a_fixed_point_of_lloyd(n, k, seed):
+    """At the end every point sits with its nearest centroid, and every non-empty cluster's centroid is its mean
+    (the two steps that lower J change nothing more); the objective is below the k-means++ start's."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2))
+    c, a = kmeans(x, k, iters=200, seed=seed)
+    np.testing.assert_array_equal(a, sq_distances(x, c).argmin(1))
+    for j in np.unique(a):
+        np.testing.assert_allclose(c[j], x[a == j].mean(0), atol=1e-12)
+    c0, _ = kmeans(x, k, iters=0, seed=seed)                              # the start alone
+    assert _objective(x, c, a) <= _objective(x, c0, sq_distances(x, c0).argmin(1)) + 1e-9
+
+
+def test_kmeans_refuses_more_clusters_than_points():
+    with pytest.raises(ValueError, match="kmeans: k must lie in 1 … 3"):
+        kmeans(np.zeros((3, 2)), 4)
+
+
+@settings(max_examples=50, deadline=None)
+@given(shares=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12).filter(lambda s: sum(s) > 0.01),
+       n=st.integers(0, 500))
+def test_stratified_draws_follow_the_shares_within_one(shares, n):
+    p = np.array(shares) / sum(shares)
+    drawn = stratified(p, n)
+    counts = np.bincount(drawn, minlength=len(p))
+    assert len(drawn) == n and np.all(np.abs(counts - n * p) < 1 + 1e-9)
+    assert np.all(np.diff(drawn) >= 0)                                    # in index order
+
+
+def test_clusters_module_fits_assigns_and_round_trips():
+    rng = np.random.default_rng(0)
+    images = rng.random((300, 4, 4)).astype(np.float32)
+    clusters = Clusters(6, dim=16)
+    assert not clusters.fitted
+    with pytest.raises(RuntimeError, match="never fitted"):
+        clusters.assign(images)
+    a = clusters.fit(images, seed=3)
+    assert clusters.fitted and np.isclose(float(clusters.shares.data.sum()), 1.0)
+    np.testing.assert_array_equal(clusters.assign(images), a)              # Lloyd's converged: nearest = fitted
+    copy = Clusters(6, dim=16)
+    copy.load_state_dict(clusters.state_dict())                           # buffers: saved with the model
+    np.testing.assert_array_equal(copy.assign(images), a)
+    with pytest.raises(ValueError, match="images of 9 values each, the centroids have 16"):
+        clusters.assign(np.zeros((2, 3, 3)))
+
+
+TINY = ["--dataset", "digits", "--limit", "128", "--batch-size", "32", "--epochs", "1", "--channels", "8,8,8",
+        "--steps", "3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def cluster_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cluster_run")
+    assert cli.main(["train", "flow", "--clusters", "4", *TINY, "--out", str(root / "flow")]) == 0
+    return root / "flow"
+
+
+def test_a_cluster_run_trains_on_cluster_indices_and_samples_by_their_shares(cluster_run):
+    run = open_run(cluster_run)
+    recipe = run.recipe
+    assert recipe.conditional and recipe.n_classes == 4 and not recipe.classes
+    state = load(cluster_run / "checkpoint_last.npz")
+    assert "clusters" in state["modules"]                                 # the clusters travel with the weights
+    from minigen.data import load_dataset
+    ds = load_dataset("digits", True, None, 128)
+    images = ds.data.astype(np.float32) / 255
+    recipe.prepare(ds, True)                                              # labels → nearest centroid
+    np.testing.assert_array_equal(ds.targets, recipe.clusters.assign(images))
+    shares = recipe.clusters.shares.numpy()
+    np.testing.assert_allclose(shares, np.bincount(ds.targets, minlength=4) / 128, atol=1e-6)
+    drawn = recipe.labels(1000)                                           # no label asked: the data's mixture
+    assert np.all(np.abs(np.bincount(drawn, minlength=4) - 1000 * shares) < 1 + 1e-6)
+
+
+def test_a_cluster_run_exports_and_evaluates_without_label_accuracy(cluster_run, tmp_path, monkeypatch):
+    out = tmp_path / "exported"
+    assert cli.main(["export", str(cluster_run), "--out", str(out)]) == 0
+    assert set(load(out / "checkpoint_last.npz")["modules"]) == {"model", "clusters"}
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    for run, path in ((cluster_run, a), (out, b)):                        # the same samples, clusters included
+        assert cli.main(["sample", str(run), "--n", "6", "--steps", "2", "--out", str(path)]) == 0
+    np.testing.assert_array_equal(np.load(a), np.load(b))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "classifier", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--width", "4",
+                     "--quiet", "--out", "runs/classifier-digits"]) == 0
+    assert cli.main(["eval", str(out), "--n-samples", "20", "--steps", "2", "--no-pictures"]) == 0
+    results = json.loads((out / "eval-heun-2-w1-n20.json").read_text())
+    assert "label_accuracy" not in results and results["nfe_per_sample"] == 3
+    trained = [json.loads(line) for line in (cluster_run / "metrics.jsonl").read_text().splitlines()][-1]
+    assert results["test_loss"] == pytest.approx(trained["test_loss"], rel=1e-6)   # test set relabelled alike
+
+
+def test_cluster_run_resume_is_exact(tmp_path):
+    tiny = dict(dataset="digits", batch_size=32, limit=96, progress=False, clusters=3, channels=[8, 8, 8])
+    straight = train("flow", epochs=2, out=tmp_path / "straight", **tiny)
+    half = train("flow", epochs=1, out=tmp_path / "half", **tiny)
+    train(epochs=2, resume=half, progress=False)
+    for part in ("model", "model_ema", "clusters"):
+        a, b = (load(r / "checkpoint_last.npz")["modules"][part] for r in (straight, half))
+        assert a.keys() == b.keys() and all(np.array_equal(np.asarray(a[k].numpy() if hasattr(a[k], "numpy")
+                                                                      else a[k]),
+                                                           np.asarray(b[k].numpy() if hasattr(b[k], "numpy")
+                                                                      else b[k])) for k in a), part
+
+
+@pytest.mark.parametrize("extra", [["--conditional"], ["--dataset", "ring"]])
+def test_clusters_refuse_labels_and_points(extra, tmp_path):
+    args = ["train", "flow", "--clusters", "4", "--epochs", "1", "--limit", "64", "--quiet",
+            "--out", str(tmp_path / "r"), *extra]
+    with pytest.raises(SystemExit, match="--clusters .* does not combine with --conditional or --dataset ring"):
+        cli.main(args)
