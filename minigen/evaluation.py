@@ -53,13 +53,14 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     if iw_samples:
         config["iw_samples"] = iw_samples
     test_set = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
+    classes = test_set.targets                 # the true classes, before a cluster run relabels the test set
     recipe.prepare(test_set, False)
     loader = data.DataLoader(test_set, 500, device=recipe.device, transform=recipe.transform(False),
                              seed=config["seed"] + 1)
     recipe.train(False)
     results = recipe.evaluate(loader)
     if getattr(recipe, "scored_by_evaluator", False) and config["dataset"] != "ring":
-        results.update(evaluate_generator(run, evaluator, n_samples, test_set, draw=draw))
+        results.update(evaluate_generator(run, evaluator, n_samples, test_set, draw=draw, test_labels=classes))
     if draw:
         test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
         pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
@@ -109,10 +110,12 @@ def generate(recipe, n: int, rng, labels=None, batch: int | None = None, progres
     return np.concatenate(parts)
 
 
-def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, draw: bool = True) -> dict:
+def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, draw: bool = True,
+                       test_labels=None) -> dict:
     """Score ``run``'s generator with the evaluator classifier (see the module docstring, step 2); ``test``: the
-    run's test set, if the caller has loaded it already; ``draw``: redraw least_certain.png from these samples
-    (off for a sweep: the picture stays the one of the run's own sampler)."""
+    run's test set, if the caller has loaded it already, and ``test_labels`` its true classes if its targets are
+    not (a cluster run's); ``draw``: redraw least_certain.png from these samples (off for a sweep: the picture
+    stays the one of the run's own sampler)."""
     config, recipe = run.config, run.recipe
     path = find_evaluator(run.dir, config["dataset"], evaluator)
     judge = open_evaluator(path, config["dataset"])
@@ -143,7 +146,7 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     out["sampling_seconds"] = round(seconds, 1)
     if classes:
         out["label_accuracy"] = label_accuracy(p_gen, backend.on_device(requested, judge.recipe.device))
-    test_labels = backend.on_device(test.targets[:n], judge.recipe.device)
+    test_labels = backend.on_device((test.targets if test_labels is None else test_labels)[:n], judge.recipe.device)
     out.update({"real_fid_train_vs_test": frechet_distance(*gaussian_stats(f_train), mu_test, sigma_test),
                 "real_classifier_score": classifier_score(p_test),
                 "real_class_shares": [round(s, 4) for s in class_shares(p_test)],

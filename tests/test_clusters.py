@@ -125,9 +125,16 @@ def test_a_cluster_run_exports_and_evaluates_without_label_accuracy(cluster_run,
     monkeypatch.chdir(tmp_path)
     assert cli.main(["train", "classifier", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--width", "4",
                      "--quiet", "--out", "runs/classifier-digits"]) == 0
+    import minigen.evaluation as evaluation
+    seen = []                                             # the labels the real images' accuracy is measured against
+    real = evaluation.label_accuracy
+    monkeypatch.setattr(evaluation, "label_accuracy",
+                        lambda p, labels: seen.append(np.asarray(labels)) or real(p, labels))
     assert cli.main(["eval", str(out), "--n-samples", "20", "--steps", "2", "--no-pictures"]) == 0
     results = json.loads((out / "eval-heun-2-w1-n20.json").read_text())
     assert "label_accuracy" not in results and results["nfe_per_sample"] == 3
+    from minigen.data import load_dataset
+    np.testing.assert_array_equal(seen[-1], load_dataset("digits", False, None, 128).targets[:20])  # true classes
     trained = [json.loads(line) for line in (cluster_run / "metrics.jsonl").read_text().splitlines()][-1]
     assert results["test_loss"] == pytest.approx(trained["test_loss"], rel=1e-6)   # test set relabelled alike
 
