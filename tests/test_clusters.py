@@ -53,6 +53,15 @@ def test_kmeans_ends_at_a_fixed_point_of_lloyd(n, k, seed):
     assert _objective(x, c, a) <= _objective(x, c0, sq_distances(x, c0).argmin(1)) + 1e-9
 
 
+@pytest.mark.parametrize("iters", [0, 1, 2])
+def test_kmeans_stopped_early_returns_the_assignments_of_its_centroids(iters):
+    """Out of iterations before converging, the assignments still belong to the returned centroids (they were
+    one update behind, so a cluster run's shares differed from the labels it trained on)."""
+    x = np.random.default_rng(0).standard_normal((2000, 2))
+    c, a = kmeans(x, 8, iters=iters, seed=0)
+    np.testing.assert_array_equal(a, sq_distances(x, c).argmin(1))
+
+
 def test_kmeans_refuses_more_clusters_than_points():
     with pytest.raises(ValueError, match="kmeans: k must lie in 1 … 3"):
         kmeans(np.zeros((3, 2)), 4)

@@ -76,6 +76,8 @@ def kmeans(x, k: int, iters: int = 30, seed: int = 0):
         sums = onehot.T @ x                                                     # (K, D) update step: means
         filled = counts > 0
         c[filled] = sums[filled] / counts[filled, None]
+    else:                                   # out of iterations: assign once more, so a matches the centroids c
+        a = sq_distances(x, c).argmin(1)
     return c, a
 
 
