@@ -163,10 +163,11 @@ def export_run(run_dir, out, command: str | None = None, sampling: dict | None =
     recipe, config = run.recipe, dict(run.config)
     modules = recipe.modules()
     averaged = getattr(recipe, "ema", None) is not None
-    weights = {"model": recipe.network.state_dict()} if averaged else \
-        {k: m.state_dict() for k, m in modules.items()}
-    if getattr(recipe, "clusters", None) is not None:       # a cluster run samples from its clusters' shares
-        weights["clusters"] = recipe.clusters.state_dict()
+    # every module but the average's own copy (a cluster run keeps its clusters); the average, when the run
+    # keeps one, saved as the model itself
+    weights = {k: m.state_dict() for k, m in modules.items() if k != "model_ema"}
+    if averaged:
+        weights["model"] = recipe.network.state_dict()
     config.update(exported_from=str(run_dir), trained_epochs=run.epoch, trained_steps=run.step,
                   trained_minutes=round(run.seconds / 60, 1), command=command or config.get("command"))
     if averaged:

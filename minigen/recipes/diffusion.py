@@ -119,11 +119,12 @@ class DiffusionRecipe(Recipe):
         if self.clusters is None:
             return
         images = np.asarray(dataset.data, dtype=np.float32) / 255.0                  # (N, 28, 28) in [0, 1]
-        if not self.clusters.fitted:
-            if not train:
-                raise RuntimeError(f"{self.name}: the clusters are fitted on the training set, before the test set")
-            self.clusters.fit(images, seed=self.config["seed"])
-        dataset.targets = self.clusters.assign(images)
+        if self.clusters.fitted:
+            dataset.targets = self.clusters.assign(images)
+        elif train:                                  # fit's assignments are the nearest centroids already
+            dataset.targets = self.clusters.fit(images, seed=self.config["seed"])
+        else:
+            raise RuntimeError(f"{self.name}: the clusters are fitted on the training set, before the test set")
 
     def optimizers(self):
         return {"optimizer": self.optimizer}
