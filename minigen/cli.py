@@ -137,9 +137,13 @@ def _sample(args) -> int:
     out = args.out or str(run.dir / "samples.png")
     if not out.endswith((".png", ".npy")):
         raise SystemExit(f"minigen sample: --out must end in .png or .npy, got {out!r}")
-    noise = recipe.noise(args.n, np.random.default_rng(args.seed))
+    rng = np.random.default_rng(args.seed)
+    noise = recipe.noise(args.n, rng)
+    labels = args.label
+    if labels is None and getattr(recipe, "clusters", None) is not None:
+        labels = recipe.labels(args.n, rng=rng)                         # a cluster run: clusters drawn with --seed
     try:
-        images = recipe.sample(noise, labels=args.label)               # (N, 28, 28) in [0, 1]
+        images = recipe.sample(noise, labels=labels)                   # (N, 28, 28) in [0, 1]
     except ValueError as e:
         raise SystemExit(f"minigen sample: {e}") from None
     if out.endswith(".npy"):                                            # float32 (N, 1, 28, 28) in [0, 1]

@@ -126,7 +126,11 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     rng = np.random.default_rng([config["seed"], 99])
     recipe.train(False)
     classes = recipe.conditional and getattr(recipe, "classes", True)     # not a cluster run's clusters
-    requested = (np.arange(n) % recipe.n_classes if classes else recipe.labels(n)) if recipe.conditional else None
+    requested = None
+    if classes:
+        requested = np.arange(n) % recipe.n_classes                            # balanced classes
+    elif recipe.conditional:             # a cluster run: clusters by their shares (own generator: the same noise)
+        requested = recipe.labels(n, rng=np.random.default_rng([config["seed"], 98]))
     started = time.time()
     generated = generate(recipe, n, rng, requested)                        # (n, 28, 28) in [0, 1]
     seconds = time.time() - started
@@ -146,11 +150,11 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     out["sampling_seconds"] = round(seconds, 1)
     if classes:
         out["label_accuracy"] = label_accuracy(p_gen, backend.on_device(requested, judge.recipe.device))
-    test_labels = backend.on_device((test.targets if test_labels is None else test_labels)[:n], judge.recipe.device)
+    truth = backend.on_device((test.targets if test_labels is None else test_labels)[:n], judge.recipe.device)
     out.update({"real_fid_train_vs_test": frechet_distance(*gaussian_stats(f_train), mu_test, sigma_test),
                 "real_classifier_score": classifier_score(p_test),
                 "real_class_shares": [round(s, 4) for s in class_shares(p_test)],
-                "real_accuracy": label_accuracy(p_test, test_labels),
+                "real_accuracy": label_accuracy(p_test, truth),
                 "real_uncertain_share": uncertain_share(p_test)})
     if draw:
         viz.image_grid(generated[least_certain(p_gen)], nrow=8, path=Path(run.dir) / "least_certain.png",

@@ -150,7 +150,11 @@ def reverse_process(recipe, run_dir, test_x, test_y, n: int = 8, columns: int = 
     rng = np.random.default_rng([recipe.config["seed"], 13])
     points = recipe.points
     noise = recipe.noise(1000 if points else n, rng)
-    labels = None if not recipe.conditional else np.arange(len(noise)) % recipe.n_classes
+    labels = None
+    if recipe.conditional and getattr(recipe, "classes", True):
+        labels = np.arange(len(noise)) % recipe.n_classes                      # one row per class, in turn
+    elif recipe.conditional:
+        labels = recipe.labels(len(noise), rng=rng)                             # a cluster run: its mixture
     _, nfe, states = recipe.generate(noise, labels, trajectory=True)
     steps = len(states) - 1
     picks = np.unique(np.round(np.linspace(0, steps, columns)).astype(int))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minigen import cli
-from minigen.models.clusters import Clusters, kmeans, sq_distances, stratified
+from minigen.models.clusters import Clusters, kmeans, sq_distances, systematic
 from minigen.serialization import load
 from minigen.train import open_run, train
 
@@ -67,15 +67,37 @@ def test_kmeans_refuses_more_clusters_than_points():
         kmeans(np.zeros((3, 2)), 4)
 
 
+def test_kmeans_names_too_few_distinct_points():
+    x = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5)                    # 10 points, 2 distinct
+    with pytest.raises(ValueError, match="only 2 distinct values, fewer than k = 3"):
+        kmeans(x, 3)
+
+
 @settings(max_examples=50, deadline=None)
 @given(shares=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12).filter(lambda s: sum(s) > 0.01),
-       n=st.integers(0, 500))
-def test_stratified_draws_follow_the_shares_within_one(shares, n):
+       n=st.integers(0, 500), offset=st.floats(0.0, 1.0, exclude_max=True))
+def test_systematic_draws_follow_the_shares_within_one(shares, n, offset):
     p = np.array(shares) / sum(shares)
-    drawn = stratified(p, n)
+    drawn = systematic(p, n, offset)
     counts = np.bincount(drawn, minlength=len(p))
-    assert len(drawn) == n and np.all(np.abs(counts - n * p) < 1 + 1e-9)
+    assert len(drawn) == n and len(counts) == len(p)                      # no index past the last cluster
+    assert np.all(np.abs(counts - n * p) < 1 + 1e-9)
+    assert np.all(counts[p == 0] == 0)
     assert np.all(np.diff(drawn) >= 0)                                    # in index order
+
+
+def test_small_draws_are_random_with_the_shares():
+    """n < K: which clusters appear depends on the generator, each with probability n·π_k (a fixed offset would
+    always give the same few clusters, whatever the seed)."""
+    clusters = Clusters(4, dim=1)
+    shares = np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32)
+    clusters.shares.data[...] = shares
+    rng = np.random.default_rng(0)
+    seen = np.zeros(4)
+    for _ in range(4000):
+        seen += np.bincount(clusters.draw(1, rng), minlength=4)
+    np.testing.assert_allclose(seen / 4000, shares, atol=0.03)
+    np.testing.assert_array_equal(clusters.draw(3), clusters.draw(3))     # without a generator: fixed
 
 
 def test_clusters_module_fits_assigns_and_round_trips():
@@ -119,7 +141,7 @@ def test_a_cluster_run_trains_on_cluster_indices_and_samples_by_their_shares(clu
     np.testing.assert_array_equal(ds.targets, recipe.clusters.assign(images))
     shares = recipe.clusters.shares.numpy()
     np.testing.assert_allclose(shares, np.bincount(ds.targets, minlength=4) / 128, atol=1e-6)
-    drawn = recipe.labels(1000)                                           # no label asked: the data's mixture
+    drawn = recipe.labels(1000, rng=np.random.default_rng(0))            # no label asked: the data's mixture
     assert np.all(np.abs(np.bincount(drawn, minlength=4) - 1000 * shares) < 1 + 1e-6)
 
 
@@ -159,6 +181,34 @@ def test_cluster_run_resume_is_exact(tmp_path):
                                                                       else a[k]),
                                                            np.asarray(b[k].numpy() if hasattr(b[k], "numpy")
                                                                       else b[k])) for k in a), part
+
+
+def test_cluster_run_trains_on_cluster_indices_and_resume_keeps_its_clusters(tmp_path, monkeypatch):
+    """The training loop relabels its batches with the clusters (the labels train_step gets are each image's
+    nearest centroid, not its digit); a resumed run loads its clusters and never fits them again."""
+    from minigen.models.clusters import Clusters as ClustersClass
+    from minigen.recipes.diffusion import DiffusionRecipe
+    seen, fits = [], []
+    step, fit = DiffusionRecipe.train_step, ClustersClass.fit
+    monkeypatch.setattr(DiffusionRecipe, "train_step",
+                        lambda self, x, y, i: seen.append((x.numpy(), y.numpy(), self.clusters)) or step(self, x, y, i))
+    monkeypatch.setattr(ClustersClass, "fit", lambda self, *a, **k: fits.append(1) or fit(self, *a, **k))
+    tiny = dict(dataset="digits", batch_size=32, limit=96, progress=False, clusters=3, channels=[8, 8, 8])
+    half = train("flow", epochs=1, out=tmp_path / "half", **tiny)
+    assert len(fits) == 1 and len(seen) == 3
+    for x, y, clusters in seen:
+        np.testing.assert_array_equal(y, clusters.assign((x + 1) / 2))   # [-1, 1] → the [0, 1] it was fitted on
+    train(epochs=2, resume=half, progress=False)
+    assert len(fits) == 1 and len(seen) == 6                              # resumed: clusters loaded, not refitted
+    for x, y, clusters in seen[3:]:
+        np.testing.assert_array_equal(y, clusters.assign((x + 1) / 2))
+
+
+@pytest.mark.parametrize("k", ["0", "1"])
+def test_clusters_need_two(k, tmp_path):
+    with pytest.raises(SystemExit, match=f"--clusters K \\(K ≥ 2, got {k}\\)"):
+        cli.main(["train", "flow", "--clusters", k, "--epochs", "1", "--limit", "64", "--quiet",
+                  "--out", str(tmp_path / "r")])
 
 
 @pytest.mark.parametrize("extra", [["--conditional"], ["--dataset", "ring"]])

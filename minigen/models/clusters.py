@@ -30,8 +30,10 @@ holds 87 % images of its most common digit (the "purity", measured with the labe
 
 ``Clusters`` keeps the centroids (K, D) and the shares π (K,) as buffers, so they are saved in the model's
 checkpoint and a run that was trained on them samples from them. ``fit`` computes both, ``assign`` labels new
-images by their nearest centroid, ``draw`` gives n cluster indices with the shares (stratified: each cluster gets
-its share of n rounded by largest remainders, so 10,000 draws follow π to within one image).
+images by their nearest centroid, ``draw`` gives n cluster indices with the shares by systematic sampling: n
+evenly spaced points (u + i)/n, i = 0 … n − 1, with one random offset u ~ U[0, 1), each read off the cumulative
+shares. Cluster k covers an interval of length π_k, which holds ⌊nπ_k⌋ or ⌈nπ_k⌉ of the points, so 10,000 draws
+follow π to within one image, and a small draw (n < K) is a random one: cluster k appears with probability nπ_k.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def kmeans(x, k: int, iters: int = 30, seed: int = 0):
     nearest = ((x - centroids[0]) ** 2).sum(1)                                  # (N,)
     for _ in range(k - 1):
         p = nearest.astype(np.float64)
+        if p.sum() == 0:                          # every point sits on a centroid already
+            raise ValueError(f"kmeans: the {n} points take only {len(centroids)} distinct values, fewer than "
+                             f"k = {k} clusters")
         centroids.append(x[rng.choice(n, p=p / p.sum())])
         nearest = np.minimum(nearest, ((x - centroids[-1]) ** 2).sum(1))
     c = np.stack(centroids)                                                     # (K, D)
@@ -81,14 +86,16 @@ def kmeans(x, k: int, iters: int = 30, seed: int = 0):
     return c, a
 
 
-def stratified(shares: np.ndarray, n: int) -> np.ndarray:
-    """n cluster indices, cluster k repeated round(n π_k) times (largest remainders, so the counts add up to n),
-    in index order: (n,) int64."""
-    exact = n * np.asarray(shares, dtype=np.float64)
-    counts = np.floor(exact).astype(np.int64)
-    rest = n - counts.sum()
-    counts[np.argsort(-(exact - counts), kind="stable")[:rest]] += 1
-    return np.repeat(np.arange(len(shares)), counts)
+def systematic(shares: np.ndarray, n: int, offset: float = 0.5) -> np.ndarray:
+    """n cluster indices by systematic sampling: the points (offset + i)/n, i = 0 … n − 1, read off the cumulative
+    shares; cluster k gets ⌊nπ_k⌋ or ⌈nπ_k⌉ of them, in index order: (n,) int64. ``offset`` in [0, 1) (drawn
+    uniformly, the draw is random with P(k appears) = nπ_k when nπ_k ≤ 1)."""
+    if not 0 <= offset < 1:
+        raise ValueError(f"systematic: offset must lie in [0, 1), got {offset}")
+    edges = np.cumsum(np.asarray(shares, dtype=np.float64))                    # (K,)
+    edges /= edges[-1]                                                          # the last edge is 1 exactly
+    points = (offset + np.arange(n)) / n                                        # (n,) in [0, 1)
+    return np.searchsorted(edges, points, side="right").astype(np.int64)
 
 
 class Clusters(Module):
@@ -107,7 +114,8 @@ class Clusters(Module):
         return float(self.shares.data.sum()) > 0
 
     def _points(self, images) -> np.ndarray:
-        x = np.asarray(images, dtype=np.float32).reshape(len(images), -1)       # (N, D)
+        x = images if isinstance(images, (np.ndarray, list, tuple)) else backend.to_numpy(images)   # CuPy → host
+        x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)                 # (N, D)
         if x.shape[1] != self.dim:
             raise ValueError(f"Clusters: images of {x.shape[1]} values each, the centroids have {self.dim}")
         return x
@@ -127,12 +135,14 @@ class Clusters(Module):
         x, c = self._points(images), backend.to_numpy(self.centroids.data)
         return np.concatenate([sq_distances(x[i:i + 5000], c).argmin(1) for i in range(0, len(x), 5000)])
 
-    def draw(self, n: int) -> np.ndarray:
-        """n cluster indices with the training set's shares (``stratified``)."""
-        return stratified(backend.to_numpy(self.shares.data), n)
+    def draw(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """n cluster indices with the training set's shares (``systematic``), the offset drawn from ``rng``
+        (without one: 0.5, the same indices every time, as for the pictures drawn each epoch)."""
+        offset = 0.5 if rng is None else float(rng.random())
+        return systematic(backend.to_numpy(self.shares.data), n, offset)
 
     def extra_repr(self) -> str:
         return f"k={self.k}, dim={self.dim}"
 
 
-__all__ = ["Clusters", "kmeans", "sq_distances", "stratified"]
+__all__ = ["Clusters", "kmeans", "sq_distances", "systematic"]

@@ -61,7 +61,8 @@ class Recipe:
         return {}
 
     def prepare(self, dataset, train: bool) -> None:
-        """Called on the training set, then the test set, once loaded (the training loop, ``minigen eval``)."""
+        """Called on a dataset once loaded, before batches are drawn from it: the training loop calls it on the
+        training set, then the test set; ``minigen eval`` on the test set only."""
 
     # --- drawing -----------------------------------------------------------------------------------------
     def noise(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -73,11 +73,11 @@ class DiffusionRecipe(Recipe):
         super().__init__(config, device)
         self.points = config["dataset"] == "ring"
         k = config.get("clusters")
-        if k and (config.get("conditional") or self.points or k < 2):
-            raise ValueError(f"{self.name}: --clusters (K ≥ 2, got {k}) replaces the labels of an image dataset by "
+        if k is not None and (config.get("conditional") or self.points or k < 2):
+            raise ValueError(f"{self.name}: --clusters K (K ≥ 2, got {k}) replaces the labels of an image dataset by "
                              f"k-means clusters; it does not combine with --conditional or --dataset ring")
         # a cluster run is conditional on the cluster index, and unconditional to its user (``labels``)
-        self.clusters = Clusters(k) if k else None
+        self.clusters = Clusters(k) if k is not None else None
         self.conditional = bool(config.get("conditional")) or self.clusters is not None
         self.classes = bool(config.get("conditional"))          # labels that are classes: label accuracy applies
         self.n_classes = k if k else (Ring.modes if self.points else 10) if self.conditional else None
@@ -203,7 +203,8 @@ class DiffusionRecipe(Recipe):
         if eta is not None and (eta < 0 or (eta and family == "flow")):
             raise ValueError(f"{self.name}: eta applies to the ddim sampler and must be ≥ 0, got {eta}")
         if guidance is not None and not self.conditional:
-            raise ValueError(f"{self.name}: --guidance needs a conditional run (train with --conditional)")
+            raise ValueError(f"{self.name}: --guidance needs a conditional run (train with --conditional or "
+                             f"--clusters K)")
 
     def option(self, key):
         value = self.sampling.get(key, self.config.get(key))
@@ -218,15 +219,17 @@ class DiffusionRecipe(Recipe):
         shape = (n, 2) if self.points else (n, 1, 28, 28)
         return rng.standard_normal(shape).astype(np.float32)
 
-    def labels(self, n, labels=None):
+    def labels(self, n, labels=None, rng=None):
         """None → n labels in equal runs (0 0 … 1 1 …) for a conditional run (a cluster run: clusters with their
-        shares of the training set, so the samples follow the data's mixture); an int → all that class."""
+        shares of the training set, so the samples follow the data's mixture, drawn with ``rng``: see
+        ``Clusters.draw``); an int → all that class."""
         if labels is None and self.clusters is not None:
-            return self.clusters.draw(n)
+            return self.clusters.draw(n, rng)
         if labels is None:
             return None if not self.conditional else np.arange(n) * self.n_classes // n
         if not self.conditional:
-            raise ValueError(f"{self.name}: --label needs a conditional run (train with --conditional)")
+            raise ValueError(f"{self.name}: --label needs a conditional run (train with --conditional or "
+                             f"--clusters K)")
         labels = np.broadcast_to(np.asarray(labels, dtype=np.int64), (n,))
         if labels.min() < 0 or labels.max() >= self.n_classes:
             raise ValueError(f"{self.name}: labels must lie in 0 … {self.n_classes - 1}, got {labels.min()} … "
