@@ -36,6 +36,7 @@ def _bench(args) -> int:
 def _train(args) -> int:
     options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
                                              "width", "ema", "time_limit", "conditional", "clusters", "attention",
+                                             "cluster_features",
                                              "schedule", "p_uncond", "warmup", "sampler", "steps", "eta",
                                              "guidance", "task", "mask", "scale", "sigma")}
     if getattr(args, "command_line", None):
@@ -226,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--clusters", type=int, metavar="K",
                        help="ddpm, flow: condition on K k-means clusters of the training images instead of labels "
                             "(none are used) and sample clusters by their shares: an unconditional generator")
+    train.add_argument("--cluster-features", choices=["pixels", "deskewed"],
+                       help="ddpm, flow with --clusters: what k-means compares, the pixels (default) or the images "
+                            "sheared upright (deskewed: clusters closer to the digits)")
     train.add_argument("--p-uncond", type=float, help="ddpm, flow: probability of dropping the label (default 0.1)")
     train.add_argument("--channels", help="ddpm, flow: U-Net widths at 28, 14 and 7 pixels, e.g. 32,64,64")
     train.add_argument("--attention", action=argparse.BooleanOptionalAction, default=None,

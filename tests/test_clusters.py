@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from minigen import cli
-from minigen.models.clusters import Clusters, kmeans, sq_distances, systematic
+from minigen.models.clusters import Clusters, deskew, kmeans, sq_distances, systematic
 from minigen.serialization import load
 from minigen.train import open_run, train
 
@@ -76,6 +76,7 @@ def test_kmeans_names_too_few_distinct_points():
 @settings(max_examples=50, deadline=None)
 @given(shares=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12).filter(lambda s: sum(s) > 0.01),
        n=st.integers(0, 500), offset=st.floats(0.0, 1.0, exclude_max=True))
+@example(shares=[1.0], n=2, offset=0.9999999999999999)        # (offset + 1)/2 rounds to 1.0: past the last edge
 def test_systematic_draws_follow_the_shares_within_one(shares, n, offset):
     p = np.array(shares) / sum(shares)
     drawn = systematic(p, n, offset)
@@ -211,9 +212,65 @@ def test_clusters_need_two(k, tmp_path):
                   "--out", str(tmp_path / "r")])
 
 
+def test_cluster_features_need_clusters(tmp_path):
+    with pytest.raises(SystemExit, match="--cluster-features deskewed needs --clusters K"):
+        cli.main(["train", "flow", "--cluster-features", "deskewed", "--epochs", "1", "--limit", "64", "--quiet",
+                  "--out", str(tmp_path / "r")])
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("extra", [["--conditional"], ["--dataset", "ring"]])
 def test_clusters_refuse_labels_and_points(extra, tmp_path):
     args = ["train", "flow", "--clusters", "4", "--epochs", "1", "--limit", "64", "--quiet",
             "--out", str(tmp_path / "r"), *extra]
     with pytest.raises(SystemExit, match="--clusters .* does not combine with --conditional or --dataset ring"):
         cli.main(args)
+
+
+def _deskew_one_row_at_a_time(img):
+    """The plain twin of ``deskew``: moments by their definitions, each row shifted with np.interp."""
+    rows, cols = np.mgrid[:img.shape[0], :img.shape[1]].astype(np.float64)
+    mass = img.sum()
+    r_mean, c_mean = (rows * img).sum() / mass, (cols * img).sum() / mass
+    alpha = ((rows - r_mean) * (cols - c_mean) * img).sum() / ((rows - r_mean) ** 2 * img).sum()
+    c = np.arange(img.shape[1], dtype=np.float64)
+    padded_c = np.concatenate([[-1.0], c, [img.shape[1]]])                 # zeros one column beyond each side
+    return np.stack([np.interp(c + alpha * (r - r_mean), padded_c, np.concatenate([[0.0], img[r], [0.0]]))
+                     for r in range(img.shape[0])])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), slant=st.floats(-0.6, 0.6), h=st.integers(4, 12), w=st.integers(4, 12))
+def test_deskew_matches_its_plain_twin_and_removes_the_slant(seed, slant, h, w):
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w))
+    r = np.arange(h)
+    cols = np.clip(np.round(w / 2 + slant * (r - h / 2)).astype(int), 0, w - 1)
+    img[r, cols] = 1.0                                                   # a slanted stroke
+    img += 0.3 * rng.random((h, w)) * (rng.random((h, w)) < 0.2)         # and some specks
+    out = deskew(img[None].astype(np.float32))[0]
+    np.testing.assert_allclose(out, _deskew_one_row_at_a_time(img), atol=1e-5)
+
+
+def test_deskew_makes_a_sheared_stroke_upright():
+    img = np.zeros((20, 20), np.float32)
+    for r in range(2, 18):
+        img[r, 4 + r // 2] = 1.0                                         # a stroke leaning right, 1 column per 2 rows
+    out = deskew(img[None])[0]
+    rows, cols = np.mgrid[:20, :20]
+    cov = lambda x: (((rows - (rows * x).sum() / x.sum()) * (cols - (cols * x).sum() / x.sum()) * x).sum()  # noqa: E731
+                     / x.sum())
+    assert abs(cov(img)) > 5 and abs(cov(out)) < 0.3                       # the row-column covariance is gone
+    assert out.sum() == pytest.approx(img.sum(), rel=0.05)                  # ink is moved, not lost
+
+
+def test_deskewed_clusters_are_k_means_of_the_deskewed_images():
+    images = np.random.default_rng(0).random((60, 8, 8)).astype(np.float32) ** 4     # sparse random strokes
+    clusters = Clusters(5, dim=64, features="deskewed")
+    a = clusters.fit(images, seed=1)
+    centroids, expected = kmeans(deskew(images).reshape(60, -1), 5, 30, seed=1)
+    np.testing.assert_array_equal(a, expected)
+    np.testing.assert_allclose(clusters.centroids.numpy(), centroids, rtol=1e-6)
+    np.testing.assert_array_equal(clusters.assign(images[::-1]), expected[::-1])    # new images are deskewed too
+    with pytest.raises(ValueError, match="features must be one of pixels, deskewed"):
+        Clusters(2, features="edges")

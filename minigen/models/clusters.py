@@ -24,9 +24,19 @@ costs about a second. The start matters (Lloyd's finds a local minimum): k-means
 picks the first centroid at random and each next one with probability proportional to its squared distance to
 the nearest centroid so far, which spreads them out.
 
-Here the points are the pixels themselves (D = 784, in [0, 1]). On MNIST's training set with K = 100, a cluster
-holds 87 % images of its most common digit (the "purity", measured with the labels afterwards: 59 % at K = 10,
-79 % at K = 50): clusters of pixels are groups of digits drawn alike, finer than the classes.
+The points (``features``). ``pixels``: the images themselves (D = 784, in [0, 1]). On MNIST's training set with
+K = 100, a cluster holds 87 % images of its most common digit (the "purity", measured with the labels
+afterwards: 59 % at K = 10, 79 % at K = 50): clusters of pixels are groups of digits drawn alike, finer than the
+classes. Much of what separates two images of one digit is slant, which pixels count as a large distance.
+``deskewed``: each image sheared upright first (``deskew``), then its pixels: purity 91.7 % at K = 100, 93.9 %
+at K = 200 (pixels: 90.0 %). The generator still learns and draws the original images; only the clustering
+looks at the deskewed ones.
+
+Deskewing (a shear from the image's moments). Treat the ink as a mass distribution over pixel coordinates
+(row r, column c), weights the pixel values: means r̄, c̄, row variance σ_r² and covariance σ_rc. A slanted
+digit has σ_rc ≠ 0 (its column drifts with its row). The shear c' = c − α (r − r̄) gives
+cov(r, c') = σ_rc − α σ_r², which is 0 for α = σ_rc / σ_r²: the upright image reads, at row r and column c, the
+original at column c + α (r − r̄) (linear interpolation between the two nearest columns, 0 outside).
 
 ``Clusters`` keeps the centroids (K, D) and the shares π (K,) as buffers, so they are saved in the model's
 checkpoint and a run that was trained on them samples from them. ``fit`` computes both, ``assign`` labels new
@@ -43,6 +53,31 @@ import numpy as np
 from .. import backend
 from ..autograd import Tensor
 from ..nn.module import Module
+
+
+def deskew(images: np.ndarray) -> np.ndarray:
+    """Shear each image (N, H, W) so its ink has no row-column covariance (see above): (N, H, W) float32."""
+    x = np.asarray(images, dtype=np.float32)
+    n, h, w = x.shape
+    r, c = np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32)
+    mass = x.sum((1, 2)) + 1e-8                                                 # (N,)
+    rows, cols = x.sum(2), x.sum(1)                                             # (N, H), (N, W) marginals
+    r_mean, c_mean = rows @ r / mass, cols @ c / mass                           # (N,)
+    dr = r[None, :] - r_mean[:, None]                                           # (N, H)
+    var_r = (rows * dr ** 2).sum(1) / mass
+    cov_rc = (dr[:, :, None] * (c[None, None, :] - c_mean[:, None, None]) * x).sum((1, 2)) / mass
+    alpha = cov_rc / np.maximum(var_r, 1e-8)                                    # (N,)
+    src = c[None, None, :] + (alpha[:, None] * dr)[:, :, None]                 # (N, H, W) column to read
+    left = np.floor(src).astype(np.int64)
+    frac = src - left
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1)))                                # a zero column on each side
+
+    def at(col):                                                                # x[n, r, col], 0 outside
+        return np.take_along_axis(padded, np.clip(col, -1, w) + 1, axis=2)
+    return ((1 - frac) * at(left) + frac * at(left + 1)).astype(np.float32)
+
+
+FEATURES = {"pixels": lambda images: images, "deskewed": deskew}
 
 
 def sq_distances(x, c):
@@ -94,7 +129,7 @@ def systematic(shares: np.ndarray, n: int, offset: float = 0.5) -> np.ndarray:
         raise ValueError(f"systematic: offset must lie in [0, 1), got {offset}")
     edges = np.cumsum(np.asarray(shares, dtype=np.float64))                    # (K,)
     edges /= edges[-1]                                                          # the last edge is 1 exactly
-    points = (offset + np.arange(n)) / n                                        # (n,) in [0, 1)
+    points = np.minimum((offset + np.arange(n)) / n, np.nextafter(1.0, 0.0))  # (n,) in [0, 1), rounding kept < 1
     return np.searchsorted(edges, points, side="right").astype(np.int64)
 
 
@@ -103,9 +138,11 @@ class Clusters(Module):
 
     Not trained by gradients: ``fit`` sets them once, before training."""
 
-    def __init__(self, k: int, dim: int = 784):
+    def __init__(self, k: int, dim: int = 784, features: str = "pixels"):
         super().__init__()
-        self.k, self.dim = k, dim
+        if features not in FEATURES:
+            raise ValueError(f"Clusters: features must be one of {', '.join(FEATURES)}, got {features!r}")
+        self.k, self.dim, self.features = k, dim, features
         self.register_buffer("centroids", Tensor(np.zeros((k, dim), dtype=np.float32)))
         self.register_buffer("shares", Tensor(np.zeros(k, dtype=np.float32)))
 
@@ -118,6 +155,9 @@ class Clusters(Module):
         x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)                 # (N, D)
         if x.shape[1] != self.dim:
             raise ValueError(f"Clusters: images of {x.shape[1]} values each, the centroids have {self.dim}")
+        if self.features != "pixels":                   # (N, H, W), square images → the same, upright → (N, D)
+            side = int(round(self.dim ** 0.5))
+            x = FEATURES[self.features](x.reshape(len(x), side, side)).reshape(len(x), -1)
         return x
 
     def fit(self, images, seed: int = 0, iters: int = 30) -> np.ndarray:
@@ -142,7 +182,7 @@ class Clusters(Module):
         return systematic(backend.to_numpy(self.shares.data), n, offset)
 
     def extra_repr(self) -> str:
-        return f"k={self.k}, dim={self.dim}"
+        return f"k={self.k}, dim={self.dim}, features={self.features}"
 
 
-__all__ = ["Clusters", "kmeans", "sq_distances", "systematic"]
+__all__ = ["Clusters", "FEATURES", "deskew", "kmeans", "sq_distances", "systematic"]

@@ -7,7 +7,8 @@ network also sees the label, replaced by "no label" with probability ``p_uncond`
 conditional and the unconditional model that classifier-free guidance combines.
 
 With ``--clusters K`` the labels are not the classes but k-means clusters of the training images
-(``models/clusters.py``; fitted once when training starts, kept in the checkpoint as the ``clusters`` module):
+(``models/clusters.py``; fitted once when training starts, kept in the checkpoint as the ``clusters`` module; on
+the pixels, or with ``--cluster-features deskewed`` on the images sheared upright):
 the network learns p(x | cluster), and sampling draws the cluster with its share of the training set first, so
 the samples follow p(x) = Σ_k π_k p(x | k). No label is used, in training or sampling: it is an unconditional
 generator, and a much better one than the same network without the clusters (a conditional network need not decide
@@ -60,7 +61,8 @@ class DiffusionRecipe(Recipe):
     """DDPM: ε-prediction on a fixed noise schedule (``schedule`` linear | cosine, T = 1000 steps)."""
     name = "ddpm"
     defaults = dict(epochs=20, batch_size=128, lr=1e-3, warmup=200, channels=[32, 64, 64], attention=False,
-                    ema=0.999, conditional=False, clusters=None, p_uncond=0.1, schedule="linear", sampler=None,
+                    ema=0.999, conditional=False, clusters=None, cluster_features="pixels", p_uncond=0.1,
+                    schedule="linear", sampler=None,
                     steps=50, eta=0.0, guidance=None)
     dataset_defaults = {"ring": dict(epochs=40, lr=2e-3, ema=0.99, steps=100)}
     pixel_range = (-1.0, 1.0)
@@ -77,7 +79,10 @@ class DiffusionRecipe(Recipe):
             raise ValueError(f"{self.name}: --clusters K (K ≥ 2, got {k}) replaces the labels of an image dataset by "
                              f"k-means clusters; it does not combine with --conditional or --dataset ring")
         # a cluster run is conditional on the cluster index, and unconditional to its user (``labels``)
-        self.clusters = Clusters(k) if k is not None else None
+        features = config.get("cluster_features") or "pixels"
+        if k is None and features != "pixels":
+            raise ValueError(f"{self.name}: --cluster-features {features} needs --clusters K")
+        self.clusters = Clusters(k, features=features) if k is not None else None
         self.conditional = bool(config.get("conditional")) or self.clusters is not None
         self.classes = bool(config.get("conditional"))          # labels that are classes: label accuracy applies
         self.n_classes = k if k else (Ring.modes if self.points else 10) if self.conditional else None
