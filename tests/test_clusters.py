@@ -207,7 +207,7 @@ def test_cluster_run_trains_on_cluster_indices_and_resume_keeps_its_clusters(tmp
 
 @pytest.mark.parametrize("k", ["0", "1"])
 def test_clusters_need_two(k, tmp_path):
-    with pytest.raises(SystemExit, match=f"--clusters K \\(K ≥ 2, got {k}\\)"):
+    with pytest.raises(SystemExit, match=f"--clusters K needs K ≥ 2 clusters, got {k}"):
         cli.main(["train", "flow", "--clusters", k, "--epochs", "1", "--limit", "64", "--quiet",
                   "--out", str(tmp_path / "r")])
 
@@ -241,7 +241,7 @@ def _deskew_one_row_at_a_time(img):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2 ** 16), slant=st.floats(-0.6, 0.6), h=st.integers(4, 12), w=st.integers(4, 12))
-def test_deskew_matches_its_plain_twin_and_removes_the_slant(seed, slant, h, w):
+def test_deskew_matches_its_plain_twin(seed, slant, h, w):
     rng = np.random.default_rng(seed)
     img = np.zeros((h, w))
     r = np.arange(h)
@@ -262,6 +262,7 @@ def test_deskew_makes_a_sheared_stroke_upright():
                      / x.sum())
     assert abs(cov(img)) > 5 and abs(cov(out)) < 0.3                       # the row-column covariance is gone
     assert out.sum() == pytest.approx(img.sum(), rel=0.05)                  # ink is moved, not lost
+    assert np.array_equal(deskew(np.zeros((2, 5, 5), np.float32)), np.zeros((2, 5, 5)))   # no ink: unchanged
 
 
 def test_deskewed_clusters_are_k_means_of_the_deskewed_images():
@@ -274,3 +275,24 @@ def test_deskewed_clusters_are_k_means_of_the_deskewed_images():
     np.testing.assert_array_equal(clusters.assign(images[::-1]), expected[::-1])    # new images are deskewed too
     with pytest.raises(ValueError, match="features must be one of pixels, deskewed"):
         Clusters(2, features="edges")
+    with pytest.raises(ValueError, match="deskewed features need square images, got dim = 12"):
+        Clusters(2, dim=12, features="deskewed")
+    with pytest.raises(RuntimeError, match="Clusters.draw: the clusters were never fitted"):
+        Clusters(2, dim=16).draw(3)
+    with pytest.raises(ValueError, match="systematic: shares must be non-negative with a positive sum"):
+        systematic(np.array([0.5, -0.1]), 3)
+
+
+def test_a_deskewed_cluster_run_keeps_its_features_and_sample_seeds_draw_other_clusters(tmp_path):
+    run_dir = tmp_path / "deskewed"
+    assert cli.main(["train", "flow", "--clusters", "8", "--cluster-features", "deskewed", *TINY,
+                     "--out", str(run_dir)]) == 0
+    recipe = open_run(run_dir).recipe
+    assert recipe.clusters.features == "deskewed"
+    from minigen.data import load_dataset
+    images = load_dataset("digits", True, None, 128).data.astype(np.float32) / 255
+    np.testing.assert_array_equal(recipe.clusters.assign(images),
+                                  sq_distances(deskew(images).reshape(128, -1), recipe.clusters.centroids.numpy())
+                                  .argmin(1))
+    drawn = {tuple(recipe.labels(3, rng=np.random.default_rng(seed))) for seed in range(20)}
+    assert len(drawn) > 1                                                 # the generator picks the clusters

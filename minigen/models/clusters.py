@@ -29,7 +29,7 @@ K = 100, a cluster holds 87 % images of its most common digit (the "purity", mea
 afterwards: 59 % at K = 10, 79 % at K = 50): clusters of pixels are groups of digits drawn alike, finer than the
 classes. Much of what separates two images of one digit is slant, which pixels count as a large distance.
 ``deskewed``: each image sheared upright first (``deskew``), then its pixels: purity 91.7 % at K = 100, 93.9 %
-at K = 200 (pixels: 90.0 %). The generator still learns and draws the original images; only the clustering
+at K = 200 (pixels there: 90.0 %). The generator still learns and draws the original images; only the clustering
 looks at the deskewed ones.
 
 Deskewing (a shear from the image's moments). Treat the ink as a mass distribution over pixel coordinates
@@ -43,7 +43,8 @@ checkpoint and a run that was trained on them samples from them. ``fit`` compute
 images by their nearest centroid, ``draw`` gives n cluster indices with the shares by systematic sampling: n
 evenly spaced points (u + i)/n, i = 0 … n − 1, with one random offset u ~ U[0, 1), each read off the cumulative
 shares. Cluster k covers an interval of length π_k, which holds ⌊nπ_k⌋ or ⌈nπ_k⌉ of the points, so 10,000 draws
-follow π to within one image, and a small draw (n < K) is a random one: cluster k appears with probability nπ_k.
+follow π to within one image, and a small draw is a random one: a cluster with nπ_k ≤ 1 appears with probability
+nπ_k.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def systematic(shares: np.ndarray, n: int, offset: float = 0.5) -> np.ndarray:
     uniformly, the draw is random with P(k appears) = nπ_k when nπ_k ≤ 1)."""
     if not 0 <= offset < 1:
         raise ValueError(f"systematic: offset must lie in [0, 1), got {offset}")
-    edges = np.cumsum(np.asarray(shares, dtype=np.float64))                    # (K,)
+    shares = np.asarray(shares, dtype=np.float64)
+    if shares.min() < 0 or shares.sum() <= 0:
+        raise ValueError(f"systematic: shares must be non-negative with a positive sum, got {shares}")
+    edges = np.cumsum(shares)                                                   # (K,)
     edges /= edges[-1]                                                          # the last edge is 1 exactly
     points = np.minimum((offset + np.arange(n)) / n, np.nextafter(1.0, 0.0))  # (n,) in [0, 1), rounding kept < 1
     return np.searchsorted(edges, points, side="right").astype(np.int64)
@@ -142,6 +146,8 @@ class Clusters(Module):
         super().__init__()
         if features not in FEATURES:
             raise ValueError(f"Clusters: features must be one of {', '.join(FEATURES)}, got {features!r}")
+        if features == "deskewed" and round(dim ** 0.5) ** 2 != dim:
+            raise ValueError(f"Clusters: deskewed features need square images, got dim = {dim}")
         self.k, self.dim, self.features = k, dim, features
         self.register_buffer("centroids", Tensor(np.zeros((k, dim), dtype=np.float32)))
         self.register_buffer("shares", Tensor(np.zeros(k, dtype=np.float32)))
@@ -156,8 +162,9 @@ class Clusters(Module):
         if x.shape[1] != self.dim:
             raise ValueError(f"Clusters: images of {x.shape[1]} values each, the centroids have {self.dim}")
         if self.features != "pixels":                   # (N, H, W), square images → the same, upright → (N, D)
-            side = int(round(self.dim ** 0.5))
-            x = FEATURES[self.features](x.reshape(len(x), side, side)).reshape(len(x), -1)
+            side, f = int(round(self.dim ** 0.5)), FEATURES[self.features]
+            x = np.concatenate([f(x[i:i + 5000].reshape(-1, side, side)).reshape(-1, self.dim)   # in chunks:
+                                for i in range(0, len(x), 5000)]) if len(x) else x               # bounded memory
         return x
 
     def fit(self, images, seed: int = 0, iters: int = 30) -> np.ndarray:
@@ -178,6 +185,8 @@ class Clusters(Module):
     def draw(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """n cluster indices with the training set's shares (``systematic``), the offset drawn from ``rng``
         (without one: 0.5, the same indices every time, as for the pictures drawn each epoch)."""
+        if not self.fitted:
+            raise RuntimeError("Clusters.draw: the clusters were never fitted")
         offset = 0.5 if rng is None else float(rng.random())
         return systematic(backend.to_numpy(self.shares.data), n, offset)
 

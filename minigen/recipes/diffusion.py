@@ -75,9 +75,11 @@ class DiffusionRecipe(Recipe):
         super().__init__(config, device)
         self.points = config["dataset"] == "ring"
         k = config.get("clusters")
-        if k is not None and (config.get("conditional") or self.points or k < 2):
-            raise ValueError(f"{self.name}: --clusters K (K ≥ 2, got {k}) replaces the labels of an image dataset by "
-                             f"k-means clusters; it does not combine with --conditional or --dataset ring")
+        if k is not None and k < 2:
+            raise ValueError(f"{self.name}: --clusters K needs K ≥ 2 clusters, got {k}")
+        if k is not None and (config.get("conditional") or self.points):
+            raise ValueError(f"{self.name}: --clusters K replaces the labels of an image dataset by k-means clusters; "
+                             f"it does not combine with --conditional or --dataset ring")
         # a cluster run is conditional on the cluster index, and unconditional to its user (``labels``)
         features = config.get("cluster_features") or "pixels"
         if k is None and features != "pixels":
@@ -243,7 +245,11 @@ class DiffusionRecipe(Recipe):
 
     @no_grad()
     def generate(self, noise, labels=None, seed: int = 0, trajectory: bool = False, **options):
-        """Run the sampler from ``noise`` (x_T) in the model's range: (x, nfe[, states]) as arrays."""
+        """Run the sampler from ``noise`` (x_T) in the model's range: (x, nfe[, states]) as arrays.
+
+        A cluster run given no ``labels`` draws its clusters with a fixed offset (``labels`` without a generator:
+        the same clusters for every call of the same size); for a random draw pass
+        ``labels=recipe.labels(n, rng=...)``, as ``minigen sample`` and ``minigen eval`` do."""
         opts = {k: options.get(k) if options.get(k) is not None else self.option(k)
                 for k in ("sampler", "steps", "eta", "guidance")}
         y = self.labels(len(noise), labels)
