@@ -12,6 +12,7 @@ import numpy as np
 from . import bench, demo, viz
 from .data import DATASETS
 from .evaluation import evaluate_run, quality_vs_nfe
+from .models.clusters import FEATURES
 from .recipes import RECIPES
 from .runs import new_run_dir
 from .train import TrainingDiverged, export_run, open_run, train
@@ -227,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--clusters", type=int, metavar="K",
                        help="ddpm, flow: condition on K k-means clusters of the training images instead of labels "
                             "(none are used) and sample clusters by their shares: an unconditional generator")
-    train.add_argument("--cluster-features", choices=["pixels", "deskewed"],
+    train.add_argument("--cluster-features", choices=FEATURES,
                        help="ddpm, flow with --clusters: what k-means compares, the pixels (default) or the images "
                             "sheared upright (deskewed: clusters closer to the digits)")
     train.add_argument("--p-uncond", type=float, help="ddpm, flow: probability of dropping the label (default 0.1)")

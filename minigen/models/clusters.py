@@ -78,7 +78,7 @@ def deskew(images: np.ndarray) -> np.ndarray:
     return ((1 - frac) * at(left) + frac * at(left + 1)).astype(np.float32)
 
 
-FEATURES = {"pixels": lambda images: images, "deskewed": deskew}
+FEATURES = ("pixels", "deskewed")                  # what k-means compares: the images, or the images upright
 
 
 def sq_distances(x, c):
@@ -161,10 +161,10 @@ class Clusters(Module):
         x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)                 # (N, D)
         if x.shape[1] != self.dim:
             raise ValueError(f"Clusters: images of {x.shape[1]} values each, the centroids have {self.dim}")
-        if self.features != "pixels":                   # (N, H, W), square images → the same, upright → (N, D)
-            side, f = int(round(self.dim ** 0.5)), FEATURES[self.features]
-            x = np.concatenate([f(x[i:i + 5000].reshape(-1, side, side)).reshape(-1, self.dim)   # in chunks:
-                                for i in range(0, len(x), 5000)]) if len(x) else x               # bounded memory
+        if self.features == "deskewed":                 # (N, H, W), square images → the same, upright → (N, D)
+            side = int(round(self.dim ** 0.5))
+            x = np.concatenate([deskew(x[i:i + 5000].reshape(-1, side, side)).reshape(-1, self.dim)   # in chunks:
+                                for i in range(0, len(x), 5000)]) if len(x) else x                    # bounded memory
         return x
 
     def fit(self, images, seed: int = 0, iters: int = 30) -> np.ndarray:
