@@ -145,7 +145,8 @@ def _sample(args) -> int:
     if labels is None and getattr(recipe, "clusters", None) is not None:
         labels = recipe.labels(args.n, rng=rng)                         # a cluster run: clusters drawn with --seed
     try:
-        images = recipe.sample(noise, labels=labels)                   # (N, 28, 28) in [0, 1]
+        extra = {"rng": rng} if getattr(recipe, "clusters", None) is not None else {}   # clusters within classes
+        images = recipe.sample(noise, labels=labels, **extra)          # (N, 28, 28) in [0, 1]
     except ValueError as e:
         raise SystemExit(f"minigen sample: {e}") from None
     if out.endswith(".npy"):                                            # float32 (N, 1, 28, 28) in [0, 1]
@@ -227,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "classifier-free guidance)")
     train.add_argument("--clusters", type=int, metavar="K",
                        help="ddpm, flow: condition on K k-means clusters of the training images instead of labels "
-                            "(none are used) and sample clusters by their shares: an unconditional generator")
+                            "(none are used) and sample clusters by their shares: an unconditional generator; with "
+                            "--conditional: K clusters within each class (the network is told class and cluster, "
+                            "the user asks for a class)")
     train.add_argument("--cluster-features", choices=FEATURES,
                        help="ddpm, flow with --clusters: what k-means compares, the pixels (default) or the images "
                             "sheared upright (deskewed: clusters closer to the digits)")

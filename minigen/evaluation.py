@@ -97,15 +97,18 @@ def open_evaluator(path, dataset: str) -> Run:
     return judge
 
 
-def generate(recipe, n: int, rng, labels=None, batch: int | None = None, progress: bool = True) -> np.ndarray:
+def generate(recipe, n: int, rng, labels=None, batch: int | None = None, progress: bool = True,
+             label_rng=None) -> np.ndarray:
     """n samples of the recipe's generator, in batches (default: the recipe's ``sample_batch``, else 500), with
-    a progress bar (a diffusion model's 10,000 samples take minutes): (n, 28, 28) in [0, 1]."""
+    a progress bar (a diffusion model's 10,000 samples take minutes): (n, 28, 28) in [0, 1]. ``label_rng``: the
+    generator that draws the clusters of the requested classes (a run with clusters within classes)."""
+    extra = {} if label_rng is None else {"rng": label_rng}
     batch = batch or getattr(recipe, "sample_batch", 500)
     noise = recipe.noise(n, rng)
     parts = []
     with tqdm(total=n, desc=f"{recipe.name}: sampling", unit="image", disable=not progress) as bar:
         for i in range(0, n, batch):
-            parts.append(recipe.sample(noise[i:i + batch], None if labels is None else labels[i:i + batch]))
+            parts.append(recipe.sample(noise[i:i + batch], None if labels is None else labels[i:i + batch], **extra))
             bar.update(len(parts[-1]))
     return np.concatenate(parts)
 
@@ -126,13 +129,15 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     rng = np.random.default_rng([config["seed"], 99])
     recipe.train(False)
     classes = recipe.conditional and getattr(recipe, "classes", True)     # not a cluster run's clusters
-    requested = None
+    requested, label_rng = None, None
     if classes:
         requested = np.arange(n) % recipe.n_classes                            # balanced classes
+        if getattr(recipe, "clusters", None) is not None:      # clusters within classes: drawn at random
+            label_rng = np.random.default_rng([config["seed"], 98])
     elif recipe.conditional:             # a cluster run: clusters by their shares (own generator: the same noise)
         requested = recipe.labels(n, rng=np.random.default_rng([config["seed"], 98]))
     started = time.time()
-    generated = generate(recipe, n, rng, requested)                        # (n, 28, 28) in [0, 1]
+    generated = generate(recipe, n, rng, requested, label_rng=label_rng)   # (n, 28, 28) in [0, 1]
     seconds = time.time() - started
     to_input = judge.recipe.transform(False)
     f_gen, p_gen = judge.recipe.predict(generated)

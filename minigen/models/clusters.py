@@ -45,6 +45,16 @@ evenly spaced points (u + i)/n, i = 0 … n − 1, with one random offset u ~ U[
 shares. Cluster k covers an interval of length π_k, which holds ⌊nπ_k⌋ or ⌈nπ_k⌉ of the points, so 10,000 draws
 follow π to within one image, and a small draw is a random one: a cluster with nπ_k ≤ 1 appears with probability
 nπ_k.
+
+Clusters within classes (``classes`` C). A class-conditional model can be told more than the class: fit K
+clusters inside each class separately and label image i by c_i·K + k_i (its class c_i, its cluster k_i among
+that class's K). Asked for class c, the sampler first draws k from the shares of class c's clusters,
+
+    p(x | c) = Σ_k π_{k|c} p(x | c, k),      π_{k|c} = π_{cK+k} / Σ_j π_{cK+j},
+
+so it still samples the class's whole distribution, from a network that was told which way of writing c to
+draw. The centroids are then (C·K, D), the shares (C·K,) (fractions of the whole training set), and ``assign``
+compares an image only with its own class's centroids.
 """
 
 from __future__ import annotations
@@ -142,15 +152,18 @@ class Clusters(Module):
 
     Not trained by gradients: ``fit`` sets them once, before training."""
 
-    def __init__(self, k: int, dim: int = 784, features: str = "pixels"):
+    def __init__(self, k: int, dim: int = 784, features: str = "pixels", classes: int | None = None):
         super().__init__()
         if features not in FEATURES:
             raise ValueError(f"Clusters: features must be one of {', '.join(FEATURES)}, got {features!r}")
         if features == "deskewed" and round(dim ** 0.5) ** 2 != dim:
             raise ValueError(f"Clusters: deskewed features need square images, got dim = {dim}")
-        self.k, self.dim, self.features = k, dim, features
-        self.register_buffer("centroids", Tensor(np.zeros((k, dim), dtype=np.float32)))
-        self.register_buffer("shares", Tensor(np.zeros(k, dtype=np.float32)))
+        if classes is not None and classes < 1:
+            raise ValueError(f"Clusters: classes must be at least 1, got {classes}")
+        self.k, self.dim, self.features, self.classes = k, dim, features, classes
+        self.n = k * (classes or 1)                     # labels in all: K, or C·K clusters within C classes
+        self.register_buffer("centroids", Tensor(np.zeros((self.n, dim), dtype=np.float32)))
+        self.register_buffer("shares", Tensor(np.zeros(self.n, dtype=np.float32)))
 
     @property
     def fitted(self) -> bool:
@@ -167,31 +180,80 @@ class Clusters(Module):
                                 for i in range(0, len(x), 5000)]) if len(x) else x                    # bounded memory
         return x
 
-    def fit(self, images, seed: int = 0, iters: int = 30) -> np.ndarray:
-        """Cluster ``images`` (N, …) with values in [0, 1]; returns their cluster indices (N,)."""
-        c, a = kmeans(self._points(images), self.k, iters, seed)
+    def _classes(self, images, classes, op: str) -> np.ndarray | None:
+        """The class of every image, checked: (N,) int64, or None without classes."""
+        if self.classes is None:
+            if classes is not None:
+                raise ValueError(f"Clusters.{op}: these clusters were fitted without classes; pass none")
+            return None
+        if classes is None:
+            raise ValueError(f"Clusters.{op}: clusters within {self.classes} classes need the images' classes")
+        c = np.asarray(backend.to_numpy(classes) if not isinstance(classes, (np.ndarray, list, tuple, int))
+                       else classes, dtype=np.int64).reshape(-1)
+        if images is not None and len(c) != len(images):
+            raise ValueError(f"Clusters.{op}: {len(images)} images but {len(c)} classes")
+        if len(c) and (c.min() < 0 or c.max() >= self.classes):
+            raise ValueError(f"Clusters.{op}: classes must lie in 0 … {self.classes - 1}, got {c.min()} … {c.max()}")
+        return c
+
+    def fit(self, images, classes=None, seed: int = 0, iters: int = 30) -> np.ndarray:
+        """Cluster ``images`` (N, …) with values in [0, 1] (within each of their ``classes`` (N,) when the
+        clusters have classes); returns their labels (N,): the cluster index, or class·K + cluster."""
+        x, c = self._points(images), self._classes(images, classes, "fit")
+        if c is None:
+            centroids, a = kmeans(x, self.k, iters, seed)
+        else:                                           # K clusters inside each class, labels c·K + k
+            centroids, a = np.zeros((self.n, self.dim), np.float32), np.zeros(len(x), np.int64)
+            for cls in range(self.classes):
+                mine = np.flatnonzero(c == cls)
+                if len(mine) < self.k:
+                    raise ValueError(f"Clusters.fit: class {cls} has {len(mine)} images, fewer than k = {self.k}")
+                centroids[cls * self.k:(cls + 1) * self.k], sub = kmeans(x[mine], self.k, iters, seed + cls)
+                a[mine] = cls * self.k + sub
         xp = self.centroids.xp
-        self.centroids.data[...] = xp.asarray(c)
-        self.shares.data[...] = xp.asarray(np.bincount(a, minlength=self.k) / len(a))
+        self.centroids.data[...] = xp.asarray(centroids)
+        self.shares.data[...] = xp.asarray(np.bincount(a, minlength=self.n) / len(a))
         return a
 
-    def assign(self, images) -> np.ndarray:
-        """Each image's nearest centroid: (N,) int64."""
+    def assign(self, images, classes=None) -> np.ndarray:
+        """Each image's nearest centroid (among its own class's, when the clusters have classes): (N,) int64."""
         if not self.fitted:
             raise RuntimeError("Clusters.assign: the clusters were never fitted")
-        x, c = self._points(images), backend.to_numpy(self.centroids.data)
-        return np.concatenate([sq_distances(x[i:i + 5000], c).argmin(1) for i in range(0, len(x), 5000)])
+        x, cent = self._points(images), backend.to_numpy(self.centroids.data)
+        c = self._classes(images, classes, "assign")
+        parts = []
+        for i in range(0, len(x), 5000):
+            d = sq_distances(x[i:i + 5000], cent)                               # (B, n)
+            if c is not None:                                                   # only the image's class's K
+                d = d.reshape(len(d), self.classes, self.k)[np.arange(len(d)), c[i:i + 5000]]   # (B, K)
+                parts.append(c[i:i + 5000] * self.k + d.argmin(1))
+            else:
+                parts.append(d.argmin(1))
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
-    def draw(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
-        """n cluster indices with the training set's shares (``systematic``), the offset drawn from ``rng``
-        (without one: 0.5, the same indices every time, as for the pictures drawn each epoch)."""
+    def draw(self, n: int, rng: np.random.Generator | None = None, classes=None) -> np.ndarray:
+        """n labels with the training set's shares (``systematic``), the offset drawn from ``rng`` (without one:
+        0.5, the same labels every time, as for the pictures drawn each epoch). With ``classes`` (n,): for
+        each image a cluster of its class, by the shares within the class (one offset per class); without
+        them, clusters within classes are drawn from all C·K (the classes then follow the training set's)."""
         if not self.fitted:
             raise RuntimeError("Clusters.draw: the clusters were never fitted")
-        offset = 0.5 if rng is None else float(rng.random())
-        return systematic(backend.to_numpy(self.shares.data), n, offset)
+        shares = backend.to_numpy(self.shares.data)
+        c = None if classes is None else self._classes(None, classes, "draw")
+        if c is None:
+            return systematic(shares, n, 0.5 if rng is None else float(rng.random()))
+        if len(c) != n:
+            raise ValueError(f"Clusters.draw: n = {n} but {len(c)} classes")
+        out = np.zeros(n, np.int64)
+        for cls in np.unique(c):
+            mine = np.flatnonzero(c == cls)
+            offset = 0.5 if rng is None else float(rng.random())
+            out[mine] = cls * self.k + systematic(shares[cls * self.k:(cls + 1) * self.k], len(mine), offset)
+        return out
 
     def extra_repr(self) -> str:
-        return f"k={self.k}, dim={self.dim}, features={self.features}"
+        return f"k={self.k}, dim={self.dim}, features={self.features}" + \
+            (f", classes={self.classes}" if self.classes else "")
 
 
 __all__ = ["Clusters", "FEATURES", "deskew", "kmeans", "sq_distances", "systematic"]

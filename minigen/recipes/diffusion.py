@@ -12,7 +12,9 @@ the pixels, or with ``--cluster-features deskewed`` on the images sheared uprigh
 the network learns p(x | cluster), and sampling draws the cluster with its share of the training set first, so
 the samples follow p(x) = Σ_k π_k p(x | k). No label is used, in training or sampling: it is an unconditional
 generator, and a much better one than the same network without the clusters (a conditional network need not decide
-from the noise alone what kind of image to draw).
+from the noise alone what kind of image to draw). ``--conditional --clusters K`` does the same inside each class:
+K clusters per class, the network learns p(x | class, cluster) with C·K labels, and asked for class c the sampler
+draws a cluster of class c by its share first (so the user still asks for classes, and label accuracy applies).
 
 The learning rate rises linearly over the first ``warmup`` steps (the step count comes from the loop, so a resume
 continues the same schedule), then stays where the loop puts it: constant, or multiplied by ``lr_decay`` after
@@ -77,17 +79,20 @@ class DiffusionRecipe(Recipe):
         k = config.get("clusters")
         if k is not None and k < 2:
             raise ValueError(f"{self.name}: --clusters K needs K ≥ 2 clusters, got {k}")
-        if k is not None and (config.get("conditional") or self.points):
-            raise ValueError(f"{self.name}: --clusters K replaces the labels of an image dataset by k-means clusters; "
-                             f"it does not combine with --conditional or --dataset ring")
-        # a cluster run is conditional on the cluster index, and unconditional to its user (``labels``)
+        if k is not None and self.points:
+            raise ValueError(f"{self.name}: --clusters K clusters the images of an image dataset; it does not "
+                             f"combine with --dataset ring")
+        # a cluster run is conditional on the cluster index, and unconditional to its user (``labels``); with
+        # --conditional the clusters lie within the 10 classes and the user asks for classes
         features = config.get("cluster_features") or "pixels"
         if k is None and features != "pixels":
             raise ValueError(f"{self.name}: --cluster-features {features} needs --clusters K")
-        self.clusters = Clusters(k, features=features) if k is not None else None
-        self.conditional = bool(config.get("conditional")) or self.clusters is not None
         self.classes = bool(config.get("conditional"))          # labels that are classes: label accuracy applies
-        self.n_classes = k if k else (Ring.modes if self.points else 10) if self.conditional else None
+        self.clusters = Clusters(k, features=features, classes=10 if self.classes else None) if k else None
+        self.conditional = self.classes or self.clusters is not None
+        self.n_classes = (Ring.modes if self.points else 10) if self.classes else k
+        # what the network is told: a class, a cluster, or class·K + cluster (clusters within classes)
+        self.n_labels = self.clusters.n if self.clusters is not None else self.n_classes
         self.sample_rows = self.n_classes if self.classes else None
         if self.points:
             self.samples_per_epoch, self.pictures = 1000, ("samples_gif", "ring", "reverse_process")
@@ -107,8 +112,8 @@ class DiffusionRecipe(Recipe):
 
     def build(self):
         if self.points:
-            return TimeMLP(hidden=128, n_classes=self.n_classes)
-        return UNet(tuple(self.config["channels"]), self.config["attention"], self.n_classes)
+            return TimeMLP(hidden=128, n_classes=self.n_labels)
+        return UNet(tuple(self.config["channels"]), self.config["attention"], self.n_labels)
 
     # --- training ----------------------------------------------------------------------------------------
     def transform(self, train):
@@ -122,14 +127,16 @@ class DiffusionRecipe(Recipe):
 
     def prepare(self, dataset, train: bool) -> None:
         """A cluster run (``clusters`` K): the dataset's labels become k-means cluster indices of its images
-        (``models/clusters.py``), fitted on the first training set this run sees (then kept in its checkpoint)."""
+        (``models/clusters.py``; with ``conditional``: class·K + cluster within the class), fitted on the first
+        training set this run sees (then kept in its checkpoint)."""
         if self.clusters is None:
             return
         images = np.asarray(dataset.data, dtype=np.float32) / 255.0                  # (N, 28, 28) in [0, 1]
+        classes = np.asarray(dataset.targets) if self.classes else None
         if self.clusters.fitted:
-            dataset.targets = self.clusters.assign(images)
+            dataset.targets = self.clusters.assign(images, classes)
         elif train:                                  # fit's assignments are the nearest centroids already
-            dataset.targets = self.clusters.fit(images, seed=self.config["seed"])
+            dataset.targets = self.clusters.fit(images, classes, seed=self.config["seed"])
         else:
             raise RuntimeError(f"{self.name}: the clusters are fitted on the training set, before the test set")
 
@@ -229,8 +236,9 @@ class DiffusionRecipe(Recipe):
     def labels(self, n, labels=None, rng=None):
         """None → n labels in equal runs (0 0 … 1 1 …) for a conditional run (a cluster run: clusters with their
         shares of the training set, so the samples follow the data's mixture, drawn with ``rng``: see
-        ``Clusters.draw``); an int → all that class."""
-        if labels is None and self.clusters is not None:
+        ``Clusters.draw``); an int → all that class. The labels the user asks for: ``network_labels`` turns
+        them into what the network is told."""
+        if labels is None and self.clusters is not None and not self.classes:
             return self.clusters.draw(n, rng)
         if labels is None:
             return None if not self.conditional else np.arange(n) * self.n_classes // n
@@ -243,16 +251,25 @@ class DiffusionRecipe(Recipe):
                              f"{labels.max()}")
         return labels
 
+    def network_labels(self, classes, rng=None):
+        """The labels the network is told for requested ``classes`` (n,): the classes themselves, or with
+        clusters within classes a cluster of each class drawn by its share (``Clusters.draw``, offsets from
+        ``rng``; without one fixed)."""
+        if classes is None or self.clusters is None or not self.classes:
+            return classes
+        return self.clusters.draw(len(classes), rng, classes)
+
     @no_grad()
-    def generate(self, noise, labels=None, seed: int = 0, trajectory: bool = False, **options):
+    def generate(self, noise, labels=None, seed: int = 0, trajectory: bool = False, rng=None, **options):
         """Run the sampler from ``noise`` (x_T) in the model's range: (x, nfe[, states]) as arrays.
 
         A cluster run given no ``labels`` draws its clusters with a fixed offset (``labels`` without a generator:
         the same clusters for every call of the same size); for a random draw pass
-        ``labels=recipe.labels(n, rng=...)``, as ``minigen sample`` and ``minigen eval`` do."""
+        ``labels=recipe.labels(n, rng=...)``, as ``minigen sample`` and ``minigen eval`` do. Clusters within
+        classes are drawn for the requested classes with ``rng`` (without one: fixed offsets)."""
         opts = {k: options.get(k) if options.get(k) is not None else self.option(k)
                 for k in ("sampler", "steps", "eta", "guidance")}
-        y = self.labels(len(noise), labels)
+        y = self.network_labels(self.labels(len(noise), labels), rng)
         y = tensor(y, device=self.device) if y is not None else None
         x_T = tensor(noise, device=self.device)
         net = self.network
@@ -267,9 +284,10 @@ class DiffusionRecipe(Recipe):
             return out[0].numpy(), out[1], [s.numpy() for s in out[2]]
         return out[0].numpy(), out[1]
 
-    def sample(self, noise, labels=None):
-        """Noise (N, 1, 28, 28) [and labels] → images (N, 28, 28) in [0, 1] (the ring: points (N, 2))."""
-        x, _ = self.generate(noise, labels)
+    def sample(self, noise, labels=None, rng=None):
+        """Noise (N, 1, 28, 28) [and labels] → images (N, 28, 28) in [0, 1] (the ring: points (N, 2)); ``rng``:
+        draws the clusters of requested classes (a run with clusters within classes)."""
+        x, _ = self.generate(noise, labels, rng=rng)
         return x if self.points else self.to_unit(x[:, 0])
 
 
