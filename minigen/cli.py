@@ -228,9 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "classifier-free guidance)")
     train.add_argument("--clusters", type=int, metavar="K",
                        help="ddpm, flow: condition on K k-means clusters of the training images instead of labels "
-                            "(none are used) and sample clusters by their shares: an unconditional generator; with "
-                            "--conditional: K clusters within each class (the network is told class and cluster, "
-                            "the user asks for a class)")
+                            "and sample clusters by their shares: an unconditional generator (no label is used). "
+                            "With --conditional: K clusters within each class; the network is told class and "
+                            "cluster, the user asks for a class")
     train.add_argument("--cluster-features", choices=FEATURES,
                        help="ddpm, flow with --clusters: what k-means compares, the pixels (default) or the images "
                             "sheared upright (deskewed: clusters closer to the digits)")
@@ -258,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--out", help="a .png (a grid) or a .npy file: float32 array (N, 1, 28, 28) in [0, 1], "
                         "(N, 2) points for the ring (default RUN_DIR/samples.png)")
-    sample.add_argument("--label", type=int, help="class to draw (conditional models; a --clusters run: that cluster)")
+    sample.add_argument("--label", type=int, help="class to draw (conditional models, also with --clusters; a --clusters run without "
+                        "--conditional: that cluster)")
     sample.add_argument("--seed", type=int, default=0)
     _sampling_options(sample)
     sample.set_defaults(func=_sample)

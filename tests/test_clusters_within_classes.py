@@ -13,7 +13,7 @@ from minigen.models.clusters import Clusters, kmeans
 from minigen.train import open_run
 
 
-def _blobs(seed=0, classes=3, per_class=60, dim=5):
+def _points(seed=0, classes=3, per_class=60, dim=5):
     rng = np.random.default_rng(seed)
     x = rng.random((classes * per_class, dim)).astype(np.float32)
     y = np.repeat(np.arange(classes), per_class)
@@ -21,7 +21,7 @@ def _blobs(seed=0, classes=3, per_class=60, dim=5):
 
 
 def test_fit_is_kmeans_inside_each_class_with_labels_class_times_k_plus_cluster():
-    x, y = _blobs()
+    x, y = _points()
     clusters = Clusters(4, dim=5, classes=3)
     labels = clusters.fit(x, y, seed=7)
     np.testing.assert_array_equal(labels // 4, y)                        # the class is kept
@@ -74,7 +74,7 @@ def test_draw_for_classes_is_random_with_a_generator_and_fixed_without():
 
 
 def test_clusters_within_classes_refuse_bad_classes():
-    x, y = _blobs()
+    x, y = _points()
     clusters = Clusters(4, dim=5, classes=3)
     with pytest.raises(ValueError, match="need the images' classes"):
         clusters.fit(x)
@@ -83,11 +83,24 @@ def test_clusters_within_classes_refuse_bad_classes():
     with pytest.raises(ValueError, match=r"classes must lie in 0 … 2, got 0 … 3"):
         clusters.fit(x, np.minimum(y + 1, 3) * (y > 0))
     with pytest.raises(ValueError, match="class 2 has 3 images, fewer than k = 4"):
-        clusters.fit(x[:len(x)], np.where(np.arange(len(x)) < 3, 2, y % 2))
+        clusters.fit(x, np.where(np.arange(len(x)) < 3, 2, y % 2))
+    with pytest.raises(ValueError, match="class 1: kmeans: the 60 points take only 1 distinct values"):
+        clusters.fit(np.where((y == 1)[:, None], 0.5, x), y)              # class 1: one image, 60 times
+    with pytest.raises(ValueError, match="classes must be integers, got float64"):
+        clusters.fit(x, y + 0.5)
+    clusters.fit(x, y)
+    with pytest.raises(ValueError, match="need the images' classes"):
+        clusters.assign(x)
+    with pytest.raises(ValueError, match=r"classes must lie in 0 … 2, got 1 … 5"):
+        clusters.draw(2, None, [1, 5])
+    with pytest.raises(ValueError, match="n = 3 but 2 classes"):
+        clusters.draw(3, None, [0, 1])
     plain = Clusters(4, dim=5)
     plain.fit(x)
-    with pytest.raises(ValueError, match="fitted without classes; pass none"):
+    with pytest.raises(ValueError, match="built without classes; pass classes=None"):
         plain.assign(x, y)
+    with pytest.raises(ValueError, match="built without classes; pass classes=None"):
+        plain.draw(3, None, [0, 1, 2])
     with pytest.raises(ValueError, match="classes must be at least 1"):
         Clusters(4, dim=5, classes=0)
 
@@ -127,13 +140,26 @@ def test_the_network_is_told_class_and_cluster_and_the_user_asks_for_a_class(cla
         recipe.sample(noise[:2], labels=10)                               # classes, not the network's 30 labels
 
 
-def test_a_class_cluster_run_samples_reproducibly_and_scores_label_accuracy(class_cluster_run, tmp_path,
+def test_a_class_cluster_run_samples_with_seeded_clusters_and_scores_label_accuracy(class_cluster_run, tmp_path,
                                                                                      monkeypatch):
+    """``minigen sample --seed`` draws the clusters of the asked class with that seed (the same seed: the same
+    clusters and images; other seeds: other clusters); ``minigen eval`` draws fresh clusters for every batch and
+    scores label accuracy against the asked classes."""
+    import minigen.models.flow as flow
+    told = []
+    real_sample = flow.sample
+    monkeypatch.setattr(flow, "sample", lambda net, shape, s, n, w, y, *a, **k:
+                        told.append(tuple(y.numpy())) or real_sample(net, shape, s, n, w, y, *a, **k))
     outs = [tmp_path / f"{s}.npy" for s in ("a", "b")]
     for seed, out in zip((0, 0), outs):
-        assert cli.main(["sample", str(class_cluster_run), "--n", "4", "--label", "3", "--seed", str(seed),
+        assert cli.main(["sample", str(class_cluster_run), "--n", "2", "--label", "3", "--seed", str(seed),
                          "--out", str(out)]) == 0
     np.testing.assert_array_equal(np.load(outs[0]), np.load(outs[1]))
+    assert told[0] == told[1]
+    for seed in range(1, 12):
+        assert cli.main(["sample", str(class_cluster_run), "--n", "2", "--label", "3", "--seed", str(seed),
+                         "--out", str(outs[0])]) == 0
+    assert len(set(told)) > 1 and all(set(np.array(t) // 3) == {3} for t in told)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["train", "classifier", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--width", "4",
                      "--quiet", "--out", "runs/classifier-digits"]) == 0
@@ -142,8 +168,15 @@ def test_a_class_cluster_run_samples_reproducibly_and_scores_label_accuracy(clas
     real = evaluation.label_accuracy
     monkeypatch.setattr(evaluation, "label_accuracy",
                         lambda p, labels: seen.append(np.asarray(labels)) or real(p, labels))
+    from minigen.recipes.diffusion import DiffusionRecipe
+    monkeypatch.setattr(DiffusionRecipe, "sample_batch", 1)                # one image a batch: 20 batches
+    told.clear()
     assert cli.main(["eval", str(class_cluster_run), "--n-samples", "20", "--no-pictures",
                      "--out", "e.json"]) == 0
+    asked = np.arange(20) % 10
+    drawn = np.concatenate([np.array(t) for t in told])                   # a cluster of the asked class, and
+    np.testing.assert_array_equal(drawn // 3, asked)                      # not the same one in every batch
+    assert any(len(set(drawn[asked == c])) > 1 for c in range(10))
     results = json.loads((tmp_path / "e.json").read_text())
     assert "label_accuracy" in results
     np.testing.assert_array_equal(seen[0], np.arange(20) % 10)            # accuracy against the asked classes

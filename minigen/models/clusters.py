@@ -148,7 +148,8 @@ def systematic(shares: np.ndarray, n: int, offset: float = 0.5) -> np.ndarray:
 
 
 class Clusters(Module):
-    """K centroids of flattened images and their shares of the training set, as buffers (saved with the model).
+    """K centroids of flattened images (C·K with ``classes`` C: K within each class) and their shares of the
+    training set, as buffers (saved with the model).
 
     Not trained by gradients: ``fit`` sets them once, before training."""
 
@@ -184,14 +185,20 @@ class Clusters(Module):
         """The class of every image, checked: (N,) int64, or None without classes."""
         if self.classes is None:
             if classes is not None:
-                raise ValueError(f"Clusters.{op}: these clusters were fitted without classes; pass none")
+                raise ValueError(f"Clusters.{op}: these clusters were built without classes; pass classes=None")
             return None
         if classes is None:
             raise ValueError(f"Clusters.{op}: clusters within {self.classes} classes need the images' classes")
-        c = np.asarray(backend.to_numpy(classes) if not isinstance(classes, (np.ndarray, list, tuple, int))
-                       else classes, dtype=np.int64).reshape(-1)
+        if hasattr(classes, "numpy"):                   # a minigen Tensor
+            classes = classes.numpy()
+        elif not isinstance(classes, (np.ndarray, np.generic, list, tuple, int)):
+            classes = backend.to_numpy(classes)         # CuPy → host
+        c = np.asarray(classes)
+        if c.size and not np.issubdtype(c.dtype, np.integer):
+            raise ValueError(f"Clusters.{op}: classes must be integers, got {c.dtype}")
+        c = c.astype(np.int64).reshape(-1)
         if images is not None and len(c) != len(images):
-            raise ValueError(f"Clusters.{op}: {len(images)} images but {len(c)} classes")
+            raise ValueError(f"Clusters.{op}: {len(images)} images but {len(c)} classes (one class per image)")
         if len(c) and (c.min() < 0 or c.max() >= self.classes):
             raise ValueError(f"Clusters.{op}: classes must lie in 0 … {self.classes - 1}, got {c.min()} … {c.max()}")
         return c
@@ -208,7 +215,10 @@ class Clusters(Module):
                 mine = np.flatnonzero(c == cls)
                 if len(mine) < self.k:
                     raise ValueError(f"Clusters.fit: class {cls} has {len(mine)} images, fewer than k = {self.k}")
-                centroids[cls * self.k:(cls + 1) * self.k], sub = kmeans(x[mine], self.k, iters, seed + cls)
+                try:
+                    centroids[cls * self.k:(cls + 1) * self.k], sub = kmeans(x[mine], self.k, iters, seed + cls)
+                except ValueError as e:                 # e.g. too few distinct images: say which class
+                    raise ValueError(f"Clusters.fit: class {cls}: {e}") from None
                 a[mine] = cls * self.k + sub
         xp = self.centroids.xp
         self.centroids.data[...] = xp.asarray(centroids)
@@ -234,8 +244,9 @@ class Clusters(Module):
     def draw(self, n: int, rng: np.random.Generator | None = None, classes=None) -> np.ndarray:
         """n labels with the training set's shares (``systematic``), the offset drawn from ``rng`` (without one:
         0.5, the same labels every time, as for the pictures drawn each epoch). With ``classes`` (n,): for
-        each image a cluster of its class, by the shares within the class (one offset per class); without
-        them, clusters within classes are drawn from all C·K (the classes then follow the training set's)."""
+        each image a cluster of its class, by the shares within the class (one offset per class; the images of
+        one class get their clusters in index order); without them, clusters within classes are drawn from all
+        C·K (the classes then follow the training set's)."""
         if not self.fitted:
             raise RuntimeError("Clusters.draw: the clusters were never fitted")
         shares = backend.to_numpy(self.shares.data)

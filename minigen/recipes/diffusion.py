@@ -88,9 +88,10 @@ class DiffusionRecipe(Recipe):
         if k is None and features != "pixels":
             raise ValueError(f"{self.name}: --cluster-features {features} needs --clusters K")
         self.classes = bool(config.get("conditional"))          # labels that are classes: label accuracy applies
-        self.clusters = Clusters(k, features=features, classes=10 if self.classes else None) if k else None
-        self.conditional = self.classes or self.clusters is not None
         self.n_classes = (Ring.modes if self.points else 10) if self.classes else k
+        self.clusters = Clusters(k, features=features, classes=self.n_classes if self.classes else None) \
+            if k else None
+        self.conditional = self.classes or self.clusters is not None
         # what the network is told: a class, a cluster, or class·K + cluster (clusters within classes)
         self.n_labels = self.clusters.n if self.clusters is not None else self.n_classes
         self.sample_rows = self.n_classes if self.classes else None
