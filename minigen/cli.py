@@ -258,8 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--out", help="a .png (a grid) or a .npy file: float32 array (N, 1, 28, 28) in [0, 1], "
                         "(N, 2) points for the ring (default RUN_DIR/samples.png)")
-    sample.add_argument("--label", type=int, help="class to draw (conditional models, also with --clusters; a --clusters run without "
-                        "--conditional: that cluster)")
+    sample.add_argument("--label", type=int, help="class to draw (conditional models, also with --clusters; "
+                        "a --clusters run without --conditional: that cluster)")
     sample.add_argument("--seed", type=int, default=0)
     _sampling_options(sample)
     sample.set_defaults(func=_sample)
