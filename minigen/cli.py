@@ -14,6 +14,7 @@ from .data import DATASETS
 from .evaluation import evaluate_run, quality_vs_nfe
 from .models.clusters import FEATURES
 from .recipes import RECIPES
+from .recipes.diffusion import SAMPLING_OPTIONS
 from .runs import new_run_dir
 from .train import TrainingDiverged, export_run, open_run, train
 
@@ -39,7 +40,7 @@ def _train(args) -> int:
                                              "width", "ema", "time_limit", "conditional", "clusters", "attention",
                                              "cluster_features",
                                              "schedule", "p_uncond", "warmup", "sampler", "steps", "eta",
-                                             "guidance", "task", "mask", "scale", "sigma")}
+                                             "guidance", "guidance_interval", "task", "mask", "scale", "sigma")}
     if getattr(args, "command_line", None):
         options["command"] = args.command_line
     if args.channels:
@@ -62,8 +63,7 @@ def _train(args) -> int:
 
 def _export(args) -> int:
     try:
-        sampling = {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance")
-                    if getattr(args, k) is not None}
+        sampling = {k: getattr(args, k) for k in SAMPLING_OPTIONS if getattr(args, k) is not None}
         out = export_run(args.run_dir, args.out, args.train_command, sampling)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"minigen export: {e}") from None
@@ -114,21 +114,20 @@ def _open_run(run_dir):
 
 
 def _set_sampling(recipe, args, command: str) -> str:
-    """Apply --sampler/--steps/--eta/--guidance to a diffusion or flow run (an error for other runs); returns a
-    description of the sampler for titles and messages ('' for GANs)."""
-    given = {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance") if getattr(args, k) is not None}
+    """Apply --sampler/--steps/--eta/--guidance/--guidance-interval to a diffusion or flow run (an error for other
+    runs); returns a description of the sampler for titles and messages ('' for GANs)."""
+    given = {k: getattr(args, k) for k in SAMPLING_OPTIONS if getattr(args, k) is not None}
     if not hasattr(recipe, "set_sampling"):
         if given:
-            raise SystemExit(f"minigen {command}: --{'/--'.join(given)} apply to ddpm and flow runs; this is a "
+            flags = "/".join("--" + k.replace("_", "-") for k in given)
+            raise SystemExit(f"minigen {command}: {flags} apply to ddpm and flow runs; this is a "
                              f"{recipe.name!r} run")
         return ""
     try:
         recipe.set_sampling(**given)
     except ValueError as e:
         raise SystemExit(f"minigen {command}: {e}") from None
-    o = {k: recipe.option(k) for k in ("sampler", "steps", "eta", "guidance")}
-    return (f"{o['sampler']}, {o['steps']} steps" + (f", eta {o['eta']}" if o["sampler"] == "ddim" and o["eta"] else "")
-            + (f", guidance {o['guidance']}" if recipe.conditional else ""))
+    return recipe.describe_sampling()
 
 
 def _sample(args) -> int:
@@ -191,6 +190,10 @@ def _sampling_options(parser, what: str = "") -> None:
     group.add_argument("--eta", type=float, help="ddim: 0 deterministic (default), 1 as ancestral sampling")
     group.add_argument("--guidance", type=float, help="conditional ddpm, flow: w in e_u + w (e_c - e_u); 1 is the "
                         "plain conditional model, 0 the unconditional one, above 1 sharper and less varied")
+    group.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"),
+                       help="conditional ddpm, flow: guide only at noise levels t in [LO, HI] (t from 0, data, to 1, "
+                       "pure noise; ddpm: step/1000), the plain conditional model elsewhere; e.g. 0 0.5 guides the "
+                       "last half of sampling only")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,10 +31,10 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     """Evaluate the run in ``run_dir`` (see the module docstring); returns the numbers written to eval.json.
 
     ``sampling(recipe)``, for diffusion and flow runs, sets the sampler and returns its description; their scores
-    go to ``eval-SAMPLER-STEPS.json`` (``-wW`` with guidance), so evaluations of one run with different samplers
-    sit side by side (``-nN`` when N ≠ 10,000 samples are scored). ``out`` names the file instead (a path as
-    given, relative to the working directory; its directory must exist, checked before minutes of sampling).
-    ``draw``: redraw the run's final pictures (off for a sweep over samplers)."""
+    go to ``eval-SAMPLER-STEPS.json`` (``-wW`` with guidance, ``-iLO-HI`` with its interval), so evaluations of one
+    run with different samplers sit side by side (``-nN`` when N ≠ 10,000 samples are scored). ``out`` names the
+    file instead (a path as given, relative to the working directory; its directory must exist, checked before
+    minutes of sampling). ``draw``: redraw the run's final pictures (off for a sweep over samplers)."""
     run = open_run(run_dir)
     target = Path(out) if out is not None else None
     if target is not None and not target.parent.is_dir():
@@ -44,10 +44,9 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     recipe, config = run.recipe, run.config
     how = sampling(recipe) if sampling is not None else ""
     if hasattr(recipe, "set_sampling"):
-        how = how or f"{recipe.option('sampler')}, {recipe.option('steps')} steps"
-        name = f"eval-{recipe.option('sampler')}-{recipe.option('steps')}" + \
-            (f"-w{recipe.option('guidance'):g}" if recipe.conditional else "") + \
-            (f"-n{n_samples}" if n_samples != 10_000 else "") + ".json"
+        how = how or recipe.describe_sampling()
+        name = f"eval-{recipe.describe_sampling(short=True)}" + (f"-n{n_samples}" if n_samples != 10_000 else "") + \
+            ".json"
     else:
         name = "eval.json"
     if iw_samples:

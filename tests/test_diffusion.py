@@ -188,6 +188,61 @@ def test_guidance_convention_and_nfe():
     assert nfe == 18
 
 
+class TimeLabelLog(LabelModel):
+    """LabelModel that records, for every call, the time it was given and whether the batch held "no label" rows
+    (i.e. whether the sampler asked for the guided pair ε_c, ε_u)."""
+
+    def __init__(self):
+        super().__init__()
+        self.log = []
+
+    def __call__(self, x, t, y):
+        self.log.append((float(t.data[0]), bool((y.data == self.n_classes).any())))
+        return super().__call__(x, t, y)
+
+
+def test_guidance_at_is_w_inside_the_interval_and_1_outside():
+    assert diffusion.guidance_at(3.0, None, 0.9) == 3.0
+    for t, want in ((0.0, 3.0), (0.2, 3.0), (0.5, 3.0), (0.51, 1.0), (1.0, 1.0)):
+        assert diffusion.guidance_at(3.0, (0.0, 0.5), t) == want, t
+    assert diffusion.guidance_at(3.0, (0.3, 0.6), 0.1) == 1.0
+
+
+@pytest.mark.parametrize("interval", [(0.0, 0.5), (0.3, 0.8), (0.0, 1.0), (0.9, 0.95)])
+def test_guidance_interval_guides_exactly_the_steps_inside_it(interval):
+    """Every network call inside [lo, hi] (flow: its t; DDPM: step/T) is the guided pair, every call outside it the
+    conditional model alone, and the NFE count follows."""
+    lo, hi = interval
+    y = minigen.tensor([0, 1])
+    m = TimeLabelLog()
+    _, nfe = flow.sample(m, (2, 2), sampler="heun", steps=6, guidance=2.0, y=y, seed=0, guidance_interval=interval)
+    times = [t / flow.TIME_SCALE for t, _ in m.log]
+    assert len(times) == 11                                                   # Heun: 2·6 − 1 calls
+    assert [guided for _, guided in m.log] == [lo <= t <= hi for t in times]
+    assert nfe == sum(2 if g else 1 for _, g in m.log)
+    m = TimeLabelLog()
+    _, nfe = diffusion.sample(m, (2, 2), sampler="ddim", steps=8, guidance=2.0, y=y, seed=0,
+                              guidance_interval=interval)
+    fractions = [t / 1000 for t, _ in m.log]
+    assert [guided for _, guided in m.log] == [lo <= f <= hi for f in fractions]
+    assert nfe == sum(2 if g else 1 for _, g in m.log)
+
+
+def test_guidance_interval_changes_only_the_guided_steps():
+    """Outside the interval the sampler follows the conditional model: an interval that no step falls in gives
+    the samples of w = 1, the whole of [0, 1] those of no interval, and a part of it something in between."""
+    y = minigen.tensor([0, 1])
+
+    def run(**kw):
+        return flow.sample(LabelModel(), (2, 2), sampler="euler", steps=4, y=y, seed=0, **kw)[0].numpy()
+
+    plain, guided = run(guidance=1.0), run(guidance=3.0)
+    np.testing.assert_array_equal(run(guidance=3.0, guidance_interval=(0.0, 0.1)), plain)  # Euler: t = 1 … 0.25
+    np.testing.assert_array_equal(run(guidance=3.0, guidance_interval=(0.0, 1.0)), guided)
+    half = run(guidance=3.0, guidance_interval=(0.0, 0.5))
+    assert not np.allclose(half, plain) and not np.allclose(half, guided)
+
+
 @minigen.no_grad()
 def test_unet_shapes_count_zero_init_and_conditioning():
     """The parameter counts the docstring prints, the output shape, the zero output at init, and that the time,

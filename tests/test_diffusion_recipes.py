@@ -88,6 +88,10 @@ def test_sample_npy_format_and_nfe(runs, tmp_path, capsys):
     ("flow", ["--eta", "0.5"], "eta applies to the ddim sampler"),
     ("ddpm", ["--label", "10"], r"labels must lie in 0 … 9, got 10"),
     ("ddpm", ["--out", "x.jpg"], "--out must end in .png or .npy"),
+    ("flow", ["--guidance-interval", "0", "0.5"], "--guidance-interval needs a conditional run"),
+    ("ddpm", ["--guidance-interval", "0.6", "0.5"], r"two noise levels LO HI with 0 ≤ LO ≤ HI ≤ 1, got 0.6 0.5"),
+    ("ddpm", ["--guidance-interval", "-0.1", "0.5"], r"0 ≤ LO ≤ HI ≤ 1, got -0.1 0.5"),
+    ("ddpm", ["--guidance-interval", "0", "1.5"], r"0 ≤ LO ≤ HI ≤ 1, got 0.0 1.5"),
 ])
 def test_bad_sampling_options_are_refused_clearly(runs, run, args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -122,6 +126,11 @@ def test_eval_scores_samples_with_their_nfe(runs, tmp_path, monkeypatch, capsys)
     assert (runs / "flow" / "reverse_process.png").stat().st_mtime_ns == drawn       # not redrawn
     results = json.loads((runs / "flow" / "eval-heun-2-n20.json").read_text())
     assert results["nfe_per_sample"] == 3 and "label_accuracy" not in results
+    # guidance for t in [0, 0.5] only: of DDIM's 3 steps (t = 999, 500, 0) the last two are guided, 1 + 2 + 2 NFE
+    assert cli.main(["eval", str(runs / "ddpm"), "--n-samples", "20", "--steps", "3", "--guidance", "2",
+                     "--guidance-interval", "0", "0.5", "--no-pictures"]) == 0
+    results = json.loads((runs / "ddpm" / "eval-ddim-3-w2-i0-0.5-n20.json").read_text())
+    assert results["nfe_per_sample"] == 5 and results["sampling"] == "ddim, 3 steps, guidance 2 for t in [0, 0.5]"
 
 
 def test_eval_out_is_a_path_from_the_working_directory(runs, tmp_path, monkeypatch):
@@ -177,6 +186,12 @@ def test_export_sets_the_default_sampling(runs, tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["sample", str(out), "--n", "2", "--out", str(tmp_path / "x.npy")]) == 0
     assert "4 network evaluations per sample" in capsys.readouterr().out     # 2 steps × 2 (guidance)
+    assert cli.main(["export", str(runs / "ddpm"), "--out", str(tmp_path / "i"), "--steps", "2", "--guidance", "3",
+                     "--guidance-interval", "0", "0.5"]) == 0
+    assert json.loads((tmp_path / "i" / "config.json").read_text())["guidance_interval"] == [0, 0.5]
+    capsys.readouterr()
+    assert cli.main(["sample", str(tmp_path / "i"), "--n", "2", "--out", str(tmp_path / "i.npy")]) == 0
+    assert "3 network evaluations per sample" in capsys.readouterr().out     # t = 999 alone, t = 0 guided
     with pytest.raises(SystemExit, match="--guidance needs a conditional run"):
         cli.main(["export", str(runs / "flow"), "--out", str(tmp_path / "f"), "--guidance", "2"])
     assert not (tmp_path / "f").exists()

@@ -20,7 +20,8 @@ A point mass x₀ = x* is the exact check: ε = (x_t − (1 − t) x*)/t, so v =
 points straight at x* and which both integrators follow exactly (each step lands on the same line).
 
 The network sees the time as 1000·t (``TIME_SCALE``), the range of DDPM's step index, so the same U-Net serves
-both. Classifier-free guidance as in ``models.diffusion``: ṽ = v_u + w (v_c − v_u), w = 1 plain conditional.
+both. Classifier-free guidance as in ``models.diffusion``: ṽ = v_u + w (v_c − v_u), w = 1 plain conditional, and
+optionally only for t in an interval (``guidance_interval``: t is already the noise level).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from __future__ import annotations
 from .. import backend, creation
 from ..autograd import Tensor, no_grad
 from ..nn import functional as F
-from .diffusion import _Noise, drop_labels, guided
+from .diffusion import _Noise, drop_labels, guidance_at, guided
 
 TIME_SCALE = 1000.0
 
@@ -49,9 +50,10 @@ def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0,
 
 
 def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: float = 1.0, y: Tensor | None = None,
-           seed: int | None = None, device=None, return_trajectory: bool = False, x_T: Tensor | None = None):
+           seed: int | None = None, device=None, return_trajectory: bool = False, x_T: Tensor | None = None,
+           guidance_interval: tuple[float, float] | None = None):
     """Integrate dx/dt = v̂ from x₁ ~ N(0, I) (or the given ``x_T``) at t = 1 to t = 0 in ``steps`` equal steps
-    ('euler' or 'heun').
+    ('euler' or 'heun'); ``guidance`` applies where t lies in ``guidance_interval`` (None: everywhere).
 
     Returns (x, nfe), plus the states x₁, …, x₀ when ``return_trajectory``; nfe counts network evaluations per
     sample (guidance that needs both predictions doubles each)."""
@@ -65,7 +67,8 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
     trajectory = [x]
 
     def velocity(x, t):
-        v, k = guided(model, x, creation.full((n,), t * TIME_SCALE, device=device), y, guidance)
+        w = guidance_at(guidance, guidance_interval, t)
+        v, k = guided(model, x, creation.full((n,), t * TIME_SCALE, device=device), y, w)
         return v, k
 
     with no_grad():

@@ -25,7 +25,9 @@ from batch to batch, and the average of the last ~1/(1 − β) steps denoises vi
 Sampling options (``minigen sample``, ``minigen eval``; stored in config.json as the defaults of the run):
 ``sampler`` ddpm (ancestral) | ddim (η = ``eta``) for ``ddpm`` runs, euler | heun for ``flow`` runs; ``steps``
 (network evaluations: one per step, Heun 2·steps − 1, twice as many with guidance); ``guidance`` w in
-ε̃ = ε_u + w (ε_c − ε_u) for conditional runs (w = 1: the plain conditional model).
+ε̃ = ε_u + w (ε_c − ε_u) for conditional runs (w = 1: the plain conditional model); ``guidance_interval``
+(lo, hi): guide only at noise levels t ∈ [lo, hi] (t ∈ [0, 1], 1 pure noise; DDPM's t is its step over T), the
+conditional model alone elsewhere (``models.diffusion.guidance_at``).
 
 Pictures: the fixed-noise samples of every epoch (one row per class when conditional) and their GIF, the reverse
 process as a strip and a GIF, the loss by range of t, and for conditional runs one row per class at several
@@ -57,6 +59,7 @@ def ema_with_warmup(decay: float):
 
 
 SAMPLERS = {"ddpm": ("ddim", "ddpm"), "flow": ("heun", "euler")}   # the first is the default
+SAMPLING_OPTIONS = ("sampler", "steps", "eta", "guidance", "guidance_interval")   # set per command or per run
 
 
 class DiffusionRecipe(Recipe):
@@ -65,7 +68,7 @@ class DiffusionRecipe(Recipe):
     defaults = dict(epochs=20, batch_size=128, lr=1e-3, warmup=200, channels=[32, 64, 64], attention=False,
                     ema=0.999, conditional=False, clusters=None, cluster_features="pixels", p_uncond=0.1,
                     schedule="linear", sampler=None,
-                    steps=50, eta=0.0, guidance=None)
+                    steps=50, eta=0.0, guidance=None, guidance_interval=None)
     dataset_defaults = {"ring": dict(epochs=40, lr=2e-3, ema=0.99, steps=100)}
     pixel_range = (-1.0, 1.0)
     best = ("none", "max")         # the test loss is noisy and says little about samples: keep the last epoch
@@ -109,7 +112,7 @@ class DiffusionRecipe(Recipe):
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
         self.schedule = diffusion.Schedule(config.get("schedule", "linear"))
         self.sampling = {}                                    # per-command overrides (``set_sampling``)
-        self.check_sampling(*(config.get(k) for k in ("sampler", "steps", "eta", "guidance")))
+        self.check_sampling(**{k: config.get(k) for k in SAMPLING_OPTIONS})
 
     def build(self):
         if self.points:
@@ -201,14 +204,15 @@ class DiffusionRecipe(Recipe):
         """What samples come from: the weight average when ``ema`` is on, else the network itself."""
         return self.ema.module if self.ema is not None else self.model
 
-    def set_sampling(self, sampler=None, steps=None, eta=None, guidance=None):
+    def set_sampling(self, sampler=None, steps=None, eta=None, guidance=None, guidance_interval=None):
         """Override the run's sampling options for this process, checked (``check_sampling``)."""
-        self.check_sampling(sampler, steps, eta, guidance)
-        self.sampling.update({k: v for k, v in dict(sampler=sampler, steps=steps, eta=eta, guidance=guidance).items()
-                              if v is not None})
+        self.check_sampling(sampler, steps, eta, guidance, guidance_interval)
+        given = dict(sampler=sampler, steps=steps, eta=eta, guidance=guidance, guidance_interval=guidance_interval)
+        self.sampling.update({k: v for k, v in given.items() if v is not None})
 
-    def check_sampling(self, sampler=None, steps=None, eta=None, guidance=None):
-        """A sampler of this family, steps ≥ 1, η ≥ 0 (and only for DDIM), guidance only for a conditional run."""
+    def check_sampling(self, sampler=None, steps=None, eta=None, guidance=None, guidance_interval=None):
+        """A sampler of this family, steps ≥ 1, η ≥ 0 (and only for DDIM), guidance and its interval only for a
+        conditional run, the interval two noise levels 0 ≤ lo ≤ hi ≤ 1."""
         family = "flow" if self.name == "flow" else "ddpm"
         if sampler is not None and sampler not in SAMPLERS[family]:
             raise ValueError(f"{self.name}: unknown sampler {sampler!r}; a {self.name} run samples with "
@@ -220,6 +224,13 @@ class DiffusionRecipe(Recipe):
         if guidance is not None and not self.conditional:
             raise ValueError(f"{self.name}: --guidance needs a conditional run (train with --conditional or "
                              f"--clusters K)")
+        if guidance_interval is not None:
+            if not self.conditional:
+                raise ValueError(f"{self.name}: --guidance-interval needs a conditional run (train with "
+                                 f"--conditional or --clusters K)")
+            if len(guidance_interval) != 2 or not 0 <= guidance_interval[0] <= guidance_interval[1] <= 1:
+                raise ValueError(f"{self.name}: --guidance-interval takes two noise levels LO HI with "
+                                 f"0 ≤ LO ≤ HI ≤ 1, got {' '.join(map(str, guidance_interval))}")
 
     def option(self, key):
         value = self.sampling.get(key, self.config.get(key))
@@ -228,6 +239,19 @@ class DiffusionRecipe(Recipe):
         if key == "guidance" and value is None:
             value = 1.0
         return value
+
+    def describe_sampling(self, short: bool = False) -> str:
+        """The sampling options in words ('heun, 10 steps, guidance 2 for t in [0, 0.5]'), or ``short`` as a
+        file-name part ('heun-10-w2-i0-0.5')."""
+        o = {k: self.option(k) for k in SAMPLING_OPTIONS}
+        interval = o["guidance_interval"] if self.conditional else None
+        if short:
+            return f"{o['sampler']}-{o['steps']}" + (f"-w{o['guidance']:g}" if self.conditional else "") + \
+                (f"-i{interval[0]:g}-{interval[1]:g}" if interval else "")
+        return (f"{o['sampler']}, {o['steps']} steps" + (f", eta {o['eta']}" if o["sampler"] == "ddim" and o["eta"]
+                                                          else "")
+                + (f", guidance {o['guidance']:g}" if self.conditional else "")
+                + (f" for t in [{interval[0]:g}, {interval[1]:g}]" if interval else ""))
 
     def noise(self, n, rng):
         """The starting noise x_T (flow: x₁), (N, 1, 28, 28) (the ring: (N, 2)), float32 from ``rng``."""
@@ -268,18 +292,18 @@ class DiffusionRecipe(Recipe):
         the same clusters for every call of the same size); for a random draw pass
         ``labels=recipe.labels(n, rng=...)``, as ``minigen sample`` and ``minigen eval`` do. Clusters within
         classes are drawn for the requested classes with ``rng`` (without one: fixed offsets)."""
-        opts = {k: options.get(k) if options.get(k) is not None else self.option(k)
-                for k in ("sampler", "steps", "eta", "guidance")}
+        opts = {k: options.get(k) if options.get(k) is not None else self.option(k) for k in SAMPLING_OPTIONS}
         y = self.network_labels(self.labels(len(noise), labels), rng)
         y = tensor(y, device=self.device) if y is not None else None
         x_T = tensor(noise, device=self.device)
         net = self.network
         if self.name == "flow":
             out = flow.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["guidance"], y, seed,
-                              self.device, trajectory, x_T=x_T)
+                              self.device, trajectory, x_T=x_T, guidance_interval=opts["guidance_interval"])
         else:
             out = diffusion.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["eta"], opts["guidance"], y,
-                                   seed, self.device, self.schedule, trajectory, clip=not self.points, x_T=x_T)
+                                   seed, self.device, self.schedule, trajectory, clip=not self.points, x_T=x_T,
+                                   guidance_interval=opts["guidance_interval"])
         self.last_nfe = out[1]
         if trajectory:
             return out[0].numpy(), out[1], [s.numpy() for s in out[2]]
