@@ -144,8 +144,7 @@ def _sample(args) -> int:
     if labels is None and getattr(recipe, "clusters", None) is not None:
         labels = recipe.labels(args.n, rng=rng)                         # a cluster run: clusters drawn with --seed
     try:
-        extra = {"rng": rng} if getattr(recipe, "clusters", None) is not None else {}   # clusters within classes
-        images = recipe.sample(noise, labels=labels, **extra)          # (N, 28, 28) in [0, 1]
+        images = recipe.sample(noise, labels=labels, rng=rng)          # (N, 28, 28) in [0, 1]
     except ValueError as e:
         raise SystemExit(f"minigen sample: {e}") from None
     if out.endswith(".npy"):                                            # float32 (N, 1, 28, 28) in [0, 1]

@@ -101,13 +101,13 @@ def generate(recipe, n: int, rng, labels=None, batch: int | None = None, progres
     """n samples of the recipe's generator, in batches (default: the recipe's ``sample_batch``, else 500), with
     a progress bar (a diffusion model's 10,000 samples take minutes): (n, 28, 28) in [0, 1]. ``label_rng``: the
     generator that draws the clusters of the requested classes (a run with clusters within classes)."""
-    extra = {} if label_rng is None else {"rng": label_rng}
     batch = batch or getattr(recipe, "sample_batch", 500)
     noise = recipe.noise(n, rng)
     parts = []
     with tqdm(total=n, desc=f"{recipe.name}: sampling", unit="image", disable=not progress) as bar:
         for i in range(0, n, batch):
-            parts.append(recipe.sample(noise[i:i + batch], None if labels is None else labels[i:i + batch], **extra))
+            parts.append(recipe.sample(noise[i:i + batch], None if labels is None else labels[i:i + batch],
+                                       rng=label_rng))
             bar.update(len(parts[-1]))
     return np.concatenate(parts)
 

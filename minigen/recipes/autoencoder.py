@@ -77,7 +77,7 @@ class AERecipe(Recipe):
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         return self.decode(self.encode(images))
 
-    def sample(self, noise, labels=None):
+    def sample(self, noise, labels=None, rng=None):
         return self.decode(noise)
 
 

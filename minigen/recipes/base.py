@@ -68,7 +68,9 @@ class Recipe:
     def noise(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, self.config.get("latent_dim", 2))).astype(np.float32)
 
-    def sample(self, noise: np.ndarray, labels=None) -> np.ndarray:
+    def sample(self, noise: np.ndarray, labels=None, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Noise (from ``noise``) [and labels] → samples; ``rng`` draws whatever else sampling picks at random
+        beyond the noise (the clusters of a diffusion run's requested classes; other recipes ignore it)."""
         raise ValueError(f"{self.name} does not generate images")
 
     # --- helpers -----------------------------------------------------------------------------------------

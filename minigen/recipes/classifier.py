@@ -55,7 +55,7 @@ class ClassifierRecipe(Recipe):
             n += x.shape[0]
         return {"test_loss": total / n, "test_accuracy": correct / n}
 
-    def sample(self, noise, labels=None):
+    def sample(self, noise, labels=None, rng=None):
         raise ValueError("a classifier does not generate images; `minigen sample` needs a generative run")
 
     @no_grad()

@@ -159,7 +159,7 @@ class GANRecipe(Recipe):
         return self.generator_ema if self.generator_ema is not None else self.generator
 
     @no_grad()
-    def sample(self, noise, labels=None):
+    def sample(self, noise, labels=None, rng=None):
         """Noise (N, latent) [and labels] → images (N, 28, 28) in [0, 1] (the ring: points (N, 2))."""
         cond = self.conditioning.sampling(self.name, len(noise), labels, self.device)
         out = self.sampler(tensor(noise, device=self.device), *cond).numpy()

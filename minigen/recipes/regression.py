@@ -114,6 +114,6 @@ class RegressionRecipe(Recipe):
                for i in range(0, len(lifted), batch)]
         return np.clip(np.concatenate(out), -1, 1)
 
-    def sample(self, noise, labels=None):
+    def sample(self, noise, labels=None, rng=None):
         raise ValueError("a regression network restores a degraded image (`minigen restore`); it draws nothing "
                          "from noise")
