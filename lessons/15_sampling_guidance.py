@@ -322,6 +322,31 @@ plt.show()
 # less varied: the diversity measure falls as w grows, and the classifier score climbs towards its maximum, 10.
 # The committed model's README figures use w = 2 with 10 DDIM steps (20 NFE).
 #
+# **Guidance in an interval.** Nothing forces one w at every noise level (Kynkäänniemi et al., 2024). Write the
+# noise level as t/T ∈ [0, 1] (1: pure noise). Early on, x_t says almost nothing about the image, and a guided
+# step pushes every sample of a class towards the same typical shape: that is where the variety goes. Late on,
+# the shape is settled and a guided step only sharpens it. `guidance_at` gives w inside an interval [lo, hi] and
+# 1 (the conditional model alone, one evaluation instead of two) outside it; `minigen sample` and `minigen eval`
+# take it as `--guidance-interval LO HI`.
+
+# %%
+print(inspect.getsource(diffusion.guidance_at))
+halves = {"w = 2 for t/T ≥ 0.5 (early)": (0.5, 1.0), "w = 2 for t/T ≤ 0.5 (late)": (0.0, 0.5)}
+for name, interval in halves.items():
+    x, nfe = recipe.generate(x_T, wanted, sampler="ddim", steps=10, guidance=2.0, guidance_interval=interval)
+    features, probs = judge.recipe.predict((x[:, 0] + 1) / 2)
+    halves[name] = (metrics.label_accuracy(probs, wanted), spread(features, wanted) / real_spread)
+    print(f"{name}: label accuracy {halves[name][0]:.1%}, diversity {halves[name][1]:.2f} of real, {nfe} NFE")
+assert halves["w = 2 for t/T ≤ 0.5 (late)"][1] > trade[2][2]      # more varied than w = 2 at every step
+
+# %% [markdown]
+# Here (30 samples in the fast build, 200 in the full one) both halves keep most of the label accuracy that w = 2
+# buys, and guiding only the late half keeps more of the variety than guiding everywhere. On the committed flow
+# model the difference is large (README: 2,000 samples, Heun with 10 steps): guiding t ≥ 0.5 at w = 2 got every
+# label right at FID 92 (FID at 2,000 samples, far above a 10,000-sample FID), guiding t ≤ 0.5 at w = 2 raised the
+# accuracy only from about 97.7 % to 98.7 % at FID 27.8, and t ≤ 0.6 at w = 2.5 matched the accuracy of w = 1.25
+# everywhere (99.5 %) at an FID five points lower. Where to guide is a second knob beside how much.
+#
 # ## 6. Exercises
 #
 # In `lessons/exercises/lesson15.py` (NumPy arrays in and out):
