@@ -166,6 +166,14 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     return out
 
 
+def series_label(run_name: str, results: dict) -> str:
+    """The line an eval file belongs to in ``quality_vs_nfe``: run, sampler, the guidance part of its sampling
+    description (last in it, interval included: 'guidance 2 for t in [0, 0.5]') and sample size."""
+    how = results.get("sampling", "")
+    sampler, at = how.split(",")[0], how.find("guidance")
+    return f"{run_name}: {sampler}" + (f" ({how[at:]})" if at >= 0 else "") + f", n = {results['n']:,}"
+
+
 def quality_vs_nfe(run_dirs, path) -> Path:
     """One picture of every ``eval-*.json`` in ``run_dirs``: FID and classifier score against the network
     evaluations per sample, one line per (run, sampler, guidance, sample size); the real-data values of the
@@ -176,10 +184,8 @@ def quality_vs_nfe(run_dirs, path) -> Path:
             r = json.loads(f.read_text())
             if "nfe_per_sample" not in r:
                 continue
-            sampler = r.get("sampling", "").split(",")[0]
-            guidance = [p.strip() for p in r.get("sampling", "").split(",") if "guidance" in p]
-            label = f"{run_dir.name}: {sampler}" + (f" ({guidance[0]})" if guidance else "") + f", n = {r['n']:,}"
-            series.setdefault(label, []).append((r["nfe_per_sample"], r["fid"], r["classifier_score"]))
+            point = (r["nfe_per_sample"], r["fid"], r["classifier_score"])
+            series.setdefault(series_label(run_dir.name, r), []).append(point)
             if r["n"] >= floor.get("n", 0):          # the real-data floor of the largest sample (FID falls with n)
                 floor = {"fid": r["real_fid_train_vs_test"], "score": r["real_classifier_score"], "n": r["n"]}
     if not series:

@@ -197,6 +197,16 @@ def test_export_sets_the_default_sampling(runs, tmp_path, capsys):
     assert not (tmp_path / "f").exists()
 
 
+def test_compare_lines_keep_the_whole_guidance_description():
+    """Evaluations with and without a guidance interval are separate lines (the interval's own comma once cut it)."""
+    from minigen.evaluation import series_label
+    plain = {"sampling": "heun, 10 steps, guidance 2", "n": 2000}
+    late = {"sampling": "heun, 10 steps, guidance 2 for t in [0, 0.5]", "n": 2000}
+    assert series_label("r", plain) == "r: heun (guidance 2), n = 2,000"
+    assert series_label("r", late) == "r: heun (guidance 2 for t in [0, 0.5]), n = 2,000"
+    assert series_label("r", {"sampling": "heun, 10 steps", "n": 100}) == "r: heun, n = 100"
+
+
 def test_compare_plots_quality_against_nfe(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
