@@ -6,7 +6,10 @@
    ``n`` images, and score them with ``minigen.metrics`` against the same number of real test images: Fréchet
    distance in the evaluator's feature space, classifier score, class shares, uncertain share, label accuracy
    when conditional; beside the same numbers for real images (the train images against the test images), which
-   say what a perfect generator would score with this evaluator; and draw the 64 least certain samples.
+   say what a perfect generator would score with this evaluator; and draw the 64 least certain samples. Then
+   the check for copies: each sample's pixel distance to its nearest training image against the test images'
+   (``metrics.nearest_distances``, ``near_copy_share``), with the 8 samples nearest the training set drawn above
+   their neighbours (nearest_train.png).
 3. Redraw the recipe's final pictures and write everything to ``eval.json`` in the run directory.
 """
 
@@ -22,7 +25,7 @@ from tqdm.auto import tqdm
 
 from . import backend, data, pictures, viz
 from .metrics import (class_shares, classifier_score, frechet_distance, gaussian_stats, label_accuracy,
-                      least_certain, uncertain_share)
+                      least_certain, near_copy_share, nearest_distances, uncertain_share)
 from .train import Run, open_run
 
 
@@ -160,9 +163,22 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
                 "real_class_shares": [round(s, 4) for s in class_shares(p_test)],
                 "real_accuracy": label_accuracy(p_test, truth),
                 "real_uncertain_share": uncertain_share(p_test)})
+    # copies of the training set? pixel distances in [0, 1] units, the test images as the novel reference
+    train_pixels = train.data.reshape(len(train.data), -1).astype(np.float32) / 255
+    d_gen = nearest_distances(generated.reshape(n, -1), train_pixels)                     # (n,)
+    d_test = nearest_distances(test.data[:n].reshape(n, -1).astype(np.float32) / 255, train_pixels)
+    out.update({"nearest_train_distance": float(np.median(d_gen)),
+                "real_nearest_train_distance": float(np.median(d_test)),
+                "near_copy_share": near_copy_share(d_gen, d_test)})
     if draw:
         viz.image_grid(generated[least_certain(p_gen)], nrow=8, path=Path(run.dir) / "least_certain.png",
                        title=f"the {min(64, n)} least certain of {n:,} samples")
+        closest = np.argsort(d_gen, kind="stable")[:8]
+        neighbours = [int(np.argmin(((train_pixels - generated[i].reshape(1, -1)) ** 2).sum(axis=1)))
+                      for i in closest]
+        viz.image_grid(np.concatenate([generated[closest], train_pixels[neighbours].reshape(generated[closest].shape)]),
+                       nrow=len(closest), path=Path(run.dir) / "nearest_train.png",
+                       title="the samples nearest a training image (top) and that image (bottom)")
     return out
 
 

@@ -39,6 +39,13 @@ below 10 %. **Label accuracy** (conditional GAN): how often the evaluator sees t
 **Calibration**: the same numbers for real images (the evaluator's train images against its test images) say
 what a perfect generator would score: FID ≈ the train/test gap, not 0.
 
+**Copies of the training set.** A generator that has memorised its training images would score well on all of the
+above. The check: each sample's Euclidean distance, in pixels, to its nearest training image (``nearest_distances``),
+beside the same for real test images, which are not copies by construction. ``near_copy_share``: the fraction of
+samples nearer to a training image than 99 % of the test images are (1 % for the test images themselves; a
+generator that copies scores far above it). The distances come from one matrix product per block of queries,
+‖q − r‖² = ‖q‖² − 2 q·r + ‖r‖² (as k-means does), clipped at 0 where float32 rounding dips below it.
+
 **The ring** (2-D toy): ``ring_modes`` counts the modes covered (≥ 1 % of the points within 3σ of a centre), the
 modes reached (the nearest centre of at least 1/32 of the points, however far) and the share of points within 3σ
 of some centre ("high quality", Srivastava et al., 2017).
@@ -127,6 +134,28 @@ def label_accuracy(probs, labels) -> float:
     """How often the most probable class is the requested label: (N, K), (N,) → a fraction."""
     xp = backend.xp_of(probs)
     return float((probs.argmax(axis=1) == xp.asarray(labels)).mean())
+
+
+def nearest_distances(queries, reference, block: int = 1000) -> np.ndarray:
+    """The Euclidean distance from each row of ``queries`` (N, D) to its nearest row of ``reference`` (M, D): (N,)
+    in float32, one (block, D) @ (D, M) product at a time (a block of 1,000 against MNIST's 60,000 training images
+    is 240 MB)."""
+    xp = backend.xp_of(queries)
+    q, r = queries.astype(xp.float32), reference.astype(xp.float32)
+    r_sq = (r * r).sum(axis=1)                                            # (M,)
+    out = xp.empty(len(q), dtype=xp.float32)
+    for i in range(0, len(q), block):
+        part = q[i:i + block]                                             # (B, D)
+        d2 = r_sq[None, :] - 2 * (part @ r.T)                             # (B, M): ‖r‖² − 2 q·r
+        out[i:i + block] = (d2.min(axis=1) + (part * part).sum(axis=1)).clip(0, None)
+    return xp.sqrt(out)
+
+
+def near_copy_share(sample_distances, real_distances, quantile: float = 0.01) -> float:
+    """The fraction of samples nearer to the training set than the ``quantile`` of the real test images' distances
+    (both from ``nearest_distances``): ≈ ``quantile`` for a generator as novel as real data, 1 for one that copies."""
+    xp = backend.xp_of(sample_distances)
+    return float((sample_distances < xp.quantile(real_distances, quantile)).mean())
 
 
 def ring_modes(points, centers, std: float, k: float = 3.0, min_share: float = 0.01) -> dict:

@@ -342,8 +342,11 @@ def test_classifier_trains_samples_nothing_and_eval_scores_gans(tmp_path, capsys
     out = capsys.readouterr().out
     results = json.loads((gan_run / "eval.json").read_text())
     for key in ("fid", "classifier_score", "class_shares", "label_accuracy", "real_fid_train_vs_test",
-                "real_classifier_score", "real_accuracy", "uncertain_share", "real_uncertain_share"):
+                "real_classifier_score", "real_accuracy", "uncertain_share", "real_uncertain_share",
+                "nearest_train_distance", "real_nearest_train_distance", "near_copy_share"):
         assert key in results and key in out
+    assert 0 < results["real_nearest_train_distance"] and 0 <= results["near_copy_share"] <= 1
+    assert (gan_run / "nearest_train.png").exists()
     assert (gan_run / "least_certain.png").exists() and results["n"] == 50 and len(results["class_shares"]) == 10
     drawn = (gan_run / "least_certain.png").read_bytes()                 # a sweep's eval leaves the pictures be
     sweep = tmp_path / "e.json"

@@ -93,6 +93,28 @@ def test_uncertain_share_and_least_certain():
     assert metrics.uncertain_share(np.eye(10)) == 0.0
 
 
+@given(n=st.integers(1, 30), m=st.integers(1, 40), d=st.integers(1, 12), block=st.integers(1, 7),
+       seed=st.integers(0, 2**16))
+def test_nearest_distances_match_brute_force(n, m, d, block, seed):
+    rng = np.random.default_rng(seed)
+    queries, reference = rng.random((n, d)), rng.random((m, d))
+    brute = np.sqrt(((queries[:, None, :] - reference[None, :, :]) ** 2).sum(axis=2)).min(axis=1)   # (n,)
+    got = metrics.nearest_distances(queries, reference, block=block)
+    assert got.shape == (n,) and got.dtype == np.float32
+    assert np.allclose(got, brute, atol=1e-3)                   # float32 products; rounding clipped at 0 below
+
+
+def test_near_copies_are_counted():
+    rng = np.random.default_rng(0)
+    train, test = rng.random((200, 16)), rng.random((300, 16))
+    copies = train[:50] + 1e-3 * rng.standard_normal((50, 16))             # 50 near-copies of training rows
+    d_test = metrics.nearest_distances(test, train)
+    assert metrics.nearest_distances(train[:5], train) == pytest.approx(0, abs=1e-3)
+    assert metrics.near_copy_share(d_test, d_test) == pytest.approx(0.01, abs=0.004)   # the test set itself
+    assert metrics.near_copy_share(metrics.nearest_distances(copies, train), d_test) == 1.0
+    assert metrics.near_copy_share(metrics.nearest_distances(rng.random((300, 16)), train), d_test) < 0.05
+
+
 def test_ring_modes():
     real = Ring(train=False).data
     assert metrics.ring_modes(real, Ring.centers(), Ring.std)["modes"] == 8
