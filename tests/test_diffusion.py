@@ -228,6 +228,16 @@ def test_guidance_interval_guides_exactly_the_steps_inside_it(interval):
     assert nfe == sum(2 if g else 1 for _, g in m.log)
 
 
+def test_guidance_interval_ends_are_the_decimals_a_user_types():
+    """Heun's 10 steps visit t = 1, 0.9, …, 0.1: an interval [0.2, 0.6] guides the calls at 0.6, 0.5, 0.4, 0.3 and
+    0.2, both ends included (1 − 8/10 is 0.19999999999999996 in floating point, which would drop t = 0.2)."""
+    y = minigen.tensor([0, 1])
+    m = TimeLabelLog()
+    flow.sample(m, (2, 2), sampler="heun", steps=10, guidance=2.0, y=y, seed=0, guidance_interval=(0.2, 0.6))
+    guided = sorted({round(t / flow.TIME_SCALE, 6) for t, g in m.log if g})
+    assert guided == [0.2, 0.3, 0.4, 0.5, 0.6]
+
+
 def test_guidance_interval_changes_only_the_guided_steps():
     """Outside the interval the sampler follows the conditional model: an interval that no step falls in gives
     the samples of w = 1, the whole of [0, 1] those of no interval, and a part of it something in between."""

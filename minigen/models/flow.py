@@ -73,7 +73,9 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
 
     with no_grad():
         for i in range(steps):
-            t, t_next = 1 - i / steps, 1 - (i + 1) / steps
+            # (steps − i)/steps, not 1 − i/steps: the first is the float nearest the fraction, so t = 0.2 is the
+            # number a user types for 0.2 (1 − 8/10 = 0.19999999999999996 would fall outside an interval [0.2, …])
+            t, t_next = (steps - i) / steps, (steps - i - 1) / steps
             h = t - t_next
             v, k = velocity(x, t)
             nfe += k
