@@ -121,6 +121,15 @@ def new_run(model: str, dataset: str, out=None, device: str = "cpu", seed: int =
     return run
 
 
+def discard_unstarted(run_dir) -> None:
+    """Remove a new run's directory when it holds nothing but its config.json (its data or its clusters failed
+    before the first step), so a failed start leaves no empty run behind to push the next one to ``-2``."""
+    run_dir = Path(run_dir)
+    if [p.name for p in run_dir.iterdir()] == ["config.json"]:
+        (run_dir / "config.json").unlink()
+        run_dir.rmdir()
+
+
 def resume_run(run_dir, **changes) -> Run:
     """The run in ``run_dir`` at its last checkpoint. ``changes`` that are not None (a new total of ``epochs``, a
     new ``time_limit``, a new ``lr_decay`` from here on) are written into its config.json first."""
@@ -206,7 +215,12 @@ def train(model: str | None = None, dataset: str = "digits", epochs=None, batch_
     else:
         run = new_run(model, dataset, out, device, seed, limit, data_root, epochs=epochs, batch_size=batch_size, lr=lr,
                       **options)
-    train_loader, test_loader, test_set = loaders(run)
+    try:
+        train_loader, test_loader, test_set = loaders(run)       # a cluster run fits its clusters here
+    except Exception:
+        if resume is None:
+            discard_unstarted(run.dir)
+        raise
     limit = run.config.get("time_limit")
     deadline = time.time() + 60 * limit - run.seconds if limit else None   # the limit counts earlier sessions
     with checkpoint_on_interrupt(run):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from minigen import cli
 from minigen.models.clusters import Clusters, deskew, kmeans, sq_distances, systematic
 from minigen.serialization import load
-from minigen.train import open_run, train
+from minigen.train import discard_unstarted, open_run, train
 
 
 def _objective(x, c, a):
@@ -225,6 +225,21 @@ def test_clusters_refuse_points(tmp_path):
     with pytest.raises(SystemExit, match="--clusters K clusters the images .* does not combine with --dataset ring"):
         cli.main(args)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_failed_fit_leaves_no_run_behind(tmp_path):
+    """More clusters than training images: k-means refuses, and the run directory made for it is removed again (it
+    held only config.json), so the same --out is free for the next try."""
+    args = ["train", "flow", "--clusters", "100", "--epochs", "1", "--limit", "64", "--quiet",
+            "--out", str(tmp_path / "r")]
+    with pytest.raises(SystemExit, match="kmeans: k must lie in 1 … 64"):
+        cli.main(args)
+    assert not (tmp_path / "r").exists()
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "config.json").write_text("{}")
+    (tmp_path / "keep" / "notes.txt").write_text("mine")
+    discard_unstarted(tmp_path / "keep")                 # anything else in it: left alone
+    assert (tmp_path / "keep" / "notes.txt").exists() and (tmp_path / "keep" / "config.json").exists()
 
 
 def _deskew_one_row_at_a_time(img):
