@@ -165,7 +165,7 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
                 "real_uncertain_share": uncertain_share(p_test)})
     # copies of the training set? pixel distances in [0, 1] units, the test images as the novel reference
     train_pixels = train.data.reshape(len(train.data), -1).astype(np.float32) / 255
-    d_gen = nearest_distances(generated.reshape(n, -1), train_pixels)                     # (n,)
+    d_gen, nearest = nearest_distances(generated.reshape(n, -1), train_pixels, return_index=True)   # (n,), (n,)
     d_test = nearest_distances(test.data[:n].reshape(n, -1).astype(np.float32) / 255, train_pixels)
     out.update({"nearest_train_distance": float(np.median(d_gen)),
                 "real_nearest_train_distance": float(np.median(d_test)),
@@ -174,9 +174,8 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
         viz.image_grid(generated[least_certain(p_gen)], nrow=8, path=Path(run.dir) / "least_certain.png",
                        title=f"the {min(64, n)} least certain of {n:,} samples")
         closest = np.argsort(d_gen, kind="stable")[:8]
-        neighbours = [int(np.argmin(((train_pixels - generated[i].reshape(1, -1)) ** 2).sum(axis=1)))
-                      for i in closest]
-        viz.image_grid(np.concatenate([generated[closest], train_pixels[neighbours].reshape(generated[closest].shape)]),
+        neighbours = train_pixels[nearest[closest]].reshape(generated[closest].shape)
+        viz.image_grid(np.concatenate([generated[closest], neighbours]),
                        nrow=len(closest), path=Path(run.dir) / "nearest_train.png",
                        title="the samples nearest a training image (top) and that image (bottom)")
     return out

@@ -44,7 +44,7 @@ above. The check: each sample's Euclidean distance, in pixels, to its nearest tr
 beside the same for real test images, which are not copies by construction. ``near_copy_share``: the fraction of
 samples nearer to a training image than 99 % of the test images are (1 % for the test images themselves; a
 generator that copies scores far above it). The distances come from one matrix product per block of queries,
-‖q − r‖² = ‖q‖² − 2 q·r + ‖r‖² (as k-means does), clipped at 0 where float32 rounding dips below it.
+‖q − r‖² = ‖q‖² − 2 q·r + ‖r‖² (k-means' ``sq_distances``), clipped at 0 where float32 rounding dips below it.
 
 **The ring** (2-D toy): ``ring_modes`` counts the modes covered (≥ 1 % of the points within 3σ of a centre), the
 modes reached (the nearest centre of at least 1/32 of the points, however far) and the share of points within 3σ
@@ -68,6 +68,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
+from .models.clusters import sq_distances
 
 
 def gaussian_stats(features):
@@ -136,19 +137,19 @@ def label_accuracy(probs, labels) -> float:
     return float((probs.argmax(axis=1) == xp.asarray(labels)).mean())
 
 
-def nearest_distances(queries, reference, block: int = 1000) -> np.ndarray:
+def nearest_distances(queries, reference, block: int = 1000, return_index: bool = False):
     """The Euclidean distance from each row of ``queries`` (N, D) to its nearest row of ``reference`` (M, D): (N,)
-    in float32, one (block, D) @ (D, M) product at a time (a block of 1,000 against MNIST's 60,000 training images
-    is 240 MB)."""
+    in float32 (and, with ``return_index``, that row's index (N,)), from k-means' ``sq_distances`` one block of
+    queries at a time (a block of 1,000 against MNIST's 60,000 training images is 240 MB)."""
     xp = backend.xp_of(queries)
     q, r = queries.astype(xp.float32), reference.astype(xp.float32)
-    r_sq = (r * r).sum(axis=1)                                            # (M,)
-    out = xp.empty(len(q), dtype=xp.float32)
+    d2, index = xp.empty(len(q), dtype=xp.float32), xp.empty(len(q), dtype=xp.int64)
     for i in range(0, len(q), block):
-        part = q[i:i + block]                                             # (B, D)
-        d2 = r_sq[None, :] - 2 * (part @ r.T)                             # (B, M): ‖r‖² − 2 q·r
-        out[i:i + block] = (d2.min(axis=1) + (part * part).sum(axis=1)).clip(0, None)
-    return xp.sqrt(out)
+        part = sq_distances(q[i:i + block], r)                            # (B, M)
+        index[i:i + block] = part.argmin(axis=1)
+        d2[i:i + block] = part[xp.arange(len(part)), index[i:i + block]]
+    distances = xp.sqrt(d2.clip(0, None))                 # float32 rounding can dip below 0 for a copy
+    return (distances, index) if return_index else distances
 
 
 def near_copy_share(sample_distances, real_distances, quantile: float = 0.01) -> float:

@@ -102,6 +102,10 @@ def test_nearest_distances_match_brute_force(n, m, d, block, seed):
     got = metrics.nearest_distances(queries, reference, block=block)
     assert got.shape == (n,) and got.dtype == np.float32
     assert np.allclose(got, brute, atol=1e-3)                   # float32 products; rounding clipped at 0 below
+    distances, index = metrics.nearest_distances(queries, reference, block=block, return_index=True)
+    np.testing.assert_array_equal(distances, got)
+    exact = np.sqrt(((queries - reference[index]) ** 2).sum(axis=1))        # the row it names is that near
+    assert np.allclose(exact, brute, atol=1e-3)
 
 
 def test_near_copies_are_counted():
