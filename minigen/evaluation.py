@@ -5,8 +5,9 @@
 2. For a generator of images (the GANs): find the evaluator classifier (``minigen train classifier``), generate
    ``n`` images, and score them with ``minigen.metrics`` against the same number of real test images: Fréchet
    distance in the evaluator's feature space, classifier score, class shares, uncertain share, label accuracy
-   when conditional; beside the same numbers for real images (the train images against the test images), which
-   say what a perfect generator would score with this evaluator; and draw the 64 least certain samples. Then
+   when conditional; beside the same numbers for real images (n training images drawn at random against the
+   test images: ``real_sample``), which say what a perfect generator would score with this evaluator; and draw
+   the 64 least certain samples. Then
    the check for copies: each sample's pixel distance to its nearest training image against the test images'
    (``metrics.nearest_distances``, ``near_copy_share``), with the 8 samples nearest the training set drawn above
    their neighbours (nearest_train.png).
@@ -115,6 +116,15 @@ def generate(recipe, n: int, rng, labels=None, batch: int | None = None, progres
     return np.concatenate(parts)
 
 
+def real_sample(images, n: int, seed: int):
+    """n of ``images`` drawn at random without replacement (seeded), in their stored order: the real data a
+    generator's scores are set beside. Not simply the first n: files are not always shuffled. With the committed
+    evaluator, MNIST's six blocks of 10,000 training images score FID 5.28, 4.60, 3.84, 4.78, 4.80, 4.98 against
+    its test set, four random draws of 10,000 of the 60,000 score 3.4–4.1."""
+    pick = np.random.default_rng([seed, 97]).choice(len(images), size=min(n, len(images)), replace=False)
+    return images[np.sort(pick)]
+
+
 def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, draw: bool = True,
                        test_labels=None) -> dict:
     """Score ``run``'s generator with the evaluator classifier (see the module docstring, step 2); ``test``: the
@@ -144,7 +154,7 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     to_input = judge.recipe.transform(False)
     f_gen, p_gen = judge.recipe.predict(generated)
     f_test, p_test = judge.recipe.predict(to_input(test.data[:n], rng))
-    f_train, p_train = judge.recipe.predict(to_input(train.data[:n], rng))
+    f_train, p_train = judge.recipe.predict(to_input(real_sample(train.data, n, config["seed"]), rng))
     mu_test, sigma_test = gaussian_stats(f_test)
     shares = class_shares(p_gen)
     out = {"evaluator": str(path), "n": n,

@@ -218,3 +218,17 @@ def test_compare_plots_quality_against_nfe(tmp_path):
     assert (tmp_path / "q.png").stat().st_size > 1000
     with pytest.raises(SystemExit, match="no eval-.*json with network evaluations"):
         cli.main(["compare", str(tmp_path)])                               # its eval files are in run/
+
+
+def test_real_sample_draws_across_the_whole_set():
+    """The real-data floor's images are a seeded draw from all of the training set, in stored order, without
+    repeats: not its first n (MNIST's first 10,000 are no random sample of its 60,000: FID 5.28 against 3.4–4.1)."""
+    from minigen.evaluation import real_sample
+    images = np.arange(1000)[:, None, None] * np.ones((1, 2, 2), dtype=np.int64)     # image i is filled with i
+    drawn = real_sample(images, 100, seed=0)
+    ids = drawn[:, 0, 0]
+    assert drawn.shape == (100, 2, 2) and len(set(ids)) == 100 and np.all(np.diff(ids) > 0)
+    assert ids.max() > 500 and ids.mean() == pytest.approx(500, abs=100)       # spread over the whole set
+    assert np.array_equal(real_sample(images, 100, seed=0), drawn)                 # reproducible
+    assert not np.array_equal(real_sample(images, 100, seed=1), drawn)
+    assert len(real_sample(images, 5000, seed=0)) == 1000                         # never more than there are
