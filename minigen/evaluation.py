@@ -49,10 +49,7 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     how = sampling(recipe) if sampling is not None else ""
     if hasattr(recipe, "set_sampling"):
         how = how or recipe.describe_sampling()
-        name = f"eval-{recipe.describe_sampling(short=True)}" + (f"-n{n_samples}" if n_samples != 10_000 else "") + \
-            ".json"
-    else:
-        name = "eval.json"
+    name = eval_file_name(recipe, n_samples)
     if iw_samples:
         config["iw_samples"] = iw_samples
     test_set = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
@@ -71,6 +68,14 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
         results["sampling"] = how
     (target or run.dir / name).write_text(json.dumps(results, indent=2))
     return results
+
+
+def eval_file_name(recipe, n_samples: int = 10_000) -> str:
+    """The file ``minigen eval`` writes its scores to in the run directory: ``eval.json``, or for a diffusion or
+    flow run one per way of sampling, ``eval-SAMPLER-STEPS[-wW][-iLO-HI][-nN].json`` (``-nN`` when N ≠ 10,000)."""
+    if not hasattr(recipe, "set_sampling"):
+        return "eval.json"
+    return f"eval-{recipe.describe_sampling(short=True)}" + (f"-n{n_samples}" if n_samples != 10_000 else "") + ".json"
 
 
 def find_evaluator(run_dir, dataset: str, evaluator=None) -> Path:
@@ -154,7 +159,7 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     to_input = judge.recipe.transform(False)
     f_gen, p_gen = judge.recipe.predict(generated)
     f_test, p_test = judge.recipe.predict(to_input(test.data[:n], rng))
-    f_train, p_train = judge.recipe.predict(to_input(real_sample(train.data, n, config["seed"]), rng))
+    f_train, _ = judge.recipe.predict(to_input(real_sample(train.data, n, config["seed"]), rng))
     mu_test, sigma_test = gaussian_stats(f_test)
     shares = class_shares(p_gen)
     out = {"evaluator": str(path), "n": n,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from minigen.evaluation import eval_file_name
 from minigen.train import open_run
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
@@ -32,7 +33,7 @@ def test_default_sampling_is_the_measured_one(name):
     """The run's default sampling has its own 10,000-sample evaluation: `minigen eval` names the file after the
     sampler, steps, guidance weight and interval it sampled with."""
     recipe = open_run(PRETRAINED / name).recipe
-    path = PRETRAINED / name / f"eval-{recipe.describe_sampling(short=True)}.json"
+    path = PRETRAINED / name / eval_file_name(recipe)
     assert path.exists(), f"{name}: its default sampling ({recipe.describe_sampling()}) has no {path.name}"
     results = json.loads(path.read_text())
     assert results["n"] == 10_000 and results["sampling"].startswith(f"{recipe.option('sampler')}, "
@@ -47,5 +48,5 @@ def test_samples_with_its_defaults(name):
     images = recipe.sample(recipe.noise(2, rng), recipe.labels(2, rng=rng), rng=rng)
     assert images.shape == (2, 28, 28) and images.dtype == np.float32
     assert 0 <= images.min() and images.max() <= 1 and images.std() > 0.1   # digits, not a flat grey
-    measured = json.loads((PRETRAINED / name / f"eval-{recipe.describe_sampling(short=True)}.json").read_text())
+    measured = json.loads((PRETRAINED / name / eval_file_name(recipe)).read_text())
     assert recipe.last_nfe == measured["nfe_per_sample"]
