@@ -38,7 +38,7 @@ def _bench(args) -> int:
 def _train(args) -> int:
     options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
                                              "width", "ema", "time_limit", "conditional", "clusters", "attention",
-                                             "cluster_features",
+                                             "cluster_features", "time_sampling",
                                              "schedule", "p_uncond", "warmup", "sampler", "steps", "eta",
                                              "guidance", "guidance_interval", "task", "mask", "scale", "sigma")}
     if getattr(args, "command_line", None):
@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ddpm, flow with --clusters: what k-means compares, the pixels (default) or the images "
                             "sheared upright (deskewed: clusters closer to the digits)")
     train.add_argument("--p-uncond", type=float, help="ddpm, flow: probability of dropping the label (default 0.1)")
+    train.add_argument("--time-sampling", choices=["uniform", "logit-normal"],
+                       help="flow: how training draws the time t: uniform on [0, 1] (default) or logit-normal "
+                            "(t = sigmoid(n), n standard normal: the middle of the path more often)")
     train.add_argument("--channels", help="ddpm, flow: U-Net widths at 28, 14 and 7 pixels, e.g. 32,64,64")
     train.add_argument("--attention", action=argparse.BooleanOptionalAction, default=None,
                        help="ddpm, flow: self-attention at 7x7 in the U-Net's middle")

@@ -328,7 +328,8 @@ def test_cuda_paths_on_the_stand_in(monkeypatch, seed):
     net = UNet(channels=(8, 16, 32), n_classes=10).to(cuda)
     x0 = minigen.rand(2, 1, 28, 28, device=cuda) * 2 - 1
     y = minigen.tensor([3, 4], device=cuda)
-    for loss in (diffusion.ddpm_loss(net, x0, y, p_uncond=0.5), flow.flow_loss(net, x0, y, p_uncond=0.5)):
+    for loss in (diffusion.ddpm_loss(net, x0, y, p_uncond=0.5), flow.flow_loss(net, x0, y, p_uncond=0.5),
+                 flow.flow_loss(net, x0, y, time_sampling="logit-normal")):
         loss.backward()
         assert loss.device == cuda and net.out.weight.grad.device == cuda
     for x, _ in (diffusion.sample(net, (2, 1, 28, 28), "ddim", steps=2, eta=1.0, guidance=2.0, y=y, seed=seed,
@@ -375,6 +376,35 @@ def test_perfect_predictors_have_zero_loss():
     assert diffusion.ddpm_loss(PointEpsPerSample(), x0).item() < 1e-8
     assert flow.flow_loss(PointVelocityPerSample(), x0).item() < 1e-6
     assert diffusion.ddpm_loss(lambda x, t, y=None: x * 0, x0).item() == pytest.approx(1.0, abs=0.15)   # E ε² = 1
+
+
+class TimeRecorder:
+    """A velocity network that predicts 0 and keeps the times it was shown (as fractions of the path)."""
+
+    n_classes = None
+
+    def __call__(self, x, t, y=None):
+        self.t = t.data / flow.TIME_SCALE
+        return x * 0
+
+
+@pytest.mark.parametrize("time_sampling", ["uniform", "logit-normal"])
+def test_flow_loss_draws_its_times_as_asked(time_sampling):
+    """uniform: t ~ U[0, 1] (mean ½, standard deviation 1/√12); logit-normal: log(t / (1 − t)) ~ N(0, 1). Either
+    way the loss of the zero prediction is E‖ε − x₀‖² = 1 + x₀² per coordinate, whatever the times."""
+    minigen.manual_seed(4)
+    net, n = TimeRecorder(), 20_000
+    loss = flow.flow_loss(net, minigen.zeros(n, 1), time_sampling=time_sampling)
+    t = net.t.astype(np.float64)
+    assert t.dtype == np.float64 and ((t > 0) & (t < 1)).all()
+    if time_sampling == "uniform":
+        assert t.mean() == pytest.approx(0.5, abs=0.01) and t.std() == pytest.approx(12 ** -0.5, abs=0.01)
+    else:
+        logit = np.log(t / (1 - t))
+        assert logit.mean() == pytest.approx(0.0, abs=0.03) and logit.std() == pytest.approx(1.0, abs=0.03)
+    assert loss.item() == pytest.approx(1.0, abs=0.03)
+    with pytest.raises(ValueError, match="flow_loss: time_sampling must be one of .*got 'beta'"):
+        flow.flow_loss(net, minigen.zeros(4, 1), time_sampling="beta")
 
 
 class GaussianEps:

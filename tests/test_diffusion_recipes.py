@@ -105,6 +105,14 @@ def test_train_refuses_a_sampler_of_the_other_family(tmp_path):
     assert not (tmp_path / "f").exists()                                 # a refused run leaves no directory
 
 
+def test_time_sampling_is_for_flow_runs(tmp_path):
+    with pytest.raises(SystemExit, match="ddpm: --time-sampling logit-normal is for flow runs"):
+        cli.main(["train", "ddpm", *TINY, "--time-sampling", "logit-normal", "--out", str(tmp_path / "d")])
+    assert not (tmp_path / "d").exists()
+    assert cli.main(["train", "flow", *TINY, "--time-sampling", "logit-normal", "--out", str(tmp_path / "f")]) == 0
+    assert json.loads((tmp_path / "f" / "config.json").read_text())["time_sampling"] == "logit-normal"
+
+
 def test_sampling_options_on_a_gan_are_refused(tmp_path):
     gan = tmp_path / "gan"
     assert cli.main(["train", "gan", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--quiet",

@@ -90,6 +90,9 @@ class DiffusionRecipe(Recipe):
         features = config.get("cluster_features") or "pixels"
         if k is None and features != "pixels":
             raise ValueError(f"{self.name}: --cluster-features {features} needs --clusters K")
+        if config.get("time_sampling") not in (None, "uniform") and self.name != "flow":
+            raise ValueError(f"{self.name}: --time-sampling {config['time_sampling']} is for flow runs (DDPM draws "
+                             f"its integer steps uniformly)")
         self.classes = bool(config.get("conditional"))          # labels that are classes: label accuracy applies
         self.n_classes = (Ring.modes if self.points else 10) if self.classes else k
         self.clusters = Clusters(k, features=features, classes=self.n_classes if self.classes else None) \
@@ -320,10 +323,11 @@ class FlowRecipe(DiffusionRecipe):
     """Flow matching: velocity regression on the straight path x_t = (1 − t) x₀ + t ε. Sampling defaults to
     Heun with 25 steps: 49 network evaluations."""
     name = "flow"
-    defaults = {**DiffusionRecipe.defaults, "steps": 25}
+    defaults = {**DiffusionRecipe.defaults, "steps": 25, "time_sampling": "uniform"}
 
     def loss(self, x, y, net=None, t=None):
         y = y if self.conditional else None
         t = tensor(t.astype(np.float32), device=self.device) if t is not None else None
-        return flow.flow_loss(net or self.model, x, y, self.config["p_uncond"], t)
+        return flow.flow_loss(net or self.model, x, y, self.config["p_uncond"], t,
+                              self.config.get("time_sampling", "uniform"))
 
