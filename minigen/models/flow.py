@@ -8,12 +8,6 @@ moves every data point at constant speed to its noise. A network v̂(x_t, t) tra
 
     L = E_{t ~ U[0, 1], x₀, ε} ‖v̂(x_t, t) − (ε − x₀)‖²                                      (``flow_loss``)
 
-The times need not be uniform: any density on (0, 1) that is positive everywhere gives the same minimiser at
-every t (the regression is pointwise in t), and only moves the network's effort along the path. "logit-normal"
-draws t = σ(n), n ~ N(0, 1) (Esser et al. 2024, who found it the best of several for rectified flows): it
-trains the middle of the path, where the image's layout and class are decided, more often than its ends
-(density 0 at t = 0 and 1, peak 1.6 at t = ½ against uniform's 1).
-
 learns the conditional mean E[ε − x₀ | x_t], which is a velocity field whose ODE carries N(0, I) at t = 1 to the
 data distribution at t = 0 (the marginals of the paths are preserved: the flow-matching theorem). Sampling
 integrates dx/dt = v̂ backwards from t = 1 to 0:
@@ -24,6 +18,12 @@ integrates dx/dt = v̂ backwards from t = 1 to 0:
 
 A point mass x₀ = x* is the exact check: ε = (x_t − (1 − t) x*)/t, so v = ε − x* = (x_t − x*)/t, a field that
 points straight at x* and which both integrators follow exactly (each step lands on the same line).
+
+The times need not be uniform: any density on (0, 1) that is positive everywhere gives the same minimiser at
+every t (the regression is pointwise in t), and only moves the network's effort along the path. "logit-normal"
+draws t = σ(n), n ~ N(0, 1) (Esser et al. 2024, who found it the best of several for rectified flows): it
+trains the middle of the path, where the image's layout and class are decided, more often than its ends
+(density 0 at t = 0 and 1, peak 1.6 at t = ½ against uniform's 1).
 
 The network sees the time as 1000·t (``TIME_SCALE``), the range of DDPM's step index, so the same U-Net serves
 both. Classifier-free guidance as in ``models.diffusion``: ṽ = v_u + w (v_c − v_u), w = 1 plain conditional, and
@@ -53,8 +53,7 @@ def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0,
     if t is None and time_sampling == "uniform":
         t = creation.rand(n, device=x0.device)                                      # (N,)
     elif t is None:
-        z = creation.randn(n, device=x0.device).data
-        t = Tensor((1 / (1 + xp.exp(-z))).astype(z.dtype))                         # (N,) in (0, 1)
+        t = F.sigmoid(creation.randn(n, device=x0.device))                         # (N,) in (0, 1)
     tb = Tensor(t.data.reshape((n,) + (1,) * (x0.ndim - 1)))                        # (N, 1, …, 1)
     noise = creation.randn(*x0.shape, device=x0.device)
     x_t = (1 - tb) * x0 + tb * noise
