@@ -40,7 +40,8 @@ def _train(args) -> int:
                                              "width", "ema", "time_limit", "conditional", "clusters", "attention",
                                              "cluster_features", "time_sampling",
                                              "schedule", "p_uncond", "warmup", "sampler", "steps", "eta",
-                                             "guidance", "guidance_interval", "task", "mask", "scale", "sigma")}
+                                             "guidance", "guidance_interval", "guidance_below",
+                                             "task", "mask", "scale", "sigma")}
     if getattr(args, "command_line", None):
         options["command"] = args.command_line
     if args.channels:
@@ -114,8 +115,8 @@ def _open_run(run_dir):
 
 
 def _set_sampling(recipe, args, command: str) -> str:
-    """Apply --sampler/--steps/--eta/--guidance/--guidance-interval to a diffusion or flow run (an error for other
-    runs); returns a description of the sampler for titles and messages ('' for GANs)."""
+    """Apply --sampler/--steps/--eta/--guidance/--guidance-interval/--guidance-below to a diffusion or flow run
+    (an error for other runs); returns a description of the sampler for titles and messages ('' for GANs)."""
     given = {k: getattr(args, k) for k in SAMPLING_OPTIONS if getattr(args, k) is not None}
     if not hasattr(recipe, "set_sampling"):
         if given:
@@ -193,6 +194,10 @@ def _sampling_options(parser, what: str = "") -> None:
                        help="conditional ddpm, flow: guide only at noise levels t in [LO, HI] (t from 0, data, to 1, "
                        "pure noise; ddpm: step/1000), the plain conditional model elsewhere; e.g. 0 0.5 guides the "
                        "last half of sampling only")
+    group.add_argument("--guidance-below", type=float, metavar="W",
+                       help="conditional ddpm, flow, with --guidance-interval: the weight at noise levels below LO "
+                       "(default 1, the conditional model; 0 the unconditional one, one evaluation; below 0 away "
+                       "from the label)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -208,6 +208,62 @@ def test_guidance_at_is_w_inside_the_interval_and_1_outside():
     assert diffusion.guidance_at(3.0, (0.3, 0.6), 0.1) == 1.0
 
 
+def test_guidance_below_the_interval_is_its_own_weight():
+    for t, want in ((0.1, 0.0), (0.29, 0.0), (0.3, 3.0), (0.6, 3.0), (0.61, 1.0), (1.0, 1.0)):
+        assert diffusion.guidance_at(3.0, (0.3, 0.6), t, below=0.0) == want, t
+    assert diffusion.guidance_at(3.0, (0.3, 0.6), 0.1, below=-0.5) == -0.5
+    assert diffusion.guidance_at(3.0, None, 0.1, below=0.0) == 3.0                # no interval: w everywhere
+
+
+class CallLog(LabelModel):
+    """LabelModel that records every call's time, batch size and whether all its labels were "no label"."""
+
+    def __init__(self):
+        super().__init__()
+        self.log = []
+
+    def __call__(self, x, t, y):
+        self.log.append((round(float(t.data[0]) / flow.TIME_SCALE, 6), x.shape[0],
+                         bool((y.data == self.n_classes).all())))
+        return super().__call__(x, t, y)
+
+
+def test_guidance_below_asks_for_what_its_weight_needs():
+    """Below [0.4, 0.6] a weight 0 is the unconditional model alone (one evaluation), a weight −1 the guided pair
+    (two), 1 the conditional model alone; inside, the pair; above, the conditional model; NFE counts them."""
+    y = minigen.tensor([0, 1])
+    for below, size, unconditional, cost in ((0.0, 2, True, 1), (-1.0, 4, False, 2), (1.0, 2, False, 1)):
+        m = CallLog()
+        _, nfe = flow.sample(m, (2, 2), sampler="heun", steps=10, guidance=3.0, y=y, seed=0,
+                             guidance_interval=(0.4, 0.6), guidance_below=below)
+        for t, n, all_null in m.log:
+            if t < 0.4:
+                assert (n, all_null) == (size, unconditional), (below, t)
+            else:
+                assert (n, all_null) == ((4, False) if t <= 0.6 else (2, False)), (below, t)
+        assert nfe == sum(n // 2 for _, n, _ in m.log)
+        assert nfe == 13 + 6 + 6 * cost                     # 19 Heun calls: 7 above, 6 inside (pairs), 6 below
+
+
+def test_guidance_below_changes_only_the_steps_below():
+    """Euler's 4 steps visit t = 1, 0.75, 0.5, 0.25: with the interval [0.5, 1], a weight w below it as well gives
+    the samples of w everywhere, a weight 1 those of the interval alone (flow and DDIM)."""
+    y = minigen.tensor([0, 1])
+
+    def run(kind, **kw):
+        if kind == "flow":
+            return flow.sample(LabelModel(), (2, 2), "euler", 4, y=y, seed=0, **kw)[0].numpy()
+        return diffusion.sample(LabelModel(), (2, 2), "ddim", 4, y=y, seed=0, clip=False, **kw)[0].numpy()
+
+    for sample in ("flow", "ddim"):                 # DDIM's 4 steps: t/T = 0.999, 0.666, 0.333, 0
+        everywhere, interval = run(sample, guidance=3.0), run(sample, guidance=3.0, guidance_interval=(0.5, 1.0))
+        np.testing.assert_array_equal(run(sample, guidance=3.0, guidance_interval=(0.5, 1.0), guidance_below=3.0),
+                                      everywhere)
+        np.testing.assert_array_equal(run(sample, guidance=3.0, guidance_interval=(0.5, 1.0), guidance_below=1.0),
+                                      interval)
+        assert not np.allclose(everywhere, interval)
+
+
 @pytest.mark.parametrize("interval", [(0.0, 0.5), (0.3, 0.8), (0.0, 1.0), (0.9, 0.95)])
 def test_guidance_interval_guides_exactly_the_steps_inside_it(interval):
     """Every network call inside [lo, hi] (flow: its t; DDPM: step/T) is the guided pair, every call outside it the

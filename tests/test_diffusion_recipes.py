@@ -92,6 +92,9 @@ def test_sample_npy_format_and_nfe(runs, tmp_path, capsys):
     ("ddpm", ["--guidance-interval", "0.6", "0.5"], r"two noise levels LO HI with 0 ≤ LO ≤ HI ≤ 1, got 0.6 0.5"),
     ("ddpm", ["--guidance-interval", "-0.1", "0.5"], r"0 ≤ LO ≤ HI ≤ 1, got -0.1 0.5"),
     ("ddpm", ["--guidance-interval", "0", "1.5"], r"0 ≤ LO ≤ HI ≤ 1, got 0.0 1.5"),
+    ("flow", ["--guidance-below", "0"], "--guidance-below needs a conditional run"),
+    ("ddpm", ["--guidance-below", "0"], "--guidance-below sets the weight below a guidance interval; give "
+                                        "--guidance-interval LO HI too"),
 ])
 def test_bad_sampling_options_are_refused_clearly(runs, run, args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -139,6 +142,12 @@ def test_eval_scores_samples_with_their_nfe(runs, tmp_path, monkeypatch, capsys)
                      "--guidance-interval", "0", "0.5", "--no-pictures"]) == 0
     results = json.loads((runs / "ddpm" / "eval-ddim-3-w2-i0-0.5-n20.json").read_text())
     assert results["nfe_per_sample"] == 5 and results["sampling"] == "ddim, 3 steps, guidance 2 for t in [0, 0.5]"
+    # [0.5, 1] guided (t = 999, 500: 2 + 2), the unconditional model below it (t = 0: 1)
+    assert cli.main(["eval", str(runs / "ddpm"), "--n-samples", "20", "--steps", "3", "--guidance", "2",
+                     "--guidance-interval", "0.5", "1", "--guidance-below", "0", "--no-pictures"]) == 0
+    results = json.loads((runs / "ddpm" / "eval-ddim-3-w2-i0.5-1-b0-n20.json").read_text())
+    assert results["nfe_per_sample"] == 5
+    assert results["sampling"] == "ddim, 3 steps, guidance 2 for t in [0.5, 1], 0 below"
 
 
 def test_eval_out_is_a_path_from_the_working_directory(runs, tmp_path, monkeypatch):

@@ -65,9 +65,10 @@ def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0,
 
 def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: float = 1.0, y: Tensor | None = None,
            seed: int | None = None, device=None, return_trajectory: bool = False, x_T: Tensor | None = None,
-           guidance_interval: tuple[float, float] | None = None):
+           guidance_interval: tuple[float, float] | None = None, guidance_below: float = 1.0):
     """Integrate dx/dt = v̂ from x₁ ~ N(0, I) (or the given ``x_T``) at t = 1 to t = 0 in ``steps`` equal steps
-    ('euler' or 'heun'); ``guidance`` applies where t lies in ``guidance_interval`` (None: everywhere).
+    ('euler' or 'heun'); ``guidance`` applies where t lies in ``guidance_interval`` (None: everywhere),
+    ``guidance_below`` where t lies below it (``diffusion.guidance_at``).
 
     Returns (x, nfe), plus the states x₁, …, x₀ when ``return_trajectory``; nfe counts network evaluations per
     sample (guidance that needs both predictions doubles each)."""
@@ -81,7 +82,7 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
     trajectory = [x]
 
     def velocity(x, t):
-        w = guidance_at(guidance, guidance_interval, t)
+        w = guidance_at(guidance, guidance_interval, t, guidance_below)
         v, k = guided(model, x, creation.full((n,), t * TIME_SCALE, device=device), y, w)
         return v, k
 

@@ -27,7 +27,7 @@ Sampling options (``minigen sample``, ``minigen eval``; stored in config.json as
 (network evaluations: one per step, Heun 2·steps − 1, twice as many with guidance); ``guidance`` w in
 ε̃ = ε_u + w (ε_c − ε_u) for conditional runs (w = 1: the plain conditional model); ``guidance_interval``
 (lo, hi): guide only at noise levels t ∈ [lo, hi] (t ∈ [0, 1], 1 pure noise; DDPM's t is its step over T), the
-conditional model alone elsewhere (``models.diffusion.guidance_at``).
+conditional model alone elsewhere, or below lo the weight ``guidance_below`` (``models.diffusion.guidance_at``).
 
 Pictures: the fixed-noise samples of every epoch (one row per class when conditional) and their GIF, the reverse
 process as a strip and a GIF, the loss by range of t, and for conditional runs one row per class at several
@@ -59,7 +59,8 @@ def ema_with_warmup(decay: float):
 
 
 SAMPLERS = {"ddpm": ("ddim", "ddpm"), "flow": ("heun", "euler")}   # the first is the default
-SAMPLING_OPTIONS = ("sampler", "steps", "eta", "guidance", "guidance_interval")   # set per command or per run
+# set per command or per run
+SAMPLING_OPTIONS = ("sampler", "steps", "eta", "guidance", "guidance_interval", "guidance_below")
 
 
 class DiffusionRecipe(Recipe):
@@ -68,7 +69,7 @@ class DiffusionRecipe(Recipe):
     defaults = dict(epochs=20, batch_size=128, lr=1e-3, warmup=200, channels=[32, 64, 64], attention=False,
                     ema=0.999, conditional=False, clusters=None, cluster_features="pixels", p_uncond=0.1,
                     schedule="linear", sampler=None,
-                    steps=50, eta=0.0, guidance=None, guidance_interval=None)
+                    steps=50, eta=0.0, guidance=None, guidance_interval=None, guidance_below=None)
     dataset_defaults = {"ring": dict(epochs=40, lr=2e-3, ema=0.99, steps=100)}
     pixel_range = (-1.0, 1.0)
     best = ("none", "max")         # the test loss is noisy and says little about samples: keep the last epoch
@@ -207,15 +208,19 @@ class DiffusionRecipe(Recipe):
         """What samples come from: the weight average when ``ema`` is on, else the network itself."""
         return self.ema.module if self.ema is not None else self.model
 
-    def set_sampling(self, sampler=None, steps=None, eta=None, guidance=None, guidance_interval=None):
+    def set_sampling(self, sampler=None, steps=None, eta=None, guidance=None, guidance_interval=None,
+                     guidance_below=None):
         """Override the run's sampling options for this process, checked (``check_sampling``)."""
-        self.check_sampling(sampler, steps, eta, guidance, guidance_interval)
-        given = dict(sampler=sampler, steps=steps, eta=eta, guidance=guidance, guidance_interval=guidance_interval)
+        self.check_sampling(sampler, steps, eta, guidance, guidance_interval, guidance_below)
+        given = dict(sampler=sampler, steps=steps, eta=eta, guidance=guidance, guidance_interval=guidance_interval,
+                     guidance_below=guidance_below)
         self.sampling.update({k: v for k, v in given.items() if v is not None})
 
-    def check_sampling(self, sampler=None, steps=None, eta=None, guidance=None, guidance_interval=None):
+    def check_sampling(self, sampler=None, steps=None, eta=None, guidance=None, guidance_interval=None,
+                       guidance_below=None):
         """A sampler of this family, steps ≥ 1, η ≥ 0 (and only for DDIM), guidance and its interval only for a
-        conditional run, the interval two noise levels 0 ≤ lo ≤ hi ≤ 1."""
+        conditional run, the interval two noise levels 0 ≤ lo ≤ hi ≤ 1, a weight below it only with an interval
+        (given now or the run's)."""
         family = "flow" if self.name == "flow" else "ddpm"
         if sampler is not None and sampler not in SAMPLERS[family]:
             raise ValueError(f"{self.name}: unknown sampler {sampler!r}; a {self.name} run samples with "
@@ -234,12 +239,19 @@ class DiffusionRecipe(Recipe):
             if len(guidance_interval) != 2 or not 0 <= guidance_interval[0] <= guidance_interval[1] <= 1:
                 raise ValueError(f"{self.name}: --guidance-interval takes two noise levels LO HI with "
                                  f"0 ≤ LO ≤ HI ≤ 1, got {' '.join(map(str, guidance_interval))}")
+        if guidance_below is not None:
+            if not self.conditional:
+                raise ValueError(f"{self.name}: --guidance-below needs a conditional run (train with "
+                                 f"--conditional or --clusters K)")
+            if guidance_interval is None and self.option("guidance_interval") is None:
+                raise ValueError(f"{self.name}: --guidance-below sets the weight below a guidance interval; give "
+                                 f"--guidance-interval LO HI too")
 
     def option(self, key):
         value = self.sampling.get(key, self.config.get(key))
         if key == "sampler" and value is None:
             value = SAMPLERS["flow" if self.name == "flow" else "ddpm"][0]
-        if key == "guidance" and value is None:
+        if key in ("guidance", "guidance_below") and value is None:
             value = 1.0
         return value
 
@@ -248,13 +260,15 @@ class DiffusionRecipe(Recipe):
         file-name part ('heun-10-w2-i0-0.5')."""
         o = {k: self.option(k) for k in SAMPLING_OPTIONS}
         interval = o["guidance_interval"] if self.conditional else None
+        below = o["guidance_below"] if interval and interval[0] > 0 else 1.0      # nothing lies below [0, hi]
         if short:
             return f"{o['sampler']}-{o['steps']}" + (f"-w{o['guidance']:g}" if self.conditional else "") + \
-                (f"-i{interval[0]:g}-{interval[1]:g}" if interval else "")
+                (f"-i{interval[0]:g}-{interval[1]:g}" if interval else "") + (f"-b{below:g}" if below != 1 else "")
         return (f"{o['sampler']}, {o['steps']} steps" + (f", eta {o['eta']}" if o["sampler"] == "ddim" and o["eta"]
                                                           else "")
                 + (f", guidance {o['guidance']:g}" if self.conditional else "")
-                + (f" for t in [{interval[0]:g}, {interval[1]:g}]" if interval else ""))
+                + (f" for t in [{interval[0]:g}, {interval[1]:g}]" if interval else "")
+                + (f", {below:g} below" if below != 1 else ""))
 
     def noise(self, n, rng):
         """The starting noise x_T (flow: x₁), (N, 1, 28, 28) (the ring: (N, 2)), float32 from ``rng``."""
@@ -302,11 +316,13 @@ class DiffusionRecipe(Recipe):
         net = self.network
         if self.name == "flow":
             out = flow.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["guidance"], y, seed,
-                              self.device, trajectory, x_T=x_T, guidance_interval=opts["guidance_interval"])
+                              self.device, trajectory, x_T=x_T, guidance_interval=opts["guidance_interval"],
+                              guidance_below=opts["guidance_below"])
         else:
             out = diffusion.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["eta"], opts["guidance"], y,
                                    seed, self.device, self.schedule, trajectory, clip=not self.points, x_T=x_T,
-                                   guidance_interval=opts["guidance_interval"])
+                                   guidance_interval=opts["guidance_interval"],
+                                   guidance_below=opts["guidance_below"])
         self.last_nfe = out[1]
         if trajectory:
             return out[0].numpy(), out[1], [s.numpy() for s in out[2]]
