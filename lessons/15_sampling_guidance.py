@@ -351,7 +351,11 @@ assert halves["w = 2 for t/T ≤ 0.5 (late)"][1] > trade[2][2]      # more varie
 # FID for nothing. Where to guide is a second knob beside how much. (Each of those figures is one draw of 10,000
 # samples: the last sampling, repeated with other noise, gave 99.38 % at FID 7.52. At that size label accuracy
 # moves by about ±0.07 points between draws and FID by about ±0.3, so differences smaller than that need more
-# draws, or more samples, before they mean anything.)
+# draws, or more samples, before they mean anything.) Below the interval the weight need not be 1 either
+# (`guidance_below`, `--guidance-below W`): the class is settled there, and on that model the unconditional
+# prediction (0) or a push away from the label (−3) drew edges nearer to real ones; with w = 3.5 inside, two draws
+# of 10,000 gave FID 8.04 at 99.55 % and 7.45 at 99.43 % (31 evaluations), about 0.8 of FID better than the
+# interval alone at the same accuracy.
 #
 # ## 6. Exercises
 #
