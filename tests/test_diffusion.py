@@ -190,14 +190,16 @@ def test_guidance_convention_and_nfe():
 
 class TimeLabelLog(LabelModel):
     """LabelModel that records, for every call, the time it was given and whether the batch held "no label" rows
-    (i.e. whether the sampler asked for the guided pair ε_c, ε_u)."""
+    (i.e. whether the sampler asked for the guided pair ε_c, ε_u, or the unconditional model alone), and in
+    ``sizes`` the batch size (2N for the pair)."""
 
     def __init__(self):
         super().__init__()
-        self.log = []
+        self.log, self.sizes = [], []
 
     def __call__(self, x, t, y):
         self.log.append((float(t.data[0]), bool((y.data == self.n_classes).any())))
+        self.sizes.append(x.shape[0])
         return super().__call__(x, t, y)
 
 
@@ -215,33 +217,21 @@ def test_guidance_below_the_interval_is_its_own_weight():
     assert diffusion.guidance_at(3.0, None, 0.1, below=0.0) == 3.0                # no interval: w everywhere
 
 
-class CallLog(LabelModel):
-    """LabelModel that records every call's time, batch size and whether all its labels were "no label"."""
-
-    def __init__(self):
-        super().__init__()
-        self.log = []
-
-    def __call__(self, x, t, y):
-        self.log.append((round(float(t.data[0]) / flow.TIME_SCALE, 6), x.shape[0],
-                         bool((y.data == self.n_classes).all())))
-        return super().__call__(x, t, y)
-
-
 def test_guidance_below_asks_for_what_its_weight_needs():
     """Below [0.4, 0.6] a weight 0 is the unconditional model alone (one evaluation), a weight −1 the guided pair
     (two), 1 the conditional model alone; inside, the pair; above, the conditional model; NFE counts them."""
     y = minigen.tensor([0, 1])
-    for below, size, unconditional, cost in ((0.0, 2, True, 1), (-1.0, 4, False, 2), (1.0, 2, False, 1)):
-        m = CallLog()
+    for below, size, no_label, cost in ((0.0, 2, True, 1), (-1.0, 4, True, 2), (1.0, 2, False, 1)):
+        m = TimeLabelLog()
         _, nfe = flow.sample(m, (2, 2), sampler="heun", steps=10, guidance=3.0, y=y, seed=0,
                              guidance_interval=(0.4, 0.6), guidance_below=below)
-        for t, n, all_null in m.log:
+        for (t, has_null), n in zip(m.log, m.sizes):
+            t = round(t / flow.TIME_SCALE, 6)
             if t < 0.4:
-                assert (n, all_null) == (size, unconditional), (below, t)
+                assert (n, has_null) == (size, no_label), (below, t)
             else:
-                assert (n, all_null) == ((4, False) if t <= 0.6 else (2, False)), (below, t)
-        assert nfe == sum(n // 2 for _, n, _ in m.log)
+                assert (n, has_null) == ((4, True) if t <= 0.6 else (2, False)), (below, t)
+        assert nfe == sum(n // 2 for n in m.sizes)
         assert nfe == 13 + 6 + 6 * cost                     # 19 Heun calls: 7 above, 6 inside (pairs), 6 below
 
 
