@@ -191,15 +191,15 @@ def test_guidance_convention_and_nfe():
 class TimeLabelLog(LabelModel):
     """LabelModel that records, for every call, the time it was given and whether the batch held "no label" rows
     (i.e. whether the sampler asked for the guided pair ε_c, ε_u, or the unconditional model alone), and in
-    ``sizes`` the batch size (2N for the pair)."""
+    ``labels`` the labels it was given (2N of them for the pair)."""
 
     def __init__(self):
         super().__init__()
-        self.log, self.sizes = [], []
+        self.log, self.labels = [], []
 
     def __call__(self, x, t, y):
         self.log.append((float(t.data[0]), bool((y.data == self.n_classes).any())))
-        self.sizes.append(x.shape[0])
+        self.labels.append(y.numpy().copy())
         return super().__call__(x, t, y)
 
 
@@ -221,17 +221,17 @@ def test_guidance_below_asks_for_what_its_weight_needs():
     """Below [0.4, 0.6] a weight 0 is the unconditional model alone (one evaluation), a weight −1 the guided pair
     (two), 1 the conditional model alone; inside, the pair; above, the conditional model; NFE counts them."""
     y = minigen.tensor([0, 1])
-    for below, size, no_label, cost in ((0.0, 2, True, 1), (-1.0, 4, True, 2), (1.0, 2, False, 1)):
+    for below, size, no_label, cost in ((0.0, 2, True, 1), (-1.0, 4, False, 2), (1.0, 2, False, 1)):
         m = TimeLabelLog()
         _, nfe = flow.sample(m, (2, 2), sampler="heun", steps=10, guidance=3.0, y=y, seed=0,
                              guidance_interval=(0.4, 0.6), guidance_below=below)
-        for (t, has_null), n in zip(m.log, m.sizes):
-            t = round(t / flow.TIME_SCALE, 6)
+        for (t, _), labels in zip(m.log, m.labels):
+            t, n, all_null = round(t / flow.TIME_SCALE, 6), len(labels), bool((labels == m.n_classes).all())
             if t < 0.4:
-                assert (n, has_null) == (size, no_label), (below, t)
+                assert (n, all_null) == (size, no_label), (below, t)
             else:
-                assert (n, has_null) == ((4, True) if t <= 0.6 else (2, False)), (below, t)
-        assert nfe == sum(n // 2 for n in m.sizes)
+                assert (n, all_null) == (4 if t <= 0.6 else 2, False), (below, t)
+        assert nfe == sum(len(labels) // 2 for labels in m.labels)
         assert nfe == 13 + 6 + 6 * cost                     # 19 Heun calls: 7 above, 6 inside (pairs), 6 below
 
 
