@@ -11,7 +11,7 @@ import numpy as np
 
 from . import bench, demo, viz
 from .data import DATASETS
-from .evaluation import evaluate_run, quality_vs_nfe
+from .evaluation import LABELS, evaluate_run, quality_vs_nfe
 from .models.clusters import FEATURES
 from .recipes import RECIPES
 from .recipes.diffusion import SAMPLING_OPTIONS
@@ -162,7 +162,7 @@ def _eval(args) -> int:
     try:
         results = evaluate_run(args.run_dir, args.evaluator, args.n_samples, args.iw_samples,
                                sampling=lambda recipe: _set_sampling(recipe, args, "eval"), out=args.out,
-                               draw=args.pictures)
+                               draw=args.pictures, labels=args.labels, seed=args.seed)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"minigen eval: {e}") from None
     for k, v in results.items():
@@ -285,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "RUN_DIR/eval.json; ddpm and flow: RUN_DIR/eval-SAMPLER-STEPS.json)")
     evaluate.add_argument("--no-pictures", dest="pictures", action="store_false",
                           help="score only; do not redraw the run's pictures (a sweep over samplers)")
+    evaluate.add_argument("--labels", choices=LABELS, default="balanced",
+                          help="runs conditioned on classes: ask for every class equally often (balanced, the "
+                          "default) or draw each label with its share of the training set (data: the samples then "
+                          "follow the data's mixture of classes, as the test images do); file name -ldata")
+    evaluate.add_argument("--seed", type=int, help="GANs, ddpm, flow: draw the noise, labels and real sample from "
+                          "this seed instead of the run's (a second draw of the same scores); file name -sSEED")
     _sampling_options(evaluate)
     evaluate.set_defaults(func=_eval)
 

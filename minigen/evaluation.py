@@ -30,16 +30,31 @@ from .metrics import (class_shares, classifier_score, frechet_distance, gaussian
 from .train import Run, open_run
 
 
+LABELS = ("balanced", "data")            # the classes a conditional generator is asked for (evaluate_generator)
+
+
 def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: int | None = None,
-                 sampling=None, out=None, draw: bool = True) -> dict:
+                 sampling=None, out=None, draw: bool = True, labels: str = "balanced",
+                 seed: int | None = None) -> dict:
     """Evaluate the run in ``run_dir`` (see the module docstring); returns the numbers written to eval.json.
 
     ``sampling(recipe)``, for diffusion and flow runs, sets the sampler and returns its description; their scores
     go to ``eval-SAMPLER-STEPS.json`` (``-wW`` with guidance, ``-iLO-HI`` with its interval), so evaluations of one
     run with different samplers sit side by side (``-nN`` when N ≠ 10,000 samples are scored). ``out`` names the
     file instead (a path as given, relative to the working directory; its directory must exist, checked before
-    minutes of sampling). ``draw``: redraw the run's final pictures (off for a sweep over samplers)."""
+    minutes of sampling). ``draw``: redraw the run's final pictures (off for a sweep over samplers). ``labels``,
+    for a run conditioned on classes: the classes asked for (``evaluate_generator``; ``-ldata`` in the file name
+    for "data"). ``seed``: another draw (noise, labels, the real sample) than the run's own seed (``-sSEED``)."""
     run = open_run(run_dir)
+    if labels not in LABELS:
+        raise ValueError(f"--labels must be one of {', '.join(LABELS)}, got {labels!r}")
+    if labels != "balanced" and not (getattr(run.recipe, "conditional", False)
+                                     and getattr(run.recipe, "classes", True)):
+        raise ValueError(f"--labels {labels} needs a run conditioned on classes; {run_dir} is not")
+    if seed == run.config["seed"]:
+        seed = None                                       # the run's own draw, under its usual file name
+    if seed is not None:
+        run.config["seed"] = seed                         # noise, labels and real sample: evaluate_generator
     target = Path(out) if out is not None else None
     if target is not None and not target.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: the directory {target.parent} does not exist")
@@ -49,7 +64,7 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     how = sampling(recipe) if sampling is not None else ""
     if hasattr(recipe, "set_sampling"):
         how = how or recipe.describe_sampling()
-    name = eval_file_name(recipe, n_samples)
+    name = eval_file_name(recipe, n_samples, labels, seed)
     if iw_samples:
         config["iw_samples"] = iw_samples
     test_set = data.load_dataset(config["dataset"], False, config.get("data_root"), config.get("limit"))
@@ -60,7 +75,8 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     recipe.train(False)
     results = recipe.evaluate(loader)
     if getattr(recipe, "scored_by_evaluator", False) and config["dataset"] != "ring":
-        results.update(evaluate_generator(run, evaluator, n_samples, test_set, draw=draw, test_labels=classes))
+        results.update(evaluate_generator(run, evaluator, n_samples, test_set, draw=draw, test_labels=classes,
+                                          labels=labels))
     if draw:
         test_x = recipe.transform(False)(test_set.data[:2000], np.random.default_rng(0))
         pictures.final(recipe, run.dir, test_x, test_set.targets[:2000])
@@ -70,12 +86,16 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     return results
 
 
-def eval_file_name(recipe, n_samples: int = 10_000) -> str:
+def eval_file_name(recipe, n_samples: int = 10_000, labels: str = "balanced", seed: int | None = None) -> str:
     """The file ``minigen eval`` writes its scores to in the run directory: ``eval.json``, or for a diffusion or
-    flow run one per way of sampling, ``eval-SAMPLER-STEPS[-wW][-iLO-HI][-nN].json`` (``-nN`` when N ≠ 10,000)."""
+    flow run one per way of sampling, ``eval-SAMPLER-STEPS[-wW][-iLO-HI][-bW][-nN].json`` (``-nN`` when N ≠ 10,000
+    samples); before ``.json``, ``-ldata`` for labels drawn by the data's shares and ``-sSEED`` for a seed other than
+    the run's."""
+    draw = ("-ldata" if labels == "data" else "") + (f"-s{seed}" if seed is not None else "")
     if not hasattr(recipe, "set_sampling"):
-        return "eval.json"
-    return f"eval-{recipe.describe_sampling(short=True)}" + (f"-n{n_samples}" if n_samples != 10_000 else "") + ".json"
+        return f"eval{draw}.json"
+    n = f"-n{n_samples}" if n_samples != 10_000 else ""
+    return f"eval-{recipe.describe_sampling(short=True)}{n}{draw}.json"
 
 
 def find_evaluator(run_dir, dataset: str, evaluator=None) -> Path:
@@ -121,6 +141,16 @@ def generate(recipe, n: int, rng, labels=None, batch: int | None = None, progres
     return np.concatenate(parts)
 
 
+def requested_classes(n: int, n_classes: int, labels: str = "balanced", train_targets=None, seed: int = 0):
+    """The classes asked of a conditional generator for n samples (``evaluate_generator``): "balanced", the
+    classes in turn (0, 1, …, C−1, 0, 1, …: each n/C times); "data", each drawn at random (seeded) with its share of
+    ``train_targets``, the training set's classes."""
+    if labels == "balanced":
+        return np.arange(n) % n_classes
+    shares = np.bincount(np.asarray(train_targets), minlength=n_classes) / len(train_targets)
+    return np.random.default_rng([seed, 96]).choice(n_classes, size=n, p=shares)
+
+
 def real_sample(images, n: int, seed: int):
     """n of ``images`` drawn at random without replacement (seeded), in their stored order: the real data a
     generator's scores are set beside. Not simply the first n: files are not always shuffled. With the committed
@@ -131,11 +161,16 @@ def real_sample(images, n: int, seed: int):
 
 
 def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, draw: bool = True,
-                       test_labels=None) -> dict:
+                       test_labels=None, labels: str = "balanced") -> dict:
     """Score ``run``'s generator with the evaluator classifier (see the module docstring, step 2); ``test``: the
     run's test set, if the caller has loaded it already, and ``test_labels`` its true classes if its targets are
     not (a cluster run's); ``draw``: redraw least_certain.png from these samples (off for a sweep: the picture
-    stays the one of the run's own sampler)."""
+    stays the one of the run's own sampler).
+
+    ``labels``, for a run conditioned on classes: "balanced" asks for every class equally often (n/C each, the
+    GAN table's protocol); "data" draws each label at random with its share of the training set, so the samples
+    follow the data's own mixture Σ_c p(c) p(x | c), as the test images do (MNIST's test set holds 11.4 % 1s and
+    8.9 % 5s: balanced real images score a few tenths of FID worse than a random draw of them)."""
     config, recipe = run.config, run.recipe
     path = find_evaluator(run.dir, config["dataset"], evaluator)
     judge = open_evaluator(path, config["dataset"])
@@ -148,7 +183,7 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     classes = recipe.conditional and getattr(recipe, "classes", True)     # not a cluster run's clusters
     requested, label_rng = None, None
     if classes:
-        requested = np.arange(n) % recipe.n_classes                            # balanced classes
+        requested = requested_classes(n, recipe.n_classes, labels, train.targets, config["seed"])
         if getattr(recipe, "clusters", None) is not None:      # clusters within classes: drawn at random
             label_rng = np.random.default_rng([config["seed"], 98])
     elif recipe.conditional:             # a cluster run: clusters by their shares (own generator: the same noise)
@@ -171,6 +206,7 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
         out["nfe_per_sample"] = recipe.last_nfe
     out["sampling_seconds"] = round(seconds, 1)
     if classes:
+        out["labels"] = labels
         out["label_accuracy"] = label_accuracy(p_gen, backend.on_device(requested, judge.recipe.device))
     truth = backend.on_device((test.targets if test_labels is None else test_labels)[:n], judge.recipe.device)
     out.update({"real_fid_train_vs_test": frechet_distance(*gaussian_stats(f_train), mu_test, sigma_test),

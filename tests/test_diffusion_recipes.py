@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from minigen import cli
+from minigen import cli, data, evaluation
+from minigen.evaluation import requested_classes
 from minigen.serialization import load
 from minigen.train import open_run, train
 
@@ -148,6 +149,39 @@ def test_eval_scores_samples_with_their_nfe(runs, tmp_path, monkeypatch, capsys)
     results = json.loads((runs / "ddpm" / "eval-ddim-3-w2-i0.5-1-b0-n20.json").read_text())
     assert results["nfe_per_sample"] == 5
     assert results["sampling"] == "ddim, 3 steps, guidance 2 for t in [0.5, 1], 0 below"
+
+
+def test_requested_classes_balanced_or_by_the_data_shares():
+    assert requested_classes(25, 10).tolist() == [i % 10 for i in range(25)]
+    targets = np.repeat([0, 1, 2], [700, 200, 100])                  # shares 0.7, 0.2, 0.1; no class 3
+    drawn = requested_classes(20_000, 4, "data", targets, seed=0)
+    np.testing.assert_allclose(np.bincount(drawn, minlength=4) / 20_000, [0.7, 0.2, 0.1, 0], atol=0.01)
+    np.testing.assert_array_equal(drawn, requested_classes(20_000, 4, "data", targets, seed=0))      # seeded
+    assert not np.array_equal(drawn, requested_classes(20_000, 4, "data", targets, seed=1))
+
+
+def test_eval_labels_by_the_data_shares_and_another_seed(runs, tmp_path, monkeypatch):
+    """--labels data asks for the classes requested_classes draws from the training set's shares (the labels
+    that reach the sampler are checked), --seed draws again; both are named in the file."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "classifier", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--width", "4",
+                     "--quiet", "--out", "runs/classifier-digits"]) == 0
+    asked, generate = [], evaluation.generate
+    monkeypatch.setattr("minigen.evaluation.generate",
+                        lambda recipe, n, rng, labels=None, **k: asked.append(labels) or generate(recipe, n, rng,
+                                                                                                   labels, **k))
+    common = ["--n-samples", "20", "--steps", "3", "--guidance", "2", "--no-pictures"]
+    assert cli.main(["eval", str(runs / "ddpm"), *common, "--labels", "data", "--seed", "3"]) == 0
+    results = json.loads((runs / "ddpm" / "eval-ddim-3-w2-n20-ldata-s3.json").read_text())
+    assert results["labels"] == "data" and results["n"] == 20
+    train_targets = data.load_dataset("digits", True, None, 64).targets
+    np.testing.assert_array_equal(asked[-1], requested_classes(20, 10, "data", train_targets, seed=3))
+    assert not np.array_equal(asked[-1], requested_classes(20, 10))
+    assert cli.main(["eval", str(runs / "ddpm"), *common, "--seed", "0"]) == 0          # the run's own seed
+    assert json.loads((runs / "ddpm" / "eval-ddim-3-w2-n20.json").read_text())["labels"] == "balanced"
+    np.testing.assert_array_equal(asked[-1], requested_classes(20, 10))
+    with pytest.raises(SystemExit, match="--labels data needs a run conditioned on classes"):
+        cli.main(["eval", str(runs / "flow"), "--n-samples", "20", "--steps", "2", "--labels", "data"])
 
 
 def test_eval_out_is_a_path_from_the_working_directory(runs, tmp_path, monkeypatch):
