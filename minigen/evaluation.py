@@ -48,8 +48,7 @@ def evaluate_run(run_dir, evaluator=None, n_samples: int = 10_000, iw_samples: i
     run = open_run(run_dir)
     if labels not in LABELS:
         raise ValueError(f"--labels must be one of {', '.join(LABELS)}, got {labels!r}")
-    if labels != "balanced" and not (getattr(run.recipe, "conditional", False)
-                                     and getattr(run.recipe, "classes", True)):
+    if labels != "balanced" and not asks_for_classes(run.recipe):
         raise ValueError(f"--labels {labels} needs a run conditioned on classes; {run_dir} is not")
     if seed == run.config["seed"]:
         seed = None                                       # the run's own draw, under its usual file name
@@ -141,6 +140,12 @@ def generate(recipe, n: int, rng, labels=None, batch: int | None = None, progres
     return np.concatenate(parts)
 
 
+def asks_for_classes(recipe) -> bool:
+    """Whether the recipe's generator is asked for classes (a conditional GAN, DDPM or flow; a run with clusters
+    within classes), not for k-means clusters alone (a cluster run) or nothing (unconditional, not a generator)."""
+    return bool(getattr(recipe, "conditional", False) and getattr(recipe, "classes", True))
+
+
 def requested_classes(n: int, n_classes: int, labels: str = "balanced", train_targets=None, seed: int = 0):
     """The classes asked of a conditional generator for n samples (``evaluate_generator``): "balanced", the
     classes in turn (0, 1, …, C−1, 0, 1, …: each n/C times); "data", each drawn at random (seeded) with its share of
@@ -180,7 +185,7 @@ def evaluate_generator(run: Run, evaluator=None, n: int = 10_000, test=None, dra
     n = min(n, len(test), len(train))
     rng = np.random.default_rng([config["seed"], 99])
     recipe.train(False)
-    classes = recipe.conditional and getattr(recipe, "classes", True)     # not a cluster run's clusters
+    classes = asks_for_classes(recipe)
     requested, label_rng = None, None
     if classes:
         requested = requested_classes(n, recipe.n_classes, labels, train.targets, config["seed"])
