@@ -38,10 +38,13 @@ def _bench(args) -> int:
 def _train(args) -> int:
     options = {k: getattr(args, k) for k in ("latent_dim", "arch", "binarize", "iw_samples", "lr_decay", "lr_d",
                                              "width", "ema", "time_limit", "conditional", "clusters", "attention",
-                                             "cluster_features", "time_sampling",
+                                             "cluster_features", "time_sampling", "t_max",
                                              "schedule", "p_uncond", "warmup", "sampler", "steps", "eta",
                                              "guidance", "guidance_interval", "guidance_below",
                                              "task", "mask", "scale", "sigma")}
+    if args.classifier is not None:         # a path stored at training time would not survive the run moving
+        raise SystemExit("minigen train: --classifier applies when sampling (minigen sample, eval, export), "
+                         "not to training")
     if getattr(args, "command_line", None):
         options["command"] = args.command_line
     if args.channels:
@@ -126,7 +129,7 @@ def _set_sampling(recipe, args, command: str) -> str:
         return ""
     try:
         recipe.set_sampling(**given)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"minigen {command}: {e}") from None
     return recipe.describe_sampling()
 
@@ -198,6 +201,13 @@ def _sampling_options(parser, what: str = "") -> None:
                        help="conditional ddpm, flow, with --guidance-interval: the weight at noise levels below LO "
                        "(default 1, the conditional model; 0 the unconditional one, one evaluation; below 0 away "
                        "from the label)")
+    group.add_argument("--classifier", metavar="RUN",
+                       help="flow runs conditioned on classes: classifier guidance by a noisy-classifier run (minigen "
+                       "train noisy-classifier): v - s t/(1-t) grad log p(label | x_t)")
+    group.add_argument("--classifier-scale", type=float, metavar="S",
+                       help="with --classifier: the scale s of its push (default 1: Bayes' rule exactly)")
+    group.add_argument("--classifier-interval", type=float, nargs=2, metavar=("LO", "HI"),
+                       help="with --classifier: push only at noise levels t in [LO, HI], HI < 1 (default 0.2 0.7)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,7 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--arch", choices=("mlp", "conv", "5x5", "421"),
                        help="AE/VAE: mlp or conv; DCGAN family: 5x5 (5x5 kernels, stride 1 then 2) or 421 "
                        "(4x4 kernels, stride 2, padding 1)")
-    train.add_argument("--width", type=int, help="DCGAN family, classifier: channels of the first conv layer")
+    train.add_argument("--width", type=int, help="DCGAN family, classifier, noisy-classifier: channels of the "
+                       "first conv layer")
+    train.add_argument("--t-max", type=float, help="noisy-classifier: train on noise levels t in [0, T_MAX) of the "
+                       "flow's path (default 0.9)")
     train.add_argument("--lr-d", type=float, help="GANs: the discriminator's (critic's) learning rate; --lr is G's")
     train.add_argument("--ema", type=float, help="GANs: sample from a running average of G's weights, e.g. 0.999")
     train.add_argument("--conditional", action="store_true", default=None,

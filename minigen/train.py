@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import threading
 import time
@@ -156,6 +157,7 @@ def open_run(run_dir) -> Run:
         if (run_dir / name).exists():
             run.restore(run_dir / name)
             run.recipe.train(False)
+            run.recipe.run_dir = run_dir        # what paths in its config.json are relative to
             return run
     raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
 
@@ -183,6 +185,8 @@ def export_run(run_dir, out, command: str | None = None, sampling: dict | None =
         config.update(ema=0.0, ema_during_training=run.config["ema"])
     config.update(sampling or {})
     out = new_run_dir(out)
+    if sampling and sampling.get("classifier"):   # stored relative to the new run, so the two can move together
+        config["classifier"] = os.path.relpath(recipe.sampling["classifier"], out)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     save({"modules": weights, "model": config["model"], "weights_only": True,
           "position": {"epoch": run.epoch, "batch": 0, "step": run.step}}, out / "checkpoint_last.npz")

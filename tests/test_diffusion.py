@@ -14,6 +14,7 @@ import minigen.models.unet as unet_module
 from minigen import nn, optim
 from minigen.models import diffusion, flow
 from minigen.models.unet import TimeMLP, UNet
+from minigen.models.noisy_classifier import NoisyClassifier
 from minigen.nn import init
 
 X_STAR = np.array([0.3, -0.6], dtype=np.float32)
@@ -364,8 +365,8 @@ def test_toy_two_moons_losses_fall(loss_fn, bound):
 
 @pytest.mark.parametrize("seed", [None, 5])
 def test_cuda_paths_on_the_stand_in(monkeypatch, seed):
-    """Losses, their backward and both samplers (guided) stay on the device, on the stand-in CuPy of
-    tests/fake_cupy.py, which refuses NumPy arithmetic on device arrays."""
+    """Losses, their backward and both samplers (guided; the flow's also by a classifier) stay on the device, on
+    the stand-in CuPy of tests/fake_cupy.py, which refuses NumPy arithmetic on device arrays."""
     import fake_cupy
 
     fake_cupy.install(monkeypatch)
@@ -381,7 +382,9 @@ def test_cuda_paths_on_the_stand_in(monkeypatch, seed):
     for x, _ in (diffusion.sample(net, (2, 1, 28, 28), "ddim", steps=2, eta=1.0, guidance=2.0, y=y, seed=seed,
                                   device=cuda),
                  diffusion.sample(net, (2, 1, 28, 28), "ddpm", steps=2, seed=seed, device=cuda),
-                 flow.sample(net, (2, 1, 28, 28), "heun", steps=2, guidance=2.0, y=y, seed=seed, device=cuda)):
+                 flow.sample(net, (2, 1, 28, 28), "heun", steps=2, guidance=2.0, y=y, seed=seed, device=cuda),
+                 flow.sample(net, (2, 1, 28, 28), "euler", steps=2, y=y, seed=seed, device=cuda,     # t = 0.5 pushed
+                             classifier=NoisyClassifier(width=2).to(cuda), classifier_labels=y)):
         assert isinstance(x.data, fake_cupy.ndarray) and x.device == cuda
     toy = TimeMLP(hidden=16).to(cuda)
     diffusion.ddpm_loss(toy, minigen.randn(4, 2, device=cuda)).backward()

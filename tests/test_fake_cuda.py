@@ -263,6 +263,7 @@ def _recipe(name, **config):
 @pytest.mark.parametrize("name, config", [("ae", dict(latent_dim=2, hidden=[16])),
                                           ("vae", dict(latent_dim=2, hidden=[16])),
                                           ("classifier", dict(width=4)),
+                                          ("noisy-classifier", dict(width=4)),
                                           ("dcgan", dict(width=8, ema=0.9)),
                                           ("cgan", dict(width=8)),
                                           ("wgan-gp", dict(width=8))])

@@ -7,6 +7,7 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: F401
 from .cgan import ConditionalDiscriminator, ConditionalGenerator  # noqa: F401
 from .wgan_gp import Critic, gradient_penalty  # noqa: F401
 from .classifier import Classifier  # noqa: F401
+from .noisy_classifier import NoisyClassifier  # noqa: F401
 from .unet import TimeMLP, UNet  # noqa: F401
 from . import diffusion, flow  # noqa: F401
 from .clusters import Clusters  # noqa: F401

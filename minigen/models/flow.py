@@ -27,7 +27,9 @@ trains the middle of the path, where the image's layout and class are decided, m
 
 The network sees the time as 1000·t (``TIME_SCALE``), the range of DDPM's step index, so the same U-Net serves
 both. Classifier-free guidance as in ``models.diffusion``: ṽ = v_u + w (v_c − v_u), w = 1 plain conditional, and
-optionally only for t in an interval (``guidance_interval``: t is already the noise level).
+optionally only for t in an interval (``guidance_interval``: t is already the noise level). Classifier guidance,
+ṽ = v − s · t/(1 − t) · ∇ₓ log p(y | x_t, t) with a classifier of noisy images, is derived in
+``models/noisy_classifier.py``; the two combine (the classifier's push is added to whatever v̂ guidance made).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .. import backend, creation
 from ..autograd import Tensor, no_grad
 from ..nn import functional as F
 from .diffusion import _Noise, drop_labels, guidance_at, guided
+from .noisy_classifier import guide_velocity
 
 TIME_SCALE = 1000.0
 
@@ -65,10 +68,14 @@ def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0,
 
 def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: float = 1.0, y: Tensor | None = None,
            seed: int | None = None, device=None, return_trajectory: bool = False, x_T: Tensor | None = None,
-           guidance_interval: tuple[float, float] | None = None, guidance_below: float = 1.0):
+           guidance_interval: tuple[float, float] | None = None, guidance_below: float = 1.0,
+           classifier=None, classifier_labels: Tensor | None = None, classifier_scale: float = 1.0,
+           classifier_interval: tuple[float, float] = (0.2, 0.7)):
     """Integrate dx/dt = v̂ from x₁ ~ N(0, I) (or the given ``x_T``) at t = 1 to t = 0 in ``steps`` equal steps
     ('euler' or 'heun'); ``guidance`` applies where t lies in ``guidance_interval`` (None: everywhere),
-    ``guidance_below`` where t lies below it (``diffusion.guidance_at``).
+    ``guidance_below`` where t lies below it (``diffusion.guidance_at``). With a ``classifier``
+    (``noisy_classifier.NoisyClassifier``), classifier guidance towards ``classifier_labels`` (N,) with scale
+    ``classifier_scale`` is added where lo ≤ t ≤ hi for ``classifier_interval`` (hi < 1).
 
     Returns (x, nfe), plus the states x₁, …, x₀ when ``return_trajectory``; nfe counts network evaluations per
     sample (guidance that needs both predictions doubles each)."""
@@ -76,6 +83,9 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
         raise ValueError(f"flow.sample: sampler must be 'euler' or 'heun', got {sampler!r}")
     if steps < 1:
         raise ValueError(f"flow.sample: steps must be at least 1, got {steps}")
+    if classifier is not None and (classifier_labels is None or not classifier_interval[1] < 1):
+        raise ValueError("flow.sample: classifier guidance needs classifier_labels and an interval that ends "
+                         f"below t = 1 (t/(1 − t) is infinite there), got {classifier_interval}")
     device = backend.canonical_device(device if device is not None else (y.device if y is not None else None))
     noise = _Noise(device, seed)
     n, nfe, x = shape[0], 0, noise(shape) if x_T is None else x_T
@@ -84,6 +94,8 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
     def velocity(x, t):
         w = guidance_at(guidance, guidance_interval, t, guidance_below)
         v, k = guided(model, x, creation.full((n,), t * TIME_SCALE, device=device), y, w)
+        if classifier is not None and classifier_interval[0] <= t <= classifier_interval[1]:
+            v = guide_velocity(v, classifier, x, t, classifier_labels, classifier_scale)
         return v, k
 
     with no_grad():

@@ -2,12 +2,14 @@
 
 from .autoencoder import AERecipe, VAERecipe
 from .classifier import ClassifierRecipe
+from .noisy_classifier import NoisyClassifierRecipe
 from .diffusion import DiffusionRecipe, FlowRecipe
 from .gan import CGANRecipe, DCGANRecipe, GANRecipe, WGANGPRecipe
 from .regression import RegressionRecipe
 
 RECIPES = {r.name: r for r in (AERecipe, VAERecipe, ClassifierRecipe, GANRecipe, DCGANRecipe, CGANRecipe,
-                               WGANGPRecipe, DiffusionRecipe, FlowRecipe, RegressionRecipe)}
+                               WGANGPRecipe, DiffusionRecipe, FlowRecipe, NoisyClassifierRecipe,
+                               RegressionRecipe)}
 
 
 def get(name: str):

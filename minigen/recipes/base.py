@@ -37,6 +37,7 @@ class Recipe:
     sample_rows = None           # rows of that picture when they mean something (a conditional GAN: one per class)
     curves: dict | None = None   # losses.png panels: {panel title: {metric: label}}
     pictures: tuple = ()         # final pictures, by name (see minigen.pictures)
+    run_dir = None               # the run's directory once ``open_run`` opened it (paths in its config are relative)
 
     def __init__(self, config: dict, device: str):
         self.config, self.device = config, device

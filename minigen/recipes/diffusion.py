@@ -36,6 +36,8 @@ guidance weights. On ``--dataset ring`` the network is a small MLP on 2-D points
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .. import backend, data, metrics, optim
@@ -45,6 +47,7 @@ from ..data.ring import Ring
 from ..models import diffusion, flow
 from ..models.clusters import Clusters
 from ..models.unet import TimeMLP, UNet
+from .noisy_classifier import load_noisy_classifier
 from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .base import Recipe, update
 
@@ -60,7 +63,9 @@ def ema_with_warmup(decay: float):
 
 SAMPLERS = {"ddpm": ("ddim", "ddpm"), "flow": ("heun", "euler")}   # the first is the default
 # set per command or per run
-SAMPLING_OPTIONS = ("sampler", "steps", "eta", "guidance", "guidance_interval", "guidance_below")
+SAMPLING_OPTIONS = ("sampler", "steps", "eta", "guidance", "guidance_interval", "guidance_below", "classifier",
+                    "classifier_scale", "classifier_interval")
+CLASSIFIER_INTERVAL = (0.2, 0.7)   # where classifier guidance applies unless told otherwise
 
 
 class DiffusionRecipe(Recipe):
@@ -69,7 +74,8 @@ class DiffusionRecipe(Recipe):
     defaults = dict(epochs=20, batch_size=128, lr=1e-3, warmup=200, channels=[32, 64, 64], attention=False,
                     ema=0.999, conditional=False, clusters=None, cluster_features="pixels", p_uncond=0.1,
                     schedule="linear", sampler=None,
-                    steps=50, eta=0.0, guidance=None, guidance_interval=None, guidance_below=None)
+                    steps=50, eta=0.0, guidance=None, guidance_interval=None, guidance_below=None,
+                    classifier=None, classifier_scale=None, classifier_interval=None)
     dataset_defaults = {"ring": dict(epochs=40, lr=2e-3, ema=0.99, steps=100)}
     pixel_range = (-1.0, 1.0)
     best = ("none", "max")         # the test loss is noisy and says little about samples: keep the last epoch
@@ -116,6 +122,7 @@ class DiffusionRecipe(Recipe):
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
         self.schedule = diffusion.Schedule(config.get("schedule", "linear"))
         self.sampling = {}                                    # per-command overrides (``set_sampling``)
+        self._guide = None          # the classifier of noisy images, loaded when first needed: (its path, it)
         self.check_sampling(**{k: config.get(k) for k in SAMPLING_OPTIONS})
 
     def build(self):
@@ -209,18 +216,25 @@ class DiffusionRecipe(Recipe):
         return self.ema.module if self.ema is not None else self.model
 
     def set_sampling(self, sampler=None, steps=None, eta=None, guidance=None, guidance_interval=None,
-                     guidance_below=None):
+                     guidance_below=None, classifier=None, classifier_scale=None, classifier_interval=None):
         """Override the run's sampling options for this process, checked (``check_sampling``)."""
-        self.check_sampling(sampler, steps, eta, guidance, guidance_interval, guidance_below)
+        self.check_sampling(sampler, steps, eta, guidance, guidance_interval, guidance_below, classifier,
+                            classifier_scale, classifier_interval)
         given = dict(sampler=sampler, steps=steps, eta=eta, guidance=guidance, guidance_interval=guidance_interval,
-                     guidance_below=guidance_below)
+                     guidance_below=guidance_below, classifier=classifier, classifier_scale=classifier_scale,
+                     classifier_interval=classifier_interval)
+        if classifier is not None:              # as typed, from the working directory (a run's own: from the run)
+            given["classifier"] = str(Path(classifier).resolve())
         self.sampling.update({k: v for k, v in given.items() if v is not None})
+        if classifier is not None:
+            self.guide()                        # a wrong path or run fails now, not after minutes of sampling
 
     def check_sampling(self, sampler=None, steps=None, eta=None, guidance=None, guidance_interval=None,
-                       guidance_below=None):
+                       guidance_below=None, classifier=None, classifier_scale=None, classifier_interval=None):
         """A sampler of this family, steps ≥ 1, η ≥ 0 (and only for DDIM), guidance and its interval only for a
         conditional run, the interval two noise levels 0 ≤ lo ≤ hi ≤ 1, a weight below it only with an interval
-        (given now or the run's)."""
+        (given now or the run's); classifier guidance only for a flow run conditioned on classes, its scale and
+        interval (0 ≤ lo ≤ hi < 1) only with a classifier (given now or the run's)."""
         family = "flow" if self.name == "flow" else "ddpm"
         if sampler is not None and sampler not in SAMPLERS[family]:
             raise ValueError(f"{self.name}: unknown sampler {sampler!r}; a {self.name} run samples with "
@@ -246,14 +260,42 @@ class DiffusionRecipe(Recipe):
             if guidance_interval is None and self.option("guidance_interval") is None:
                 raise ValueError(f"{self.name}: --guidance-below sets the weight below a guidance interval; give "
                                  f"--guidance-interval LO HI too")
+        if classifier is not None and (self.name != "flow" or not self.classes):
+            raise ValueError(f"{self.name}: --classifier guides a flow run conditioned on classes (train flow with "
+                             f"--conditional); this run is " + ("a ddpm run" if self.name != "flow" else
+                                                                "not conditioned on classes"))
+        for flag, value in (("--classifier-scale", classifier_scale), ("--classifier-interval", classifier_interval)):
+            if value is not None and classifier is None and self.option("classifier") is None:
+                raise ValueError(f"{self.name}: {flag} sets classifier guidance; give --classifier RUN too")
+        if classifier_interval is not None and (len(classifier_interval) != 2
+                                                or not 0 <= classifier_interval[0] <= classifier_interval[1] < 1):
+            raise ValueError(f"{self.name}: --classifier-interval takes two noise levels LO HI with 0 ≤ LO ≤ HI < 1 "
+                             f"(the push grows as t/(1 - t)), got {' '.join(map(str, classifier_interval))}")
 
     def option(self, key):
         value = self.sampling.get(key, self.config.get(key))
         if key == "sampler" and value is None:
             value = SAMPLERS["flow" if self.name == "flow" else "ddpm"][0]
-        if key in ("guidance", "guidance_below") and value is None:
+        if key in ("guidance", "guidance_below", "classifier_scale") and value is None:
             value = 1.0
+        if key == "classifier_interval" and value is None:
+            value = CLASSIFIER_INTERVAL
         return value
+
+    def guide(self, path=None):
+        """The classifier of noisy images at ``path`` (default: the run's ``classifier`` option; None without
+        one), loaded once. A path given to ``set_sampling`` or here is read from the working directory, one stored
+        in config.json from the run's directory."""
+        stored = path is None and "classifier" not in self.sampling
+        path = path if path is not None else self.option("classifier")
+        if path is None:
+            return None
+        where = Path(path)
+        if stored and not where.is_absolute() and self.run_dir is not None:
+            where = Path(self.run_dir) / path
+        if self._guide is None or self._guide[0] != where.resolve():
+            self._guide = (where.resolve(), load_noisy_classifier(where, self.config["dataset"], self.device))
+        return self._guide[1]
 
     def describe_sampling(self, short: bool = False) -> str:
         """The sampling options in words ('heun, 10 steps, guidance 2 for t in [0, 0.5]'), or ``short`` as a
@@ -261,14 +303,17 @@ class DiffusionRecipe(Recipe):
         o = {k: self.option(k) for k in SAMPLING_OPTIONS}
         interval = o["guidance_interval"] if self.conditional else None
         below = o["guidance_below"] if interval and interval[0] > 0 else 1.0      # nothing lies below [0, hi]
+        c, (clo, chi) = o["classifier_scale"], o["classifier_interval"]
         if short:
             return f"{o['sampler']}-{o['steps']}" + (f"-w{o['guidance']:g}" if self.conditional else "") + \
-                (f"-i{interval[0]:g}-{interval[1]:g}" if interval else "") + (f"-b{below:g}" if below != 1 else "")
+                (f"-i{interval[0]:g}-{interval[1]:g}" if interval else "") + (f"-b{below:g}" if below != 1 else "") \
+                + (f"-c{c:g}-{clo:g}-{chi:g}" if o["classifier"] else "")
         return (f"{o['sampler']}, {o['steps']} steps" + (f", eta {o['eta']}" if o["sampler"] == "ddim" and o["eta"]
                                                           else "")
                 + (f", guidance {o['guidance']:g}" if self.conditional else "")
                 + (f" for t in [{interval[0]:g}, {interval[1]:g}]" if interval else "")
-                + (f", {below:g} below" if below != 1 else ""))
+                + (f", {below:g} below" if below != 1 else "")
+                + (f", classifier guidance {c:g} for t in [{clo:g}, {chi:g}]" if o["classifier"] else ""))
 
     def noise(self, n, rng):
         """The starting noise x_T (flow: x₁), (N, 1, 28, 28) (the ring: (N, 2)), float32 from ``rng``."""
@@ -310,14 +355,20 @@ class DiffusionRecipe(Recipe):
         ``labels=recipe.labels(n, rng=...)``, as ``minigen sample`` and ``minigen eval`` do. Clusters within
         classes are drawn for the requested classes with ``rng`` (without one: fixed offsets)."""
         opts = {k: options.get(k) if options.get(k) is not None else self.option(k) for k in SAMPLING_OPTIONS}
-        y = self.network_labels(self.labels(len(noise), labels), rng)
+        classes = self.labels(len(noise), labels)                     # what the user asks for
+        y = self.network_labels(classes, rng)                         # what the network is told
         y = tensor(y, device=self.device) if y is not None else None
+        # classifier guidance: the run's classifier or this call's; scale 0 turns it off (nothing to run)
+        guide = self.guide(options.get("classifier")) if self.name == "flow" and opts["classifier_scale"] else None
         x_T = tensor(noise, device=self.device)
         net = self.network
         if self.name == "flow":
             out = flow.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["guidance"], y, seed,
                               self.device, trajectory, x_T=x_T, guidance_interval=opts["guidance_interval"],
-                              guidance_below=opts["guidance_below"])
+                              guidance_below=opts["guidance_below"], classifier=guide,
+                              classifier_labels=tensor(classes, device=self.device) if guide else None,
+                              classifier_scale=opts["classifier_scale"],
+                              classifier_interval=tuple(opts["classifier_interval"]))
         else:
             out = diffusion.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["eta"], opts["guidance"], y,
                                    seed, self.device, self.schedule, trajectory, clip=not self.points, x_T=x_T,
