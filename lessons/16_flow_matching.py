@@ -17,8 +17,10 @@
 # 10,000 training steps on the ring, more samplers, three live measurements on 500 samples each) on a 2-core CPU.
 # Both modes use MNIST (found through `$MINIGEN_DATA`, `data/` or downloaded), the committed checkpoint
 # `pretrained/flow-mnist-7858` with the evaluation files of `pretrained/ddpm-cond-mnist` (full mode also samples it),
-# the evaluator classifier `pretrained/classifier-mnist`, and for section 7 the cluster model
-# `pretrained/flow-deskew-clusters-mnist` with the evaluation files of the committed flows.
+# the evaluator classifier `pretrained/classifier-mnist`, for section 7 the cluster model
+# `pretrained/flow-deskew-clusters-mnist` with the evaluation files of the committed flows, and for section 8 the
+# conditional flow `pretrained/flow-cond-mnist` with the classifier of noisy images
+# `pretrained/noisy-classifier-mnist`.
 #
 # Lessons 14 and 15 built a sampler out of a noise predictor: a thousand small denoising steps, then DDIM's few
 # big deterministic ones. **Flow matching** (Lipman et al., 2023) and **rectified flow** (Liu, Gong and Liu,
@@ -31,8 +33,8 @@
 # This lesson shows why the regression learns the right velocity (exactly, on Gaussian data), trains the toy of
 # the ring and watches its paths, measures Euler's and Heun's methods, samples digits with the committed flow
 # model, shows that lesson 15's DDIM was an Euler method all along, compares the flow and the DDPM at equal
-# cost, and ends with a trick that makes an unconditional model nearly as good as a conditional one: train it on
-# k-means clusters of the images.
+# cost, shows a trick that makes an unconditional model nearly as good as a conditional one (train it on k-means
+# clusters of the images), and ends by steering a conditional model with a classifier of noisy images.
 
 # %%
 # %matplotlib inline
@@ -696,7 +698,84 @@ print("shares of those clusters:", [f"{100 * clustered.clusters.shares.numpy()[k
 # of c by its share within the class first. The user still asks for a digit, and the label accuracy of lesson 15
 # still applies.
 #
-# ## 8. Exercises
+# ## 8. Classifier guidance
+#
+# Told the digit but not guided (w = 1), the class-conditional flow of the table draws the requested digit only
+# 97.3 % of the time by the evaluator: one sample in 37 drifts into another digit. Lesson 15's classifier-free
+# guidance fixes that by pushing *every* sample away from the unconditional prediction, the sure ones as hard as
+# the doubtful ones, and pays in variety. **Classifier guidance** (Dhariwal and Nichol, 2021) asks a separate
+# classifier of noisy images, p(y | x_t, t), which way the label lies. Its push is ∇ₓ log p(y | x_t): near zero
+# where the classifier is already sure of y, large where the sample is drifting, so it mends the doubtful
+# samples and leaves the others alone.
+#
+# In velocity terms: on the straight path the network predicts v = E[ε − x₀ | x_t], and x₀ = (x_t − t ε)/(1 − t)
+# gives E[ε | x_t] = x_t + (1 − t) v. The score of the noisy images is ∇ log p_t(x_t) = −E[ε | x_t]/t, and Bayes'
+# rule adds ∇ log p(y | x_t) to it for p_t(x_t | y). Scaled by s and carried back to the velocity:
+#
+# $$\tilde v = v - s\,\frac{t}{1 - t}\,\nabla_x \log p(y \mid x_t, t).$$
+#
+# s = 1 is Bayes' rule exactly; s > 1 samples as if the classifier were sharper, p(y | x)^s. t/(1 − t) grows
+# without bound near pure noise, where the classifier cannot read anything anyway, so the push applies only in an
+# interval of t. The classifier (`pretrained/noisy-classifier-mnist`, `minigen train noisy-classifier`, about 10
+# minutes) is trained on the flow's own path: images noised to x_t with t drawn uniformly, t given as an extra
+# input channel. Its gradient comes from the autograd engine, one backward pass through the small classifier per
+# step, not through the U-Net:
+
+# %%
+from minigen.models import noisy_classifier  # noqa: E402
+from minigen.recipes.noisy_classifier import load_noisy_classifier  # noqa: E402
+
+print(inspect.getsource(noisy_classifier.log_prob_gradient))
+print(inspect.getsource(noisy_classifier.guide_velocity))
+guide = load_noisy_classifier(ROOT / "pretrained" / "noisy-classifier-mnist", "mnist", "cpu")
+
+# %% [markdown]
+# The committed conditional flow, the same noise and the same requested digits three ways: unguided (w = 1),
+# with classifier guidance (s = 2.5 for t in [0.2, 0.7], the model's default sampling), and with the best
+# classifier-free guidance found for it (w = 3.5 for t in [0.4, 0.6], −3 below; `recipe.generate` takes any
+# sampling option for one call). For each: label accuracy by the evaluator, and the evaluator's mean probability
+# of the requested digit (a smoother measure than accuracy on a few hundred samples).
+
+# %%
+conditional = open_run(ROOT / "pretrained" / "flow-cond-mnist").recipe
+conditional.train(False)
+per_digit = fast_or_full(10, 50)
+asked = np.repeat(np.arange(10), per_digit)                                           # (10·per_digit,)
+start = np.random.default_rng(11).standard_normal((len(asked), 1, 28, 28)).astype(np.float32)
+ways = {"unguided (w = 1)": dict(guidance=1.0, guidance_below=1.0, classifier_scale=0.0),
+        "classifier guidance": dict(guidance=1.0, guidance_below=1.0, classifier_scale=2.5,
+                                    classifier=str(ROOT / "pretrained" / "noisy-classifier-mnist"),
+                                    classifier_interval=(0.2, 0.7)),
+        "classifier-free guidance": dict(guidance=3.5, guidance_interval=(0.4, 0.6), guidance_below=-3.0,
+                                         classifier_scale=0.0)}
+panels, told = {}, {}
+for name, options in ways.items():
+    x, nfe = conditional.generate(start, asked, **options)                            # this call's sampling
+    images01 = conditional.to_unit(x[:, 0])                                           # (N, 28, 28)
+    _, probs = judge.recipe.predict(images01)
+    told[name] = (metrics.label_accuracy(probs, asked), float(probs[np.arange(len(asked)), asked].mean()))
+    panels[f"{name}: {nfe} NFE"] = images01.reshape(10, per_digit, 28, 28)[:, :6].reshape(-1, 28, 28)
+    print(f"{name:26s} {nfe} NFE: label accuracy {told[name][0]:.1%}, mean p(asked digit) {told[name][1]:.4f}")
+fig = viz.image_panels(panels, nrow=6, title="the committed conditional flow: one row per digit, the same noise in "
+                                              "every panel")
+save_figure(fig, "16_classifier_guidance")
+plt.show()
+assert told["classifier guidance"][1] > told["unguided (w = 1)"][1]
+
+# %% [markdown]
+# On a hundred samples both kinds of guidance fix nearly every wrong digit; what separates them is what they cost,
+# which takes 10,000 samples to see (README): classifier guidance at s = 2.5 for t in [0.2, 0.7] scored FID 5.99 at
+# label accuracy 99.70 % (seed 0) and 5.53 at 99.54 % (seed 1) with 19 network evaluations, where the best
+# classifier-free guidance reached about 7.8 at 99.47 % with 31. The unguided model's FID is 5.83: classifier
+# guidance fixes the labels at almost no cost in variety, because it leaves alone the samples that are already
+# clearly their digit. Where the push acts matters as it did for classifier-free guidance (lesson 15): at s = 1.5,
+# stopping it at t = 0.6 left 98.9 % of the labels right where stopping at 0.8 reached 99.7 % (the digit is decided
+# above t = 0.6), and pushing harder (s = 3 over [0, 0.8]: 99.8 %) buys the last tenths of a point with a lot of
+# FID (3,000-sample screens in README). The price is a second network, trained for 10
+# minutes, and one forward and backward pass of it per step; the evaluator that scores the samples is a different
+# network, trained on clean images, that the guide never sees.
+#
+# ## 9. Exercises
 #
 # In `lessons/exercises/lesson16.py` (NumPy arrays in and out):
 #
