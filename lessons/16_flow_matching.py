@@ -723,11 +723,9 @@ print("shares of those clusters:", [f"{100 * clustered.clusters.shares.numpy()[k
 
 # %%
 from minigen.models import noisy_classifier  # noqa: E402
-from minigen.recipes.noisy_classifier import load_noisy_classifier  # noqa: E402
 
 print(inspect.getsource(noisy_classifier.log_prob_gradient))
 print(inspect.getsource(noisy_classifier.guide_velocity))
-guide = load_noisy_classifier(ROOT / "pretrained" / "noisy-classifier-mnist", "mnist", "cpu")
 
 # %% [markdown]
 # The committed conditional flow, the same noise and the same requested digits three ways: unguided (w = 1),
@@ -742,8 +740,8 @@ conditional.train(False)
 per_digit = fast_or_full(10, 50)
 asked = np.repeat(np.arange(10), per_digit)                                           # (10·per_digit,)
 start = np.random.default_rng(11).standard_normal((len(asked), 1, 28, 28)).astype(np.float32)
-ways = {"unguided (w = 1)": dict(guidance=1.0, guidance_below=1.0, classifier_scale=0.0),
-        "classifier guidance": dict(guidance=1.0, guidance_below=1.0, classifier_scale=2.5,
+ways = {"unguided (w = 1)": dict(guidance=1.0, classifier_scale=0.0),
+        "classifier guidance": dict(guidance=1.0, classifier_scale=2.5,
                                     classifier=str(ROOT / "pretrained" / "noisy-classifier-mnist"),
                                     classifier_interval=(0.2, 0.7)),
         "classifier-free guidance": dict(guidance=3.5, guidance_interval=(0.4, 0.6), guidance_below=-3.0,

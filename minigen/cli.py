@@ -42,9 +42,11 @@ def _train(args) -> int:
                                              "schedule", "p_uncond", "warmup", "sampler", "steps", "eta",
                                              "guidance", "guidance_interval", "guidance_below",
                                              "task", "mask", "scale", "sigma")}
-    if args.classifier is not None:         # a path stored at training time would not survive the run moving
-        raise SystemExit("minigen train: --classifier applies when sampling (minigen sample, eval, export), "
-                         "not to training")
+    given = [f"--{k.replace('_', '-')}" for k in ("classifier", "classifier_scale", "classifier_interval")
+             if getattr(args, k) is not None]
+    if given:                               # a path stored at training time would not survive the run moving
+        raise SystemExit(f"minigen train: {'/'.join(given)} apply when sampling (minigen sample, eval, export), "
+                         f"not to training")
     if getattr(args, "command_line", None):
         options["command"] = args.command_line
     if args.channels:
@@ -129,6 +131,8 @@ def _set_sampling(recipe, args, command: str) -> str:
         return ""
     try:
         recipe.set_sampling(**given)
+        if hasattr(recipe, "guide"):
+            recipe.guide()                  # the run's own classifier, if it has one, found before any sampling
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"minigen {command}: {e}") from None
     return recipe.describe_sampling()

@@ -157,7 +157,7 @@ def open_run(run_dir) -> Run:
         if (run_dir / name).exists():
             run.restore(run_dir / name)
             run.recipe.train(False)
-            run.recipe.run_dir = run_dir        # what paths in its config.json are relative to
+            run.recipe.run_dir = run_dir.resolve()          # what paths in its config.json are relative to
             return run
     raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
 
@@ -185,8 +185,9 @@ def export_run(run_dir, out, command: str | None = None, sampling: dict | None =
         config.update(ema=0.0, ema_during_training=run.config["ema"])
     config.update(sampling or {})
     out = new_run_dir(out)
-    if sampling and sampling.get("classifier"):   # stored relative to the new run, so the two can move together
-        config["classifier"] = os.path.relpath(recipe.sampling["classifier"], out)
+    guide = recipe.guide_path() if hasattr(recipe, "guide_path") else None
+    if guide is not None:                  # stored relative to the new run, so the two can move together
+        config["classifier"] = os.path.relpath(guide, out.resolve())
     (out / "config.json").write_text(json.dumps(config, indent=2))
     save({"modules": weights, "model": config["model"], "weights_only": True,
           "position": {"epoch": run.epoch, "batch": 0, "step": run.step}}, out / "checkpoint_last.npz")

@@ -169,8 +169,13 @@ def test_classifier_options_errors_on_a_conditional_flow(runs, tmp_path):
         cli.main(["sample", cond, "--n", "2", "--classifier", str(runs / "flow")])
     with pytest.raises(SystemExit, match="is not a run directory"):
         cli.main(["sample", cond, "--n", "2", "--classifier", str(tmp_path / "nowhere")])
-    with pytest.raises(SystemExit, match="--classifier applies when sampling"):
+    with pytest.raises(SystemExit, match="--classifier apply when sampling"):
         cli.main(["train", "flow", "--conditional", *TINY, "--classifier", guide, "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="--classifier-scale/--classifier-interval apply when sampling"):
+        cli.main(["train", "flow", "--conditional", *TINY, "--classifier-scale", "2", "--classifier-interval", "0.1",
+                  "0.5", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match=r"ends at t = 0.95, beyond the noise levels .* \(t < 0.9\)"):
+        cli.main(["sample", cond, "--n", "2", "--classifier", guide, "--classifier-interval", "0.2", "0.95"])
 
 
 def test_classifier_trained_on_another_dataset_is_refused(runs):
@@ -226,3 +231,38 @@ def test_generate_takes_the_classifier_as_an_option_for_one_call(runs):
     assert not np.allclose(plain, guided)
     np.testing.assert_array_equal(plain, again)
     assert "classifier" not in recipe.describe_sampling()
+
+
+def test_generate_checks_its_options_as_the_commands_do(runs):
+    """Options given to one generate call are checked as set_sampling checks them, not silently dropped."""
+    recipe = open_run(runs / "flow").recipe                                          # unconditional
+    noise = recipe.noise(2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="guides a flow run conditioned on classes"):
+        recipe.generate(noise, classifier=str(runs / "guide"))
+    with pytest.raises(ValueError, match="give --classifier RUN too"):
+        recipe.generate(noise, classifier_scale=2.0)
+
+
+def test_a_guided_run_exported_again_keeps_its_classifier(runs, tmp_path):
+    """Exporting a run whose config already names its classifier (relative to itself) re-roots the path."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    shutil.copytree(runs / "guide", shelf / "guide")
+    assert cli.main(["export", str(runs / "flow-cond"), "--out", str(shelf / "flow"), "--classifier",
+                     str(shelf / "guide")]) == 0
+    (tmp_path / "elsewhere" / "deeper").mkdir(parents=True)
+    again = tmp_path / "elsewhere" / "deeper" / "flow"
+    assert cli.main(["export", str(shelf / "flow"), "--out", str(again)]) == 0
+    assert json.loads((again / "config.json").read_text())["classifier"] == "../../../shelf/guide"
+    assert open_run(again).recipe.guide() is not None
+
+
+def test_a_missing_classifier_of_the_run_is_a_clear_error(runs, tmp_path):
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    shutil.copytree(runs / "guide", shelf / "guide")
+    assert cli.main(["export", str(runs / "flow-cond"), "--out", str(shelf / "flow"), "--classifier",
+                     str(shelf / "guide")]) == 0
+    shutil.rmtree(shelf / "guide")
+    with pytest.raises(SystemExit, match="is not a run directory"):
+        cli.main(["sample", str(shelf / "flow"), "--n", "2", "--out", str(tmp_path / "s.png")])

@@ -385,7 +385,7 @@ def test_cuda_paths_on_the_stand_in(monkeypatch, seed):
                  flow.sample(net, (2, 1, 28, 28), "heun", steps=2, guidance=2.0, y=y, seed=seed, device=cuda),
                  flow.sample(net, (2, 1, 28, 28), "euler", steps=2, y=y, seed=seed, device=cuda,     # t = 0.5 pushed
                              classifier=NoisyClassifier(width=2).to(cuda), classifier_labels=y)):
-        assert isinstance(x.data, fake_cupy.ndarray) and x.device == cuda
+        assert isinstance(x.data, fake_cupy.ndarray) and x.device == cuda and x.dtype == np.float32
     toy = TimeMLP(hidden=16).to(cuda)
     diffusion.ddpm_loss(toy, minigen.randn(4, 2, device=cuda)).backward()
 

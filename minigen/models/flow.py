@@ -83,9 +83,11 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
         raise ValueError(f"flow.sample: sampler must be 'euler' or 'heun', got {sampler!r}")
     if steps < 1:
         raise ValueError(f"flow.sample: steps must be at least 1, got {steps}")
-    if classifier is not None and (classifier_labels is None or not classifier_interval[1] < 1):
-        raise ValueError("flow.sample: classifier guidance needs classifier_labels and an interval that ends "
-                         f"below t = 1 (t/(1 − t) is infinite there), got {classifier_interval}")
+    if classifier is not None and classifier_labels is None:
+        raise ValueError("flow.sample: classifier guidance needs classifier_labels, the classes to push towards")
+    if classifier is not None and not classifier_interval[1] < 1:
+        raise ValueError(f"flow.sample: classifier guidance needs an interval that ends below t = 1 (t/(1 − t) is "
+                         f"infinite there), got {classifier_interval}")
     device = backend.canonical_device(device if device is not None else (y.device if y is not None else None))
     noise = _Noise(device, seed)
     n, nfe, x = shape[0], 0, noise(shape) if x_T is None else x_T

@@ -282,10 +282,10 @@ class DiffusionRecipe(Recipe):
             value = CLASSIFIER_INTERVAL
         return value
 
-    def guide(self, path=None):
-        """The classifier of noisy images at ``path`` (default: the run's ``classifier`` option; None without
-        one), loaded once. A path given to ``set_sampling`` or here is read from the working directory, one stored
-        in config.json from the run's directory."""
+    def guide_path(self, path=None) -> Path | None:
+        """Where the classifier of noisy images lies (None without one): ``path``, or the run's ``classifier``
+        option. A path given to ``set_sampling`` or here is read from the working directory, one stored in
+        config.json from the run's directory."""
         stored = path is None and "classifier" not in self.sampling
         path = path if path is not None else self.option("classifier")
         if path is None:
@@ -293,8 +293,21 @@ class DiffusionRecipe(Recipe):
         where = Path(path)
         if stored and not where.is_absolute() and self.run_dir is not None:
             where = Path(self.run_dir) / path
-        if self._guide is None or self._guide[0] != where.resolve():
-            self._guide = (where.resolve(), load_noisy_classifier(where, self.config["dataset"], self.device))
+        return where.resolve()
+
+    def guide(self, path=None):
+        """The classifier of noisy images at ``guide_path(path)`` (None without one), loaded once, checked: a
+        ``noisy-classifier`` run on this run's dataset, trained up to the end of the classifier interval."""
+        where = self.guide_path(path)
+        if where is None:
+            return None
+        if self._guide is None or self._guide[0] != where:
+            model = load_noisy_classifier(where, self.config["dataset"], self.device)
+            hi = self.option("classifier_interval")[1]
+            if hi > model.t_max:
+                raise ValueError(f"{self.name}: --classifier-interval ends at t = {hi:g}, beyond the noise levels "
+                                 f"the classifier {where} was trained on (t < {model.t_max:g})")
+            self._guide = (where, model)
         return self._guide[1]
 
     def describe_sampling(self, short: bool = False) -> str:
@@ -307,13 +320,13 @@ class DiffusionRecipe(Recipe):
         if short:
             return f"{o['sampler']}-{o['steps']}" + (f"-w{o['guidance']:g}" if self.conditional else "") + \
                 (f"-i{interval[0]:g}-{interval[1]:g}" if interval else "") + (f"-b{below:g}" if below != 1 else "") \
-                + (f"-c{c:g}-{clo:g}-{chi:g}" if o["classifier"] else "")
+                + (f"-c{c:g}-{clo:g}-{chi:g}" if o["classifier"] and c else "")
         return (f"{o['sampler']}, {o['steps']} steps" + (f", eta {o['eta']}" if o["sampler"] == "ddim" and o["eta"]
                                                           else "")
                 + (f", guidance {o['guidance']:g}" if self.conditional else "")
                 + (f" for t in [{interval[0]:g}, {interval[1]:g}]" if interval else "")
                 + (f", {below:g} below" if below != 1 else "")
-                + (f", classifier guidance {c:g} for t in [{clo:g}, {chi:g}]" if o["classifier"] else ""))
+                + (f", classifier guidance {c:g} for t in [{clo:g}, {chi:g}]" if o["classifier"] and c else ""))
 
     def noise(self, n, rng):
         """The starting noise x_T (flow: x₁), (N, 1, 28, 28) (the ring: (N, 2)), float32 from ``rng``."""
@@ -354,6 +367,7 @@ class DiffusionRecipe(Recipe):
         the same clusters for every call of the same size); for a random draw pass
         ``labels=recipe.labels(n, rng=...)``, as ``minigen sample`` and ``minigen eval`` do. Clusters within
         classes are drawn for the requested classes with ``rng`` (without one: fixed offsets)."""
+        self.check_sampling(**{k: options.get(k) for k in SAMPLING_OPTIONS})
         opts = {k: options.get(k) if options.get(k) is not None else self.option(k) for k in SAMPLING_OPTIONS}
         classes = self.labels(len(noise), labels)                     # what the user asks for
         y = self.network_labels(classes, rng)                         # what the network is told
@@ -366,7 +380,7 @@ class DiffusionRecipe(Recipe):
             out = flow.sample(net, x_T.shape, opts["sampler"], opts["steps"], opts["guidance"], y, seed,
                               self.device, trajectory, x_T=x_T, guidance_interval=opts["guidance_interval"],
                               guidance_below=opts["guidance_below"], classifier=guide,
-                              classifier_labels=tensor(classes, device=self.device) if guide else None,
+                              classifier_labels=tensor(classes, device=self.device) if guide is not None else None,
                               classifier_scale=opts["classifier_scale"],
                               classifier_interval=tuple(opts["classifier_interval"]))
         else:

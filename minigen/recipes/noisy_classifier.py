@@ -2,8 +2,9 @@
 
 One training step: draw t ~ U(0, t_max) and ε ~ N(0, I) for every image of the batch, move the images along the
 flow's path to x_t = (1 − t) x₀ + t ε (pixels in [-1, 1], as the flow sees them), and take one Adam step on the
-cross-entropy of p(y | x_t, t). ``t_max`` < 1: near pure noise nothing can be told apart, and guidance is not
-used there (``models/noisy_classifier.py`` derives the guidance and why it stops below t = 1).
+cross-entropy of p(y | x_t, t). ``t_max`` (default 0.9) below 1: near pure noise nothing can be told apart, and
+guidance is not used there (``models/noisy_classifier.py`` derives the guidance and why it stops below t = 1); the
+sampler refuses a classifier interval that reaches past the classifier's ``t_max``.
 
 The test accuracy is measured at a few fixed noise levels (``EVAL_TIMES``, the same noise every epoch), since how
 well the classifier reads half-noisy digits is what guidance relies on. Used by ``minigen sample``/``eval`` of a
@@ -44,7 +45,7 @@ class NoisyClassifierRecipe(Recipe):
     def __init__(self, config, device):
         super().__init__(config, device)
         if not 0 < config["t_max"] <= 1:
-            raise ValueError(f"{self.name}: t_max must lie in (0, 1], got {config['t_max']}")
+            raise ValueError(f"{self.name}: --t-max must lie in (0, 1], got {config['t_max']}")
         self.model = NoisyClassifier(width=config["width"]).to(device)
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
 
@@ -90,7 +91,8 @@ class NoisyClassifierRecipe(Recipe):
 
     @no_grad()
     def predict(self, images: np.ndarray, t: float = 0.0, batch_size: int = 500) -> np.ndarray:
-        """Images (N, [1,] 28, 28) in [-1, 1] at noise level t → class probabilities (N, 10), an array."""
+        """Images (N, [1,] 28, 28) in [-1, 1] at noise level t → class probabilities (N, 10), an array on the
+        model's device (not an evaluator: it returns no features)."""
         xp = backend.array_module(self.device)
         probs = []
         for i in range(0, len(images), batch_size):
@@ -116,5 +118,8 @@ def load_noisy_classifier(run_dir, dataset: str, device: str) -> NoisyClassifier
         if (run_dir / name).exists():
             model = NoisyClassifier(width=config["width"]).to(device)
             model.load_state_dict(load(run_dir / name)["modules"]["model"])
+            for p in model.parameters():     # guidance differentiates with respect to the image only
+                p.requires_grad_(False)
+            model.t_max = config["t_max"]
             return model.eval()
     raise FileNotFoundError(f"--classifier {run_dir} has no checkpoint yet")
