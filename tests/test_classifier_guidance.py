@@ -243,13 +243,19 @@ def test_generate_checks_its_options_as_the_commands_do(runs):
         recipe.generate(noise, classifier_scale=2.0)
 
 
-def test_a_guided_run_exported_again_keeps_its_classifier(runs, tmp_path):
-    """Exporting a run whose config already names its classifier (relative to itself) re-roots the path."""
+def _shelved(runs, tmp_path):
+    """tmp_path/shelf holding a copy of the guide and the conditional flow exported beside it, guided by it."""
     shelf = tmp_path / "shelf"
     shelf.mkdir()
     shutil.copytree(runs / "guide", shelf / "guide")
     assert cli.main(["export", str(runs / "flow-cond"), "--out", str(shelf / "flow"), "--classifier",
                      str(shelf / "guide")]) == 0
+    return shelf
+
+
+def test_a_guided_run_exported_again_keeps_its_classifier(runs, tmp_path):
+    """Exporting a run whose config already names its classifier (relative to itself) re-roots the path."""
+    shelf = _shelved(runs, tmp_path)
     (tmp_path / "elsewhere" / "deeper").mkdir(parents=True)
     again = tmp_path / "elsewhere" / "deeper" / "flow"
     assert cli.main(["export", str(shelf / "flow"), "--out", str(again)]) == 0
@@ -258,11 +264,7 @@ def test_a_guided_run_exported_again_keeps_its_classifier(runs, tmp_path):
 
 
 def test_a_missing_classifier_of_the_run_is_a_clear_error(runs, tmp_path):
-    shelf = tmp_path / "shelf"
-    shelf.mkdir()
-    shutil.copytree(runs / "guide", shelf / "guide")
-    assert cli.main(["export", str(runs / "flow-cond"), "--out", str(shelf / "flow"), "--classifier",
-                     str(shelf / "guide")]) == 0
+    shelf = _shelved(runs, tmp_path)
     shutil.rmtree(shelf / "guide")
     with pytest.raises(SystemExit, match="is not a run directory"):
         cli.main(["sample", str(shelf / "flow"), "--n", "2", "--out", str(tmp_path / "s.png")])
