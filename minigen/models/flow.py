@@ -38,12 +38,18 @@ from .. import backend, creation
 from ..autograd import Tensor, no_grad
 from ..nn import functional as F
 from .diffusion import _Noise, drop_labels, guidance_at, guided
-from .noisy_classifier import guide_velocity
+from .noisy_classifier import GUIDANCE_INTERVAL, guide_velocity
 
 TIME_SCALE = 1000.0
 
 
 TIME_SAMPLING = ("uniform", "logit-normal")
+
+
+def path(x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+    """The straight path x_t = (1 − t) x₀ + t ε, one time per example: t (N,) seen as (N, 1, …, 1)."""
+    tb = Tensor(t.data.reshape((x0.shape[0],) + (1,) * (x0.ndim - 1)))             # (N, 1, …, 1)
+    return (1 - tb) * x0 + tb * noise
 
 
 def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0, t: Tensor | None = None,
@@ -57,9 +63,8 @@ def flow_loss(model, x0: Tensor, y: Tensor | None = None, p_uncond: float = 0.0,
         t = creation.rand(n, device=x0.device)                                      # (N,)
     elif t is None:
         t = F.sigmoid(creation.randn(n, device=x0.device))                         # (N,) in (0, 1)
-    tb = Tensor(t.data.reshape((n,) + (1,) * (x0.ndim - 1)))                        # (N, 1, …, 1)
     noise = creation.randn(*x0.shape, device=x0.device)
-    x_t = (1 - tb) * x0 + tb * noise
+    x_t = path(x0, t, noise)
     if y is not None:
         y = drop_labels(y, model.n_classes, p_uncond)
     t_model = Tensor((t.data * TIME_SCALE).astype(xp.float32))
@@ -70,7 +75,7 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
            seed: int | None = None, device=None, return_trajectory: bool = False, x_T: Tensor | None = None,
            guidance_interval: tuple[float, float] | None = None, guidance_below: float = 1.0,
            classifier=None, classifier_labels: Tensor | None = None, classifier_scale: float = 1.0,
-           classifier_interval: tuple[float, float] = (0.2, 0.7)):
+           classifier_interval: tuple[float, float] = GUIDANCE_INTERVAL):
     """Integrate dx/dt = v̂ from x₁ ~ N(0, I) (or the given ``x_T``) at t = 1 to t = 0 in ``steps`` equal steps
     ('euler' or 'heun'); ``guidance`` applies where t lies in ``guidance_interval`` (None: everywhere),
     ``guidance_below`` where t lies below it (``diffusion.guidance_at``). With a ``classifier``
@@ -120,4 +125,4 @@ def sample(model, shape, sampler: str = "euler", steps: int = 50, guidance: floa
     return (x, nfe, trajectory) if return_trajectory else (x, nfe)
 
 
-__all__ = ["TIME_SAMPLING", "TIME_SCALE", "flow_loss", "sample"]
+__all__ = ["TIME_SAMPLING", "TIME_SCALE", "flow_loss", "path", "sample"]

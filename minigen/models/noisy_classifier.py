@@ -40,6 +40,8 @@ from ..creation import full
 from ..nn import functional as F
 from ..ops import cat
 
+GUIDANCE_INTERVAL = (0.2, 0.7)   # the noise levels guided unless told otherwise: where the digit is decided
+
 
 class NoisyClassifier(nn.Module):
     def __init__(self, n_classes: int = 10, width: int = 32):
@@ -79,4 +81,4 @@ def guide_velocity(v: Tensor, model: NoisyClassifier, x: Tensor, t: float, y: Te
     return v - (scale * t / (1 - t)) * g
 
 
-__all__ = ["NoisyClassifier", "guide_velocity", "log_prob_gradient"]
+__all__ = ["GUIDANCE_INTERVAL", "NoisyClassifier", "guide_velocity", "log_prob_gradient"]

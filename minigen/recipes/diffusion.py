@@ -46,10 +46,11 @@ from ..creation import tensor
 from ..data.ring import Ring
 from ..models import diffusion, flow
 from ..models.clusters import Clusters
+from ..models.noisy_classifier import GUIDANCE_INTERVAL
 from ..models.unet import TimeMLP, UNet
-from .noisy_classifier import load_noisy_classifier
 from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .base import Recipe, update
+from .noisy_classifier import load_noisy_classifier
 
 def ema_with_warmup(decay: float):
     """An EMA whose decay grows as min(β, (1 + n)/(10 + n)) with the number n of averages so far: the first
@@ -65,7 +66,6 @@ SAMPLERS = {"ddpm": ("ddim", "ddpm"), "flow": ("heun", "euler")}   # the first i
 # set per command or per run
 SAMPLING_OPTIONS = ("sampler", "steps", "eta", "guidance", "guidance_interval", "guidance_below", "classifier",
                     "classifier_scale", "classifier_interval")
-CLASSIFIER_INTERVAL = (0.2, 0.7)   # where classifier guidance applies unless told otherwise
 
 
 class DiffusionRecipe(Recipe):
@@ -279,7 +279,7 @@ class DiffusionRecipe(Recipe):
         if key in ("guidance", "guidance_below", "classifier_scale") and value is None:
             value = 1.0
         if key == "classifier_interval" and value is None:
-            value = CLASSIFIER_INTERVAL
+            value = GUIDANCE_INTERVAL
         return value
 
     def guide_path(self, path=None) -> Path | None:

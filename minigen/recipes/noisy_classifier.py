@@ -16,23 +16,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from .. import backend, data, optim
 from ..autograd import Tensor, no_grad
-from ..creation import full, rand, randn, tensor
-from ..models import NoisyClassifier
+from ..creation import full, rand, randn
+from ..models import NoisyClassifier, flow
 from ..nn import functional as F
 from ..serialization import load
 from .base import Recipe, update
 
 EVAL_TIMES = (0.0, 0.3, 0.6)
-
-
-def noisy(x0: Tensor, t: Tensor, eps: Tensor) -> Tensor:
-    """The flow's path x_t = (1 − t) x₀ + t ε for images x₀ (N, 1, H, W) and times t (N,)."""
-    t4 = t.reshape(-1, 1, 1, 1)
-    return (1 - t4) * x0 + t4 * eps
 
 
 class NoisyClassifierRecipe(Recipe):
@@ -59,13 +51,12 @@ class NoisyClassifierRecipe(Recipe):
         return {"optimizer": self.optimizer}
 
     def train_step(self, x, y, step):
-        xp = backend.array_module(self.device)
         t = rand(x.shape[0], device=self.device) * self.config["t_max"]                  # (N,) in [0, t_max)
         eps = randn(*x.shape, device=self.device)
-        logits = self.model(noisy(x, t, eps), t)                                         # (N, 10)
+        logits = self.model(flow.path(x, t, eps), t)                                     # (N, 10)
         loss = F.cross_entropy(logits, y)
         update(self.optimizer, loss)
-        accuracy = Tensor(xp.asarray((logits.data.argmax(axis=1) == y.data).mean()))
+        accuracy = Tensor((logits.data.argmax(axis=1) == y.data).mean())    # on the device: read when logged
         return {"loss": loss, "accuracy": accuracy}
 
     @no_grad()
@@ -78,7 +69,7 @@ class NoisyClassifierRecipe(Recipe):
             for t in EVAL_TIMES:
                 tt = full((x.shape[0],), t, dtype=x.dtype, device=self.device)
                 eps = randn(*x.shape, device=self.device)
-                logits = self.model(noisy(x, tt, eps), tt)
+                logits = self.model(flow.path(x, tt, eps), tt)
                 correct[t] += int((logits.data.argmax(axis=1) == y.data).sum())
             count += x.shape[0]
             if count >= n:
@@ -88,18 +79,6 @@ class NoisyClassifierRecipe(Recipe):
 
     def sample(self, noise, labels=None, rng=None):
         raise ValueError("a classifier does not generate images; `minigen sample` needs a generative run")
-
-    @no_grad()
-    def predict(self, images: np.ndarray, t: float = 0.0, batch_size: int = 500) -> np.ndarray:
-        """Images (N, [1,] 28, 28) in [-1, 1] at noise level t → class probabilities (N, 10), an array on the
-        model's device (not an evaluator: it returns no features)."""
-        xp = backend.array_module(self.device)
-        probs = []
-        for i in range(0, len(images), batch_size):
-            x = tensor(images[i:i + batch_size], device=self.device).reshape(-1, 1, 28, 28)
-            probs.append(F.softmax(self.model(x, full((x.shape[0],), t, dtype=x.dtype, device=self.device)),
-                                   dim=1).data)
-        return xp.concatenate(probs)
 
 
 def load_noisy_classifier(run_dir, dataset: str, device: str) -> NoisyClassifier:
