@@ -151,12 +151,12 @@ def test_sample_with_the_classifier_moves_the_samples_and_names_it(runs, tmp_pat
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--classifier", "GUIDE"], "guides a flow run conditioned on classes"),                    # unconditional
+    (["--classifier", "{guide}"], "guides a flow run conditioned on classes"),                  # unconditional
     (["--classifier-scale", "2"], "give --classifier RUN too"),
     (["--classifier-interval", "0.2", "0.8"], "give --classifier RUN too"),
 ])
 def test_classifier_options_refused_on_an_unconditional_flow(runs, args, message):
-    args = [a.replace("GUIDE", str(runs / "guide")) for a in args]
+    args = [a.format(guide=runs / "guide") for a in args]
     with pytest.raises(SystemExit, match=message):
         cli.main(["sample", str(runs / "flow"), "--n", "2", *args])
 
