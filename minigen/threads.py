@@ -77,16 +77,25 @@ def run_split(part, parts: int) -> None:
     """Run ``part(k, T)`` for k = 0 … T − 1 with T = min(num_threads(), parts), at once on T threads.
 
     ``part(k, T)`` does the k-th share of the work (e.g. passes k, k + T, …) and writes its results into memory
-    that no other part writes. BLAS is held to one thread meanwhile. Exceptions from a part propagate."""
+    that no other part writes. BLAS is held to one thread meanwhile. Exceptions from a part propagate.
+
+    The calling thread does share 0 itself while the pool's threads do the rest: it would otherwise sit waiting,
+    and waking one thread fewer per call saved 5 % of a U-Net training step (minigen bench W5: 1,188 ms against
+    1,248, alternating the two in one process)."""
     global _pool
     T = min(num_threads(), parts)
     if T <= 1:
         part(0, 1)
         return
     if _pool is None:
-        _pool = ThreadPoolExecutor(num_threads(), thread_name_prefix="minigen")
+        _pool = ThreadPoolExecutor(num_threads() - 1, thread_name_prefix="minigen")
     with _blas_controller().limit(limits=1, user_api="blas"):
-        futures = [_pool.submit(part, k, T) for k in range(T)]
+        futures = [_pool.submit(part, k, T) for k in range(1, T)]
+        try:
+            part(0, T)
+        finally:
+            for future in futures:           # wait for every share, even when ours failed
+                future.exception()
         for future in futures:
             future.result()
 

@@ -170,7 +170,7 @@ def test_adam_step_in_place_gives_the_formula_to_the_last_bit(dtype, weight_deca
                                                               n_threads, monkeypatch):
     """The step writes into existing arrays instead of making temporaries; the same operations in the same order
     as the plain formula give the same bits (float32 included), and the caller's .grad is left alone; also with
-    the parameter split over two threads (every size split: MIN_SPLIT 0; 5 rows: ranges of 2 and 3)."""
+    two threads and every size counted as large (MIN_SPLIT 0), should the update ever be split again."""
     from minigen import threads
     monkeypatch.setattr(threads, "MIN_SPLIT", 0)
     before = threads.num_threads()

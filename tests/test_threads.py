@@ -1,7 +1,8 @@
 """minigen/threads.py and the fast convolution path that uses it (conv.use_winograd).
 
-- run_split: every share of the work runs once, on at most num_threads() threads at a time, exceptions reach the
-  caller, BLAS is back to its thread count afterwards;
+- run_split: every share of the work runs once, on at most num_threads() threads at a time (the caller's one of
+  them), exceptions reach the caller (also from the caller's own share), BLAS is back to its thread count
+  afterwards;
 - the Winograd passes split over two threads give the numbers one thread gives; so do SiLU, GroupNorm and
   LayerNorm (forward and backward) split over the batch, which also match their compositions of basic ops;
 - conv2d_array and conv2d_input_grad_array with fast=True (the passes of passes.py, or Winograd when
@@ -41,7 +42,8 @@ def test_run_split_runs_each_share_once_on_threads(two_threads):
 
     threads.run_split(part, 5)
     assert sorted(seen) == [(0, 2), (1, 2)]
-    assert all(name.startswith("minigen") for name in names)
+    assert threading.current_thread().name in names                  # share 0: the caller's own
+    assert any(name.startswith("minigen") for name in names)         # share 1: the pool's thread
     seen.clear()
     threads.run_split(part, 1)                        # one part: no point in a thread
     assert seen == [(0, 1)]
@@ -67,6 +69,20 @@ def test_run_split_passes_errors_on_and_restores_blas(two_threads):
 
     with pytest.raises(ValueError, match="share 1 failed"):
         threads.run_split(part, 2)
+    after = [lib["num_threads"] for lib in threads._blas_controller().info() if lib["user_api"] == "blas"]
+    assert after == blas_threads
+
+    done = threading.Event()
+
+    def caller_fails(k, T):                            # share 0 runs in the caller: its error, after share 1 ends
+        if k == 0:
+            raise ValueError("share 0 failed")
+        done.wait(0.05)
+        done.set()
+
+    with pytest.raises(ValueError, match="share 0 failed"):
+        threads.run_split(caller_fails, 2)
+    assert done.is_set()
     after = [lib["num_threads"] for lib in threads._blas_controller().info() if lib["user_api"] == "blas"]
     assert after == blas_threads
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 
-from .. import threads
 from ..autograd import Tensor, no_grad
 from ..backend import xp_of
 from ..nn.utils import zero_grad
@@ -143,9 +142,10 @@ class Adam(Optimizer):
         # for large ones, fresh pages) each time. Two remain per parameter: one scratch array reused for every
         # intermediate, and the update (or the private copy of g that it then overwrites). The operations and
         # their order are those of the formulas in the module docstring, so the results are the same to the
-        # last bit. Every operation is elementwise, so a large parameter is split along its first axis into
-        # one range per core (threads.over_first_axis): the same numbers, in 0.8–0.9 of the time on 2 cores
-        # (measured on the VAE's parameters, 0.65 million numbers: 0.65–0.78 ms against 0.83–0.88 ms).
+        # last bit. Every operation is elementwise, and splitting a large parameter into one range per core
+        # looked worth it alone (0.65 million numbers: 0.65–0.78 ms against 0.83–0.88 ms) but cost more than it
+        # saved inside a training step (the VAE step of minigen bench W4: 8.3 ms split, 6.6 ms not, alternating
+        # the two in one process). So each parameter is updated whole, on the calling thread.
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, wd, eps, maximize = group["lr"], group["weight_decay"], group["eps"], group["maximize"]
@@ -165,14 +165,7 @@ class Adam(Optimizer):
                 hyper = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=wd, decoupled=decoupled,
                              maximize=maximize, bias=(1 - beta1 ** t, 1 - beta2 ** t))
 
-                def rows(a, b, theta=theta, grad=grad, m=m, v=v, v_max=v_max, hyper=hyper):
-                    _adam_update(theta[a:b], grad[a:b], m[a:b], v[a:b], None if v_max is None else v_max[a:b],
-                                 **hyper)
-
-                if theta.ndim == 0:
-                    _adam_update(theta, grad, m, v, v_max, **hyper)   # a scalar parameter
-                else:
-                    threads.over_first_axis(rows, theta)
+                _adam_update(theta, grad, m, v, v_max, **hyper)
 
 
 def _adam_update(theta, g, m, v, v_max, lr, betas, eps, weight_decay, decoupled, maximize, bias):
