@@ -63,10 +63,11 @@ gradient, weight gradient); everything else is made to stream through memory as 
   only for the product to read them back. That needed OpenBLAS's idle worker to stop spinning for ~0.1 s after
   each product (``minigen/__init__.py``);
 - a plain backward (no create_graph) unfolds ȳ once for both gradients: on the CPU passes, a stride-1 conv's x̄
-  is a conv of ȳ and its w̄ is that unfolding's transpose times x's rows; a strided conv's x̄ gathers ȳ by
-  phases, and each phase's unfolding times that phase's pixels of x gives w̄ at its taps
-  (``conv2d_input_and_weight_grad_array``); a transposed conv's two products both read cols(ȳ)
-  (``conv_transpose2d_input_and_weight_grad_array``);
+  is a conv of ȳ and its w̄ is that unfolding's transpose times x's rows (``conv2d_input_and_weight_grad_array``);
+  a transposed conv's two products both read cols(ȳ) (``conv_transpose2d_input_and_weight_grad_array``). A
+  strided conv keeps its two gradients apart: its x̄ gathers ȳ by phases, and taking w̄ from those unfoldings
+  (each phase's times that phase's pixels of x) was slower than unfolding x once more, in every strided conv of
+  the benchmarks (4-18 %: four narrow products per pass instead of one wide one);
   elsewhere (a GPU, groups, dilation) a transposed conv's backward keeps one whole unfolding of ȳ for both,
   and keeps its input channels-last for the weight gradient, so nothing is unfolded or reordered twice;
 - Winograd's F(2×2, 3×3) (``winograd.py``: 2.25× fewer multiplications for 3×3 stride-1 convs, in passes too)
@@ -351,19 +352,13 @@ def _phase(phi: int, stride: int, padding: int, kernel: int, out: int):
     return taps, q - len(taps) + 1, count
 
 
-def _input_grad_polyphase(gy, w, geom: Geometry, x_hw, x=None):
+def _input_grad_polyphase(gy, w, geom: Geometry, x_hw):
     """x̄ by gathering: for a stride s, the input pixels split into s×s phases (h mod s, w mod s); each phase is a
     stride-1 correlation of gy with a sub-kernel of w (``_phase``), done as im2col + one matrix product, and
     written to its own pixels x̄[:, φh::s, φw::s]. No zero is multiplied, nothing is scattered (with s = 1 it is
     the full correlation of gy with the flipped kernel). On the CPU the images go through in passes of a few,
     each phase's unfolding small enough to stay in cache, the passes shared out over the cores (as in
-    ``passes.py``); on a GPU, one pass. x̄ is returned as an NCHW view of channels-last memory.
-
-    With the conv's input ``x`` (CPU), the weight gradient comes from the same unfoldings and is returned too:
-    a phase's rows are the pixels h ≡ φ (mod s) of x, its columns gy at the taps i ≡ φ + p (mod s), so
-    colsᵀ @ x[phase pixels] sums exactly the pairs (ȳ[a], x[s·a + i − p]) that make w̄ at those taps; every
-    (pixel, tap) pair belongs to one phase. The phase's pixels of x are copied into rows (1× x per pass)
-    instead of unfolding x for the weight gradient (k²/s² × x)."""
+    ``passes.py``); on a GPU, one pass. x̄ is returned as an NCHW view of channels-last memory."""
     xp = xp_of(gy)
     N, O, Ho, Wo = gy.shape
     C, kh, kw = w.shape[1], w.shape[2], w.shape[3]
@@ -390,42 +385,21 @@ def _input_grad_polyphase(gy, w, geom: Geometry, x_hw, x=None):
             sub = xp.ascontiguousarray(sub.transpose(2, 3, 0, 1)).reshape(-1, C)   # rows (t'h, t'w, o)
             phases.append((fh, fw, nh, nw, len(taps_h), len(taps_w), top + start_h, left + start_w, sub))
     if not phases:
-        return out.transpose(0, 3, 1, 2) if x is None else (out.transpose(0, 3, 1, 2), xp.zeros_like(w))
+        return out.transpose(0, 3, 1, 2)
     widest = max(nh * nw * Th * Tw * O for _, _, nh, nw, Th, Tw, _, _, _ in phases)   # numbers per image
     step = max(N, 1) if xp is not np else images_per_pass(N, widest * gy.dtype.itemsize)   # a GPU: one pass
 
-    sums = {}                                                        # with x: thread k → its w̄ parts
-
-    def scratch(k):
-        if x is None:
-            return xp.empty(step * widest, dtype=gy.dtype), None, None
-        sums[k] = [xp.zeros((Th * Tw * O, C), dtype=gy.dtype) for _, _, _, _, Th, Tw, _, _, _ in phases]
-        return xp.empty(step * widest, dtype=gy.dtype), sums[k], xp.empty(step * H * W * C, dtype=x.dtype)
-
-    def work(buffers, n0, n):
+    def work(buffer, n0, n):
         """Every phase of images n0 … n0 + n − 1, unfolded into this thread's buffer."""
-        buffer, own, x_buffer = buffers
-        for k, (fh, fw, nh, nw, Th, Tw, r0, c0, sub) in enumerate(phases):
+        for fh, fw, nh, nw, Th, Tw, r0, c0, sub in phases:
             fields = xp.lib.stride_tricks.as_strided(               # (n, nh, nw, Th, Tw, O), no copy
                 gp[n0:n0 + n, r0:, c0:], (n, nh, nw, Th, Tw, O), (sN, sH, sW, sH, sW, sO))
             phase_cols = buffer[:n * nh * nw * Th * Tw * O].reshape(n * nh * nw, Th * Tw * O)
             phase_cols.reshape(n, nh, nw, Th, Tw, O)[...] = fields
             out[n0:n0 + n, fh::sh, fw::sw] = (phase_cols @ sub).reshape(n, nh, nw, C)
-            if x is not None:                                       # the phase's pixels of x, as rows
-                x_rows = x_buffer[:n * nh * nw * C].reshape(n * nh * nw, C)
-                x_rows.reshape(n, nh, nw, C)[...] = x_nhwc[n0:n0 + n, fh::sh, fw::sw]
-                own[k] += phase_cols.T @ x_rows                      # (Th·Tw·O, C)
 
-    x_nhwc = None if x is None else x.transpose(0, 2, 3, 1)
-    threads.run_passes(N, step, work, scratch)
-    if x is None:
-        return out.transpose(0, 3, 1, 2)                             # (N, C, H, W) view
-    gw = xp.zeros((O, C, kh, kw), dtype=gy.dtype)
-    for k, (fh, fw, _, _, Th, Tw, _, _, _) in enumerate(phases):
-        part = functools.reduce(xp.add, [sums[t][k] for t in sorted(sums)])   # in thread order: reproducible
-        taps_h, taps_w = rows[fh][0], cols[fw][0]
-        gw[:, :, np.array(taps_h)[:, None], np.array(taps_w)] = part.reshape(Th, Tw, O, C).transpose(2, 3, 0, 1)
-    return out.transpose(0, 3, 1, 2), gw
+    threads.run_passes(N, step, work, lambda k: xp.empty(step * widest, dtype=gy.dtype))
+    return out.transpose(0, 3, 1, 2)                                 # (N, C, H, W) view
 
 
 def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=None, fast: bool = True):
@@ -451,28 +425,20 @@ def conv2d_weight_grad_array(x, gy, geom: Geometry, kernel, cols=None, gy_cl=Non
     return xp_of(gw).ascontiguousarray(gw).reshape(O, Cg, kernel[0], kernel[1])
 
 
-def fused_backward(x, w, geom: Geometry):
-    """How a conv's plain backward gets both gradients from one unfolding of ȳ, or None (then the two separate
-    functions): 'passes' for stride 1 with padding below the kernel (x̄ is a conv of ȳ, ``passes.py``),
-    'polyphase' for other strides where x̄ gathers by phases (``_input_grad_polyphase``). CPU only, Winograd
-    off; the same choices ``conv2d_input_grad_array`` makes for x̄."""
+def fused_backward(x, w, geom: Geometry) -> bool:
+    """Whether a conv's plain backward gets both gradients from one unfolding of ȳ: stride 1 with padding below
+    the kernel, where x̄ is a conv of ȳ done in passes (``passes.py``), on the CPU with Winograd off (the same
+    choice ``conv2d_input_grad_array`` makes for x̄). Strided convs keep the two apart (module docstring)."""
     kh, kw = w.shape[2:]
-    O, C = w.shape[0], w.shape[1] * geom.groups
     if xp_of(x) is not np or (WINOGRAD and use_winograd(x, w, geom)):
-        return None
-    if geom.stride == (1, 1) and use_passes(x, w, geom) and geom.padding[0] < kh and geom.padding[1] < kw:
-        return "passes"
-    if geom.dilation == (1, 1) and geom.groups == 1 and O <= 2 * C:
-        return "polyphase"
-    return None
+        return False
+    return geom.stride == (1, 1) and use_passes(x, w, geom) and geom.padding[0] < kh and geom.padding[1] < kw
 
 
 def conv2d_input_and_weight_grad_array(x, gy, w, geom: Geometry):
     """A conv's x̄ and w̄ together, where ``fused_backward`` allows: the numbers of ``conv2d_input_grad_array``
     and ``conv2d_weight_grad_array`` (up to the order of additions; the tests hold them to each other) with ȳ
     unfolded once per pass for both products instead of ȳ for x̄ and x again for w̄."""
-    if fused_backward(x, w, geom) == "polyphase":
-        return _input_grad_polyphase(gy, w, geom, x.shape[2:], x)
     O, C, kh, kw = w.shape
     w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(kh * kw * O, C)
     gx, gw_flipped = conv_and_weight_grad_in_passes(gy, w_flipped, (kh, kw), (1, 1), (kh - 1 - geom.padding[0],
