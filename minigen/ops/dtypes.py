@@ -73,6 +73,8 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
 
 def operands(a, b) -> tuple[Tensor, Tensor]:
     """Both operands of a binary op as tensors of one dtype on one device."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype:
+        return a, b                                   # the common case, answered without the rules below
     if not isinstance(a, Tensor):
         a = as_tensor_like(a, b)
     if not isinstance(b, Tensor):
