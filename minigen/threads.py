@@ -12,8 +12,9 @@ OpenBLAS is held to one thread: two threads each asking BLAS for two would fight
 Measured on a quiet 2-core machine, float32, batch 128-256, 3×3 convolutions of a small U-Net: the passes split
 over two threads ran in 0.5–0.85 of the time of the direct path (one unfolding of the whole batch, then one
 product on both cores); Winograd's in 0.68–0.91. Elementwise work per example splits the same way
-(``over_first_axis``): SiLU, group/layer norm (forward and backward) and Adam's update give each core a
-contiguous range of the batch (of a parameter's rows).
+(``over_first_axis``): SiLU, group/layer norm (forward and backward) and large additions give each core a
+contiguous range of the batch. (Adam's update did too, and was slower for it inside a training step:
+``optim/optimizer.py``.)
 
 One more thing had to change for the threads to pay: after a product on two threads, OpenBLAS's idle worker
 spins on the other core for about 0.1 s (its ``THREAD_TIMEOUT``) waiting for the next product, and a thread of
