@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -82,23 +83,34 @@ def run_split(part, parts: int) -> None:
 
     The calling thread does share 0 itself while the pool's threads do the rest: it would otherwise sit waiting,
     and waking one thread fewer per call saved 5 % of a U-Net training step (minigen bench W5: 1,188 ms against
-    1,248, alternating the two in one process)."""
+    1,248, alternating the two in one process). A call made from inside a share runs all of its work in that
+    thread: the pool's threads are busy with the outer call, and waiting for them would never end."""
     global _pool
     T = min(num_threads(), parts)
-    if T <= 1:
+    if T <= 1 or getattr(_inside, "share", False):
         part(0, 1)
         return
     if _pool is None:
-        _pool = ThreadPoolExecutor(num_threads() - 1, thread_name_prefix="minigen")
+        _pool = ThreadPoolExecutor(num_threads() - 1, thread_name_prefix="minigen", initializer=_mark_inside)
     with _blas_controller().limit(limits=1, user_api="blas"):
         futures = [_pool.submit(part, k, T) for k in range(1, T)]
+        _inside.share = True
         try:
             part(0, T)
         finally:
+            _inside.share = False
             for future in futures:           # wait for every share, even when ours failed
                 future.exception()
         for future in futures:
             future.result()
+
+
+_inside = threading.local()                  # .share: this thread is running a share of run_split's work
+
+
+def _mark_inside():
+    """The pool's threads only ever run shares."""
+    _inside.share = True
 
 
 def run_passes(N: int, step: int, work, scratch=None) -> None:

@@ -130,22 +130,32 @@ def test_binary_cross_entropy_with_logits_is_stable(device):
 @given(st.data())
 def test_fused_bce_with_logits_matches_its_composition(data):
     """The one-function loss (no pos_weight) against (1 − t)·z + softplus(−z) built from basic ops, float64: the
-    values, both gradients under a random upstream gradient, and the gradient of ⟨∂ℓ/∂z, v⟩ (double backward)."""
+    values, both gradients under a random upstream gradient, and the gradients of ⟨∂ℓ/∂z, v⟩ + ⟨∂ℓ/∂t, u⟩ for z
+    and t (double backward, the mixed ∂²ℓ/∂z∂t included)."""
     from minigen.ops.loss import BinaryCrossEntropyWithLogits, _softplus
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
     z0 = rng.standard_normal(shape) * data.draw(st.sampled_from([1.0, 10.0, 60.0]))
-    t0, up, v = rng.random(shape), rng.standard_normal(shape), rng.standard_normal(shape)
+    t0, up, v, u = rng.random(shape), rng.standard_normal(shape), rng.standard_normal(shape), rng.standard_normal(shape)
     results = []
     for loss_of in (lambda z, t: BinaryCrossEntropyWithLogits()(z, t), lambda z, t: (1.0 - t) * z + _softplus(-z)):
         z = minigen.tensor(z0, dtype=minigen.float64, requires_grad=True)
         t = minigen.tensor(t0, dtype=minigen.float64, requires_grad=True)
         loss = loss_of(z, t)
         gz, gt = minigen.autograd.grad(loss, [z, t], minigen.tensor(up), create_graph=True)
-        ggz, = minigen.autograd.grad((gz * minigen.tensor(v)).sum(), [z])
-        results.append([a.detach().numpy() for a in (loss, gz, gt, ggz)])
+        ggz, ggt = minigen.autograd.grad((gz * minigen.tensor(v)).sum() + (gt * minigen.tensor(u)).sum(), [z, t])
+        results.append([a.detach().numpy() for a in (loss, gz, gt, ggz, ggt)])
     for fused, composed in zip(*results):
         np.testing.assert_allclose(fused, composed, rtol=1e-12, atol=1e-14)
+
+
+def test_bce_with_logits_of_integers_is_the_composition():
+    """Integer logits and targets skip the one-function loss (its in-place float steps need a float array) and
+    give the composition's float result, as before it existed."""
+    z, t = minigen.tensor([[2, -1]]), minigen.tensor([[1, 0]])
+    loss = F.binary_cross_entropy_with_logits(z, t, reduction="none")
+    assert loss.dtype.kind == "f"
+    np.testing.assert_allclose(loss.numpy(), [[np.log1p(np.exp(-2.0)), np.log1p(np.exp(-1.0))]], rtol=1e-6)
 
 
 def test_binary_cross_entropy_clamps_each_log_at_minus_100(device):

@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from minigen import threads
@@ -44,6 +44,7 @@ def test_run_split_runs_each_share_once_on_threads(two_threads):
     assert sorted(seen) == [(0, 2), (1, 2)]
     assert threading.current_thread().name in names                  # share 0: the caller's own
     assert any(name.startswith("minigen") for name in names)         # share 1: the pool's thread
+    assert threads._pool._max_workers == 1                           # T − 1 threads: the caller is the T-th
     seen.clear()
     threads.run_split(part, 1)                        # one part: no point in a thread
     assert seen == [(0, 1)]
@@ -85,6 +86,21 @@ def test_run_split_passes_errors_on_and_restores_blas(two_threads):
     assert done.is_set()
     after = [lib["num_threads"] for lib in threads._blas_controller().info() if lib["user_api"] == "blas"]
     assert after == blas_threads
+
+
+def test_a_run_split_inside_a_share_runs_there(two_threads):
+    """A share that itself calls run_split (over_first_axis inside a pass, say) runs that work in its own thread,
+    whichever thread it is: the pool's one thread is busy with the outer call, so waiting for it would hang."""
+    inner = []
+
+    def outer(k, T):
+        threads.run_split(lambda j, U: inner.append((k, j, U)), 2)
+
+    runner = threading.Thread(target=threads.run_split, args=(outer, 2), daemon=True)   # a hang fails the test
+    runner.start()
+    runner.join(timeout=20)
+    assert not runner.is_alive(), "run_split inside a share hung"
+    assert sorted(inner) == [(0, 0, 1), (1, 0, 1)]
 
 
 def test_set_num_threads_refuses_zero():
@@ -331,6 +347,7 @@ def weight_grad_cases(draw):
 
 @settings(deadline=None, max_examples=60)
 @given(weight_grad_cases())
+@example((5, 1, 6, 6, 6, (1, 2), (1, 1), (0, 0), (1, 1), False, 2, 64, np.float64, 1))   # K = 2 < 6 = O: colsᵀ @ ȳ
 def test_weight_grad_in_passes_matches_its_plain_twin(case):
     N, C, O, H, W, kernel, stride, padding, dilation, channels_last, n_threads, cache, dtype, seed = case
     rng = np.random.default_rng(seed)
@@ -394,6 +411,7 @@ def conv_backward_cases(draw):
 
 @settings(deadline=None, max_examples=80)
 @given(conv_backward_cases())
+@example((5, 6, 1, 6, 6, (1, 2), (1, 1), (0, 1), (0, 0), True, False, 2, 64, np.float32, 2))   # K = 2 < 6 = C
 def test_both_gradients_from_one_unfolding_match_their_plain_twins(case):
     """A stride-1 conv's x̄ and w̄ from one unfolding of ȳ per pass (passes.py) against conv.py's one-product
     twins: drawn kernels (even ones too), paddings, cropped outputs, x and ȳ stored NCHW or channels-last, no
@@ -435,6 +453,7 @@ def transposed_backward_cases(draw):
 
 @settings(deadline=None, max_examples=60)
 @given(transposed_backward_cases())
+@example((4, 1, 5, 6, 6, (1, 2), (2, 2), (0, 0), False, True, 2, 64, np.float64, 3))   # K = 2 < 5 = O
 def test_a_transposed_convs_gradients_from_one_unfolding_match_their_plain_twins(case):
     """A transposed conv's x̄ = conv(ȳ, w) and w̄ from one unfolding of ȳ per pass against conv.py's one-product
     twins, at strides 1-3 (DCGAN's generator is stride 2), NCHW or channels-last, threads and pass sizes drawn."""
@@ -481,6 +500,9 @@ def test_a_plain_backward_takes_the_one_unfolding_and_create_graph_does_not():
         assert gx.requires_grad and gw.requires_grad
         F.conv2d(x, w, padding=1, stride=2).sum().backward()      # stride 2: the two gradients apart
         assert not conv.fused_backward(x.data, w.data, conv.Geometry((2, 2), (1, 1), (1, 1), 1))
+    with pytest.raises(ValueError, match=r"stride \(2, 2\).*one unfolding"):   # called anyway: refused, not wrong
+        conv.conv2d_input_and_weight_grad_array(x.data, np.ones((2, 4, 3, 3)), w.data,
+                                                conv.Geometry((2, 2), (1, 1), (1, 1), 1))
         mp.setattr(conv, "conv_transpose2d_input_and_weight_grad_array", boom)
         with pytest.raises(AssertionError, match="one unfolding"):
             F.conv_transpose2d(x, minigen.tensor(np.ones((3, 2, 3, 3)), requires_grad=True), stride=2).sum().backward()

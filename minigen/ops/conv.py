@@ -64,12 +64,12 @@ gradient, weight gradient); everything else is made to stream through memory as 
   each product (``minigen/__init__.py``);
 - a plain backward (no create_graph) unfolds ȳ once for both gradients: on the CPU passes, a stride-1 conv's x̄
   is a conv of ȳ and its w̄ is that unfolding's transpose times x's rows (``conv2d_input_and_weight_grad_array``);
-  a transposed conv's two products both read cols(ȳ) (``conv_transpose2d_input_and_weight_grad_array``). A
-  strided conv keeps its two gradients apart: its x̄ gathers ȳ by phases, and taking w̄ from those unfoldings
-  (each phase's times that phase's pixels of x) was slower than unfolding x once more, in every strided conv of
-  the benchmarks (4-18 %: four narrow products per pass instead of one wide one);
+  a transposed conv's two products both read cols(ȳ) (``conv_transpose2d_input_and_weight_grad_array``);
   elsewhere (a GPU, groups, dilation) a transposed conv's backward keeps one whole unfolding of ȳ for both,
-  and keeps its input channels-last for the weight gradient, so nothing is unfolded or reordered twice;
+  and keeps its input channels-last for the weight gradient, so nothing is unfolded or reordered twice. A
+  strided conv keeps its two gradients apart: its x̄ gathers ȳ by phases, and taking w̄ from those unfoldings
+  (each phase's times that phase's pixels of x) was no faster than unfolding x once more in any strided conv of
+  the benchmarks, and up to 6 % slower (four narrow products per pass instead of one wide one);
 - Winograd's F(2×2, 3×3) (``winograd.py``: 2.25× fewer multiplications for 3×3 stride-1 convs, in passes too)
   is there beside the passes, switched on by ``WINOGRAD = True``; on a 2-core AVX-512 machine it was slower than
   the passes for every layer of the U-Net (its transforms cost more than the products they save at 32–256
@@ -439,6 +439,10 @@ def conv2d_input_and_weight_grad_array(x, gy, w, geom: Geometry):
     """A conv's x̄ and w̄ together, where ``fused_backward`` allows: the numbers of ``conv2d_input_grad_array``
     and ``conv2d_weight_grad_array`` (up to the order of additions; the tests hold them to each other) with ȳ
     unfolded once per pass for both products instead of ȳ for x̄ and x again for w̄."""
+    if not fused_backward(x, w, geom):
+        raise ValueError(f"conv2d_input_and_weight_grad_array: stride {geom.stride}, padding {geom.padding}, "
+                         f"kernel {tuple(w.shape[2:])}: only a stride-1 conv's gradients come from one unfolding "
+                         "(see fused_backward)")
     O, C, kh, kw = w.shape
     w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(kh * kw * O, C)
     gx, gw_flipped = conv_and_weight_grad_in_passes(gy, w_flipped, (kh, kw), (1, 1), (kh - 1 - geom.padding[0],

@@ -134,8 +134,11 @@ class BinaryCrossEntropyWithLogits(Function):
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, *, reduction: str = "mean",
                                      pos_weight=None) -> Tensor:
     _same_shape(input, target, "binary_cross_entropy_with_logits")
-    if pos_weight is None:
-        loss = BinaryCrossEntropyWithLogits()(*operands(input, target))
+    z, t = operands(input, target)
+    if pos_weight is None and z.dtype.kind == "f":
+        loss = BinaryCrossEntropyWithLogits()(z, t)
+    elif pos_weight is None:                        # integer logits: the composition (softplus makes them float)
+        loss = (1.0 - target) * input + _softplus(-input)
     else:
         loss = (1.0 - target) * input + (1.0 + (pos_weight - 1.0) * target) * _softplus(-input)
     if weight is not None:

@@ -17,14 +17,15 @@ all of it at once writes those bytes to main memory and the product reads them b
 time. Unfolding a few images at a time into a buffer of a few MiB (``CACHE_BYTES``) keeps colsₚ in the
 processor's caches between the copy that writes it and the product that reads it. The passes are independent,
 so the cores take turns (``threads.run_split``): thread k runs passes k, k + T, …; for y each pass writes its
-own rows, for w̄ each thread adds its products into a (kh·kw·C, O) sum of its own and the T sums are added at
-the end. Everything else is as in ``conv.py``: x is padded and made channels-last per pass (no copy when it is
-channels-last already and needs no padding), the receptive fields are one ``as_strided`` view copied once, and
-y is returned as an NCHW view of channels-last memory. The input gradient is a convolution too: conv.py sends a
-stride-1 one here (ȳ with the flipped kernel), and runs the polyphase gather of strided ones in passes of its
-own sized by ``images_per_pass``, which also picks how many images make a pass so that the cores get equal
-shares. In a plain backward both gradients can come from one unfolding (``conv_and_weight_grad_in_passes``):
-the unfolded ȳ that gives x̄ also gives w̄ when multiplied by x's rows, so x need not be unfolded again.
+own rows, for w̄ each thread adds its products into a sum of its own (kept as w̄ or as w̄ᵀ, whichever
+product runs faster) and the T sums are added at the end. Everything else is as in ``conv.py``: x is padded and
+made channels-last per pass (no copy when it is channels-last already and needs no padding), the receptive
+fields are one ``as_strided`` view copied once, and y is returned as an NCHW view of channels-last memory. The
+input gradient is a convolution too: conv.py sends a stride-1 one here (ȳ with the flipped kernel), and runs
+the polyphase gather of strided ones in passes of its own sized by ``images_per_pass``, which also picks how
+many images make a pass so that the cores get equal shares. In a stride-1 conv's plain backward both gradients
+come from one unfolding (``conv_and_weight_grad_in_passes``): the unfolded ȳ that gives x̄ also gives w̄ when
+multiplied by x's rows, so x need not be unfolded again.
 
 Measured on a quiet 2-core machine, float32, batch 128, the 3×3 layers of a small U-Net (32–256 channels, 7×7
 to 28×28), medians of interleaved runs: the weight gradient in 0.5–0.75 of the time of conv.py's one unfolding
@@ -157,7 +158,8 @@ def conv_and_weight_grad_in_passes(a, w_t, kernel, stride, padding, dilation, ou
 
     a (N, C, H, W) any strides; w_t (kh·kw·C, O), rows (i, j, c), or None for the second product alone; the
     geometry as (h, w) pairs; b (N, Ob, Ho, Wo), out_hw = (Ho, Wo), any strides. Returns y (N, O, Ho, Wo), an
-    NCHW view of channels-last memory (None without w_t), and Σ colsᵀ @ b as (kh·kw·C, Ob), rows (i, j, c)."""
+    NCHW view of channels-last memory (None without w_t), and Σ colsᵀ @ b as (kh·kw·C, Ob), rows (i, j, c)
+    (possibly a transposed view of (Ob, kh·kw·C) memory: callers reshape it, which copies when needed)."""
     unfold = _Unfolding(a, kernel, stride, padding, dilation, out_hw)
     N, rows, Ob = a.shape[0], unfold.rows, b.shape[1]
     y = None if w_t is None else np.empty((N * rows, w_t.shape[1]), dtype=a.dtype)   # (N·Ho·Wo, O)
