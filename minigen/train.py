@@ -39,7 +39,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import backend, data, pictures, recipes
-from .runs import new_run_dir
+from .runs import new_run_dir, run_checkpoint, run_config
 from .serialization import load, save
 
 
@@ -150,16 +150,11 @@ def open_run(run_dir) -> Run:
     """A finished (or stopped) run rebuilt from its directory and restored from its best checkpoint (or its
     last), in evaluation mode: what ``minigen sample`` and ``minigen eval`` work on."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
-    run = Run(json.loads((run_dir / "config.json").read_text()), run_dir)
-    for name in ("checkpoint_best.npz", "checkpoint_last.npz"):
-        if (run_dir / name).exists():
-            run.restore(run_dir / name)
-            run.recipe.train(False)
-            run.recipe.run_dir = run_dir.resolve()          # what paths in its config.json are relative to
-            return run
-    raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
+    run = Run(run_config(run_dir), run_dir)
+    run.restore(run_checkpoint(run_dir))
+    run.recipe.train(False)
+    run.recipe.run_dir = run_dir.resolve()                  # what paths in its config.json are relative to
+    return run
 
 
 def export_run(run_dir, out, command: str | None = None, sampling: dict | None = None) -> Path:

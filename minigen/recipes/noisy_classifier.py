@@ -13,14 +13,12 @@ flow run conditioned on classes with ``--classifier RUN --classifier-scale S``.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from .. import backend, data, optim
 from ..autograd import Tensor, no_grad
 from ..creation import full, rand, randn
 from ..models import NoisyClassifier, flow
 from ..nn import functional as F
+from ..runs import run_checkpoint, run_config
 from ..serialization import load
 from .base import Recipe, update
 
@@ -84,21 +82,16 @@ class NoisyClassifierRecipe(Recipe):
 def load_noisy_classifier(run_dir, dataset: str, device: str) -> NoisyClassifier:
     """The trained network of a ``noisy-classifier`` run directory (its best checkpoint, else its last), in
     evaluation mode, checked: that kind of run, trained on ``dataset``."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
-        raise FileNotFoundError(f"--classifier {run_dir} is not a run directory (no config.json)")
-    config = json.loads((run_dir / "config.json").read_text())
+    config = run_config(run_dir, "--classifier ")
     if config.get("model") != NoisyClassifierRecipe.name:
         raise ValueError(f"--classifier {run_dir} is a {config.get('model')!r} run, not a "
                          f"{NoisyClassifierRecipe.name!r} run")
     if config.get("dataset") != dataset:
         raise ValueError(f"--classifier {run_dir} was trained on {config.get('dataset')!r}, this run on {dataset!r}")
-    for name in ("checkpoint_best.npz", "checkpoint_last.npz"):
-        if (run_dir / name).exists():
-            model = NoisyClassifier(width=config["width"]).to(device)
-            model.load_state_dict(load(run_dir / name)["modules"]["model"])
-            for p in model.parameters():     # guidance differentiates with respect to the image only
-                p.requires_grad_(False)
-            model.t_max = config["t_max"]
-            return model.eval()
-    raise FileNotFoundError(f"--classifier {run_dir} has no checkpoint yet")
+    checkpoint = run_checkpoint(run_dir, "--classifier ")
+    model = NoisyClassifier(width=config["width"]).to(device)
+    model.load_state_dict(load(checkpoint)["modules"]["model"])
+    for p in model.parameters():             # guidance differentiates with respect to the image only
+        p.requires_grad_(False)
+    model.t_max = config["t_max"]
+    return model.eval()
