@@ -162,10 +162,8 @@ class Adam(Optimizer):
                 state["step"] += 1
                 m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
                 v_max = state.get("max_exp_avg_sq")
-                hyper = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=wd, decoupled=decoupled,
-                             maximize=maximize, bias=(1 - beta1 ** t, 1 - beta2 ** t))
-
-                _adam_update(theta, grad, m, v, v_max, **hyper)
+                _adam_update(theta, grad, m, v, v_max, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=wd,
+                             decoupled=decoupled, maximize=maximize, bias=(1 - beta1 ** t, 1 - beta2 ** t))
 
 
 def _adam_update(theta, g, m, v, v_max, lr, betas, eps, weight_decay, decoupled, maximize, bias):
