@@ -31,7 +31,7 @@ from .. import threads
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import cast
-from .elementwise import Sigmoid, _float, sigmoid_array, exp, sigmoid, tanh, where
+from .elementwise import Sigmoid, _float, sigmoid_array, softplus_array, exp, sigmoid, tanh, where
 from .reduce import logsumexp
 from .special import erf, erf_array
 
@@ -73,8 +73,7 @@ class Softplus(Function):
     def forward(self, x):
         xp = xp_of(x)
         z = x * x.dtype.type(self.beta)
-        # log(1 + eᶻ) = max(z, 0) + log(1 + e^{−|z|}): the exponent is never positive
-        y = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(self.beta)
+        y = softplus_array(z) / x.dtype.type(self.beta)   # log(1 + eᶻ) = max(z, 0) + log1p(e^{−|z|})
         self.linear = z > self.threshold if self.threshold is not None else None
         self.at_threshold = z == self.threshold if self.threshold is not None else None
         return xp.where(self.linear, x, y) if self.linear is not None else y

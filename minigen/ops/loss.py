@@ -29,7 +29,7 @@ from ..autograd import Function, Tensor
 from ..backend import xp_of
 from .activation import Softplus, log_softmax
 from .dtypes import operands
-from .elementwise import clamp, log, sigmoid, where
+from .elementwise import _float, clamp, log, sigmoid, softplus_array, where
 from .reduce import mean, sum
 from .shape import getitem, movedim, reshape
 
@@ -104,13 +104,13 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, *, reductio
 
 
 def _softplus(z: Tensor) -> Tensor:
-    return Softplus(1.0, None)(z)  # no linear cut-off: exact for every z
+    return Softplus(1.0, None)(_float(z))  # no linear cut-off: exact for every z; integers become float32
 
 
 class BinaryCrossEntropyWithLogits(Function):
     """ℓ = (1 − t)·z + softplus(−z) in one function, as PyTorch's: the composition below takes eleven passes over
     the logits forward and as many backward, in eight graph nodes. Forward writes softplus(−z) as
-    max(−z, 0) + log(1 + e^{−|z|}) (the exponent is never positive); backward is one line each,
+    max(−z, 0) + log1p(e^{−|z|}) (``softplus_array``); backward is one line each,
 
         ∂ℓ/∂z = (1 − t) − σ(−z) = σ(z) − t          ∂ℓ/∂t = −z
 
@@ -118,10 +118,8 @@ class BinaryCrossEntropyWithLogits(Function):
     reads_outputs = False                # backward never calls self.output() (autograd.py)
 
     def forward(self, z, t):
-        xp = xp_of(z)
-        loss = (1 - t) * z
-        loss += xp.maximum(-z, 0)
-        loss += xp.log1p(xp.exp(-xp.abs(z)))
+        loss = softplus_array(-z)                     # elementwise.py: accurate, and no slow float32 log1p
+        loss += (1 - t) * z
         return loss
 
     def backward(self, g):
