@@ -94,3 +94,28 @@ def test_add_arrays_split_over_threads_matches_numpy(N, C, H, W, kind, channels_
             threads.set_num_threads(before)
     np.testing.assert_array_equal(got, a + b)
     assert got.dtype == dtype and got.shape == (a + b).shape
+
+
+@settings(max_examples=150, deadline=None)
+@given(stored_arrays(ndim_range=(1, 4)), st.data())
+def test_cat_in_any_memory_order_matches_numpy_and_keeps_the_first_inputs_order(stored, data):
+    """minigen.cat along any dim (copied one range of examples per thread where large: ops/shape.py Cat) gives
+    np.concatenate's numbers, and, joined along a later dim than the first, a result stored in the first input's
+    memory order (a conv's channels-last output stays channels-last for the next conv)."""
+    from minigen import threads
+    x, order = stored
+    dim = data.draw(st.integers(0, x.ndim - 1))
+    other = np.random.default_rng(0).standard_normal(x.shape[:dim] + (data.draw(st.integers(1, 3)),)
+                                                     + x.shape[dim + 1:]).astype(x.dtype)
+    before = threads.num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(threads, "MIN_SPLIT", 0)
+        threads.set_num_threads(data.draw(st.integers(1, 3)))
+        try:
+            y = minigen.cat([minigen.as_tensor(x), minigen.as_tensor(other)], dim).numpy()
+        finally:
+            threads.set_num_threads(before)
+    np.testing.assert_array_equal(y, np.concatenate([x, other], dim))
+    if dim > 0 and min(x.shape) > 1:               # (along dim 0, np.concatenate's own choice of layout; a size
+                                                   # of 0 or 1 leaves the order ambiguous)
+        assert y.transpose(order).flags.c_contiguous

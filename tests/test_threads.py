@@ -295,10 +295,11 @@ def _forward_backward(fn, shapes, seed, dtype=np.float32, channels_last=False):
 
 
 @settings(deadline=None, max_examples=25)
-@given(st.sampled_from(["silu", "group_norm", "layer_norm", "group_norm_no_affine"]), st.integers(1, 5),
+@given(st.sampled_from(["silu", "group_norm", "layer_norm", "group_norm_no_affine", "cat"]), st.integers(1, 5),
        st.sampled_from([np.float32, np.float64]), st.booleans(), st.integers(0, 2 ** 16))
 def test_split_elementwise_and_norms_match_one_thread_and_the_composed_twins(op, N, dtype, channels_last, seed):
-    """SiLU, GroupNorm and LayerNorm forward and backward split over two threads (every size split: MIN_SPLIT 0)
+    """SiLU, GroupNorm, LayerNorm and cat along channels, forward and backward, split over two threads (every size
+    split: MIN_SPLIT 0)
     against one thread, and against compositions of basic ops in float64; inputs and upstream gradients stored
     NCHW or channels-last (a conv's output)."""
     import minigen
@@ -313,6 +314,8 @@ def test_split_elementwise_and_norms_match_one_thread_and_the_composed_twins(op,
                                  [(N, C, H, W)]),
         "layer_norm": (lambda x, w, b: F.layer_norm(x, (H, W), w, b),
                        lambda x, w, b: norm.layer_norm_composed(x, (H, W), w, b), [(N, C, H, W), (H, W), (H, W)]),
+        "cat": (lambda a, b: minigen.cat([a, b], 1),                      # joined = each padded, then added
+                lambda a, b: F.pad(a, (0, 0, 0, 0, 0, 3)) + F.pad(b, (0, 0, 0, 0, C, 0)), [(N, C, H, W), (N, 3, H, W)]),
     }
     fused, composed, shapes = ops[op]
     before = threads.num_threads()

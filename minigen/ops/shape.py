@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import threads
 from ..autograd import Function, Tensor
 from ..backend import memory_order, scatter_add, xp_of
 from .dtypes import cast, result_dtype
@@ -300,7 +301,19 @@ class Cat(Function):
 
     def forward(self, *xs):
         self.sizes = [x.shape[self.dim] for x in xs]
-        return xp_of(xs[0]).concatenate(xs, axis=self.dim)
+        xp = xp_of(xs[0])
+        if self.dim == 0:
+            return xp.concatenate(xs, axis=0)
+        # Joined along a later dim (a U-Net's skip connection: channels), each example's rows are independent:
+        # large inputs are copied one range of examples per core (threads.py). The result is laid out like the
+        # first input (a conv's channels-last output stays channels-last, as NumPy's own concatenate keeps it).
+        shape = xs[0].shape[:self.dim] + (sum(self.sizes),) + xs[0].shape[self.dim + 1:]
+        out = xp.empty_like(xs[0], shape=shape)
+
+        def rows(a, b):
+            xp.concatenate([x[a:b] for x in xs], axis=self.dim, out=out[a:b])
+        threads.over_first_axis(rows, out)
+        return out
 
     def backward(self, gy):
         grads, start = [], 0
