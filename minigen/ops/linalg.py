@@ -17,7 +17,7 @@ arguments: mixed dtypes, a 1-D weight, a broadcast bias).
 
 from __future__ import annotations
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .dtypes import operands
 from .shape import reshape, sum_to, transpose
@@ -59,7 +59,8 @@ def matmul(a, b) -> Tensor:
 
 class Linear(Function):
     """y = x Wᵀ (+ b) in one function, as PyTorch's addmm: x (..., in), W (out, in), b (out,). The same
-    gradients as the composition of the module docstring, in tensor ops (so differentiable again); one node of
+    gradients as the composition of the module docstring, in tensor ops when they are to be differentiated again
+    (create_graph), else on arrays (``_backward_arrays``; the gradient checks cover both); one node of
     the graph instead of four (transpose, matmul, add, and the bias's sum_to), which is most of a small dense
     layer's cost on the CPU."""
     reads_outputs = False                # backward never calls self.output() (autograd.py)
@@ -73,6 +74,8 @@ class Linear(Function):
     def backward(self, g):
         x, w = self.inputs[:2]
         need = self.needs_input_grad
+        if not is_grad_enabled():
+            return self._backward_arrays(g.data, x.data, w.data)
         gx = matmul(g, w) if need[0] else None                        # (..., out) @ (out, in)
         gw = None
         if need[1]:                                                   # Σ over the leading dims of ḡᵀ x
@@ -81,6 +84,18 @@ class Linear(Function):
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, (sum_to(g, (g.shape[-1],)) if need[2] else None)
+
+    def _backward_arrays(self, g, x, w):
+        """The same three lines on arrays (the plain backward, nothing to differentiate): in a small network's
+        step the tensor ops' bookkeeping (a graph node, checks, a transpose and reshapes per product) cost
+        about as much as a layer's bias sum."""
+        need = self.needs_input_grad
+        g2 = g.reshape(-1, g.shape[-1])                               # (N, out): the leading dims as rows
+        gx = Tensor(g @ w) if need[0] else None                       # (..., out) @ (out, in)
+        gw = Tensor(g2.T @ x.reshape(-1, x.shape[-1])) if need[1] else None   # (out, N) @ (N, in)
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, (Tensor(g2.sum(axis=0)) if need[2] else None)   # Σ over the leading dims
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -25,11 +25,11 @@ import warnings
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import xp_of
 from .activation import Softplus, log_softmax
 from .dtypes import operands
-from .elementwise import _float, clamp, log, sigmoid, softplus_array, where
+from .elementwise import _float, clamp, log, sigmoid, sigmoid_array, softplus_array, where
 from .reduce import mean, sum
 from .shape import getitem, movedim, reshape
 
@@ -124,6 +124,16 @@ class BinaryCrossEntropyWithLogits(Function):
 
     def backward(self, g):
         z, t = self.inputs
+        if not is_grad_enabled():                     # the plain backward: the same lines on arrays, in place
+            gz = gt = None
+            if self.needs_input_grad[0]:
+                gz = sigmoid_array(z.data)
+                gz -= t.data
+                gz *= g.data
+            if self.needs_input_grad[1]:
+                gt = xp_of(g.data).multiply(g.data, z.data, out=xp_of(g.data).empty_like(z.data))
+                gt *= -1                              # (out=: an array even for 0-d z)
+            return (None if gz is None else Tensor(gz)), (None if gt is None else Tensor(gt))
         gz = g * (sigmoid(z) - t) if self.needs_input_grad[0] else None
         gt = -(g * z) if self.needs_input_grad[1] else None
         return gz, gt
