@@ -114,7 +114,7 @@ class BinaryCrossEntropyWithLogits(Function):
 
         ∂ℓ/∂z = (1 − t) − σ(−z) = σ(z) − t          ∂ℓ/∂t = −z
 
-    in tensor ops, so differentiable again."""
+    on arrays for a plain backward, in tensor ops (so differentiable again) under create_graph."""
     reads_outputs = False                # backward never calls self.output() (autograd.py)
 
     def forward(self, z, t):
